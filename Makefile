@@ -1,0 +1,38 @@
+# The two set-up commands: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_REPO ?= demo-repository
+PORT ?= 8501
+
+.PHONY: demo test lint typecheck install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/digits/build_repository.py $(DEMO_REPO)
+	$(BIN)/moorings serve $(DEMO_REPO) --rest-port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO_REPO) .pytest_cache .mypy_cache .ruff_cache
