@@ -1,0 +1,5 @@
+"""Moorings: a model server for Python ML engineers."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

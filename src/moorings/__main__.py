@@ -1,0 +1,5 @@
+import sys
+
+from moorings.cli import main
+
+sys.exit(main())

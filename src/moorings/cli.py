@@ -1,0 +1,74 @@
+"""The ``moorings`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from moorings import __version__
+from moorings.config import ServerSettings
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="serve every model in a model repository")
+    p.add_argument("repository", type=Path, help="folder laid out as REPO/<model>/<version>/")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--rest-port", type=int, default=8501, help="REST API port (default 8501)")
+    p.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=1.0,
+        help="how often to look for new, changed or removed versions (default 1)",
+    )
+    p.add_argument(
+        "--allow-unsafe-pickle",
+        action="store_true",
+        help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
+    )
+    p.add_argument(
+        "--max-body-mb", type=float, default=64.0, help="largest request body accepted (default 64 MiB)"
+    )
+    p.add_argument(
+        "--inference-threads",
+        type=int,
+        default=None,
+        help="threads running inference (default: the number of cores, at least 2)",
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="moorings", description="Moorings model server")
+    parser.add_argument("--version", action="version", version=f"moorings {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        logging.basicConfig(
+            level=args.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        repository: Path = args.repository
+        if not repository.is_dir():
+            parser.error(f"the model repository {repository} is not a folder")
+        settings = ServerSettings(
+            repository=repository,
+            host=args.host,
+            rest_port=args.rest_port,
+            poll_seconds=args.poll_seconds,
+            allow_unsafe_pickle=args.allow_unsafe_pickle,
+            max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        )
+        if args.inference_threads:
+            settings = ServerSettings(**{**settings.__dict__, "inference_threads": args.inference_threads})
+        from moorings.server import serve
+
+        serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

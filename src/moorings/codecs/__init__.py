@@ -1,0 +1,1 @@
+"""Wire formats to and from numpy tensors; one module per format."""

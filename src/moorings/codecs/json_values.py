@@ -1,0 +1,125 @@
+"""JSON values <-> numpy arrays, checked against a tensor spec.
+
+Shared by the JSON formats (TensorFlow Serving's row and columnar formats).
+Strings travel as UTF-8 text or as ``{"b64": "..."}`` objects; string tensors
+are numpy object arrays of ``bytes``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import numpy as np
+
+from moorings.dtypes import DType
+from moorings.errors import InvalidArgument
+
+
+def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
+    """Convert a (nested) JSON value into an array of ``dtype``; ``where`` names it in errors."""
+    if dtype.is_string:
+        return _strings(value, where)
+    if isinstance(value, dict):
+        raise InvalidArgument(f"{where}: expected {dtype.name} values, got an object")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        raise InvalidArgument(f"{where} is ragged: every row must have the same shape") from None
+    kind = array.dtype.kind
+    if kind in "OUS":
+        if kind == "O" and _has_nested_lists(value):
+            raise InvalidArgument(f"{where} is ragged: every row must have the same shape")
+        raise InvalidArgument(f"{where}: expected {dtype.name} values, got strings or objects")
+    if array.size == 0:
+        return np.zeros(array.shape, dtype=dtype.numpy)
+    if dtype.is_bool:
+        if kind != "b":
+            raise InvalidArgument(f"{where}: expected booleans (true/false), got numbers")
+        return array
+    if kind == "b":
+        raise InvalidArgument(f"{where}: expected {dtype.name} values, got booleans")
+    if dtype.is_integer:
+        if kind == "f" and not (np.all(np.isfinite(array)) and np.all(np.mod(array, 1) == 0)):
+            raise InvalidArgument(f"{where}: expected {dtype.name} values, got non-integers")
+        info = np.iinfo(dtype.numpy)  # type: ignore[type-var]
+        if array.min() < info.min or array.max() > info.max:
+            raise InvalidArgument(f"{where}: a value is out of range for {dtype.name}")
+    return array.astype(dtype.numpy, copy=False)
+
+
+def _has_nested_lists(value: Any) -> bool:
+    return isinstance(value, list) and any(isinstance(v, list) for v in value)
+
+
+def _strings(value: Any, where: str) -> np.ndarray:
+    flat: list[bytes] = []
+    shape = _walk_strings(value, flat, 0, [], where)
+    array = np.empty(len(flat), dtype=object)
+    array[:] = flat
+    return array.reshape(shape)
+
+
+def _walk_strings(value: Any, flat: list[bytes], depth: int, shape: list[int], where: str) -> tuple[int, ...]:
+    if isinstance(value, list):
+        if len(shape) == depth:
+            shape.append(len(value))
+        elif depth >= len(shape) or shape[depth] != len(value):
+            raise InvalidArgument(f"{where} is ragged: every row must have the same shape")
+        for item in value:
+            _walk_strings(item, flat, depth + 1, shape, where)
+        return tuple(shape)
+    if len(shape) != depth and flat:
+        raise InvalidArgument(f"{where} is ragged: every row must have the same shape")
+    flat.append(decode_string(value, where))
+    return tuple(shape)
+
+
+def decode_string(value: Any, where: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, dict) and len(value) == 1 and "b64" in value:
+        encoded = value["b64"]
+        if not isinstance(encoded, str):
+            raise InvalidArgument(f"{where}: the b64 value must be a string")
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidArgument(f"{where}: invalid base64 in b64 value") from None
+    raise InvalidArgument(f'{where}: expected strings or {{"b64": ...}} objects, got {type(value).__name__}')
+
+
+def is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and "b64" in value
+
+
+def from_array(array: np.ndarray, name: str) -> Any:
+    """A JSON-ready value: numeric arrays pass through (orjson writes them), strings become text.
+
+    As in TensorFlow Serving, a string output whose name ends in ``_bytes`` is
+    written as ``{"b64": ...}``; other strings as UTF-8 text (b64 if not valid UTF-8).
+    """
+    if array.dtype == object or array.dtype.kind in "SU":
+        force_b64 = name.endswith("_bytes")
+        return _string_values(array.tolist(), force_b64)
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    if array.dtype.kind == "c" or array.dtype.byteorder == ">":
+        return array.tolist()
+    return array
+
+
+def _string_values(value: Any, force_b64: bool) -> Any:
+    if isinstance(value, list):
+        return [_string_values(v, force_b64) for v in value]
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes):
+        if not force_b64:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                pass
+        return {"b64": base64.b64encode(value).decode()}
+    return value

@@ -1,0 +1,139 @@
+"""Server settings and per-model settings (``REPO/<model>/model.toml``).
+
+A model's ``model.toml`` may hold::
+
+    [versions]
+    policy = "latest"      # "latest" (default), "all" or "specific"
+    latest = 2             # how many of the newest versions to serve (default 1)
+    specific = [1, 3]      # the versions to serve with policy = "specific"
+
+    [labels]
+    stable = 3
+    canary = 4
+
+    [runtime]
+    name = "onnx"          # force a runtime instead of detecting it from the files
+    intra_op_threads = 2   # threads a runtime may use inside one inference
+    trusted_types = []     # skops: extra types the operator trusts
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorings.errors import InvalidArgument
+
+MODEL_CONFIG_FILE = "model.toml"
+LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    kind: str = "latest"
+    latest: int = 1
+    specific: tuple[int, ...] = ()
+
+    def select(self, available: list[int]) -> list[int]:
+        """The versions to serve out of those present in the repository."""
+        ordered = sorted(available)
+        if self.kind == "all":
+            return ordered
+        if self.kind == "specific":
+            wanted = set(self.specific)
+            return [v for v in ordered if v in wanted]
+        return ordered[-self.latest :] if self.latest > 0 else []
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    name: str | None = None
+    intra_op_threads: int | None = None
+    trusted_types: tuple[str, ...] = ()
+    allow_unsafe_pickle: bool = False
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    policy: VersionPolicy = field(default_factory=VersionPolicy)
+    labels: dict[str, int] = field(default_factory=dict)
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    repository: Path
+    host: str = "127.0.0.1"
+    rest_port: int = 8501
+    poll_seconds: float = 1.0
+    allow_unsafe_pickle: bool = False
+    max_body_bytes: int = 64 * 1024 * 1024
+    inference_threads: int = field(default_factory=lambda: max(2, os.cpu_count() or 1))
+    load_threads: int = 2
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"{where} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def parse_model_config(data: dict[str, Any]) -> ModelConfig:
+    """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
+    unknown = set(data) - {"versions", "labels", "runtime", "batching"}
+    if unknown:
+        raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
+
+    versions = data.get("versions", {})
+    if not isinstance(versions, dict):
+        raise InvalidArgument("[versions] must be a table")
+    kind = versions.get("policy", "latest")
+    if kind not in ("latest", "all", "specific"):
+        raise InvalidArgument(f"versions.policy must be latest, all or specific, got {kind!r}")
+    latest = _positive_int(versions.get("latest", 1), "versions.latest")
+    specific_raw = versions.get("specific", [])
+    if not isinstance(specific_raw, list):
+        raise InvalidArgument("versions.specific must be a list of versions")
+    specific = tuple(_positive_int(v, "versions.specific[]") for v in specific_raw)
+    if kind == "specific" and not specific:
+        raise InvalidArgument("versions.policy = 'specific' needs versions.specific = [...]")
+    policy = VersionPolicy(kind=kind, latest=latest, specific=specific)
+
+    labels_raw = data.get("labels", {})
+    if not isinstance(labels_raw, dict):
+        raise InvalidArgument("[labels] must be a table of label = version")
+    labels: dict[str, int] = {}
+    for label, version in labels_raw.items():
+        if not label or not set(label) <= LABEL_PATTERN_CHARS or label[0].isdigit():
+            raise InvalidArgument(f"label {label!r} must be letters, digits, '_', '-' or '.'")
+        labels[label] = _positive_int(version, f"labels.{label}")
+
+    runtime_raw = data.get("runtime", {})
+    if not isinstance(runtime_raw, dict):
+        raise InvalidArgument("[runtime] must be a table")
+    name = runtime_raw.get("name")
+    if name is not None and not isinstance(name, str):
+        raise InvalidArgument("runtime.name must be a string")
+    threads = runtime_raw.get("intra_op_threads")
+    if threads is not None:
+        threads = _positive_int(threads, "runtime.intra_op_threads")
+    trusted = runtime_raw.get("trusted_types", [])
+    if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+        raise InvalidArgument("runtime.trusted_types must be a list of strings")
+    runtime = RuntimeOptions(name=name, intra_op_threads=threads, trusted_types=tuple(trusted))
+    return ModelConfig(policy=policy, labels=labels, runtime=runtime)
+
+
+def load_model_config(model_dir: Path) -> ModelConfig:
+    """Read ``model_dir/model.toml``; defaults when the file is absent."""
+    path = model_dir / MODEL_CONFIG_FILE
+    if not path.is_file():
+        return ModelConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"model.toml is not valid TOML: {exc}") from None
+    return parse_model_config(data)

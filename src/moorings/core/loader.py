@@ -1,0 +1,54 @@
+"""Turns a version folder into a Servable: detect the runtime, load it, check it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+from moorings.config import ModelConfig
+from moorings.core.servable import Servable
+from moorings.errors import LoadError, MooringsError
+from moorings.runtimes import detect, runtime_class
+from moorings.types import DEFAULT_SIGNATURE, ServableId
+
+log = logging.getLogger(__name__)
+
+
+class Loader:
+    """Loads model versions found under ``root``; error messages never show file paths."""
+
+    def __init__(self, root: Path, allow_unsafe_pickle: bool = False) -> None:
+        self.root = root.resolve()
+        self.allow_unsafe_pickle = allow_unsafe_pickle
+
+    def load(self, servable_id: ServableId, path: Path, config: ModelConfig) -> Servable:
+        started = time.perf_counter()
+        try:
+            name = config.runtime.name or detect(path)
+            options = dataclasses.replace(config.runtime, allow_unsafe_pickle=self.allow_unsafe_pickle)
+            runtime = runtime_class(name)(path, options)
+            runtime.load()
+            servable = Servable(servable_id, runtime)
+            if DEFAULT_SIGNATURE not in servable.signatures and not servable.signatures:
+                raise LoadError("the model exposes no signature")
+        except MooringsError as exc:
+            raise LoadError(self._scrub(exc.message)) from None
+        except Exception as exc:  # a runtime's own failure must not escape as a crash
+            log.exception("loading %s version %s failed", servable_id.name, servable_id.version)
+            raise LoadError(self._scrub(f"{type(exc).__name__}: {exc}")[:500]) from None
+        log.info(
+            "loaded %s version %d (%s) in %.2fs",
+            servable_id.name,
+            servable_id.version,
+            name,
+            time.perf_counter() - started,
+        )
+        return servable
+
+    def _scrub(self, message: str) -> str:
+        """Remove repository paths from a message shown to clients."""
+        for prefix in (str(self.root), str(self.root).replace("/", "\\")):
+            message = message.replace(prefix, "<repository>")
+        return message

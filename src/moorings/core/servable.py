@@ -1,0 +1,71 @@
+"""A servable is one loaded model version; a handle keeps it alive while in use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from moorings.errors import NotFound
+from moorings.runtimes.base import Example, Runtime, Tensors
+from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, ServableId, Signature
+
+
+class Servable:
+    """A loaded model version: its runtime and signatures."""
+
+    def __init__(self, servable_id: ServableId, runtime: Runtime) -> None:
+        self.id = servable_id
+        self.runtime = runtime
+        self.signatures: dict[str, Signature] = dict(runtime.signatures)
+
+    def signature(self, name: str | None) -> Signature:
+        key = name or DEFAULT_SIGNATURE
+        try:
+            return self.signatures[key]
+        except KeyError:
+            known = ", ".join(sorted(self.signatures)) or "none"
+            raise NotFound(
+                f"model {self.id.name!r} version {self.id.version} has no signature {key!r} "
+                f"(signatures: {known})"
+            ) from None
+
+    def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
+        return self.runtime.predict(signature, inputs)
+
+    def classify(self, signature: Signature, examples: list[Example]) -> ClassifyResult:
+        return self.runtime.classify(signature, examples)
+
+    def regress(self, signature: Signature, examples: list[Example]) -> list[float]:
+        return self.runtime.regress(signature, examples)
+
+    def unload(self) -> None:
+        self.runtime.unload()
+
+
+class ServableHandle:
+    """A counted reference to a servable; the version is not unloaded while a handle is open.
+
+    Use it as a context manager; ``release()`` is idempotent.
+    """
+
+    __slots__ = ("_release", "servable")
+
+    def __init__(self, servable: Servable, release: Callable[[], None]) -> None:
+        self.servable = servable
+        self._release: Callable[[], None] | None = release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __enter__(self) -> Servable:
+        return self.servable
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()

@@ -1,0 +1,127 @@
+"""The protocol-free request path: resolve a model, check inputs, run, report status.
+
+REST and gRPC translate their wire formats into the calls here and translate
+the results and errors back; nothing here knows about HTTP or protobuf.
+Inference runs in a thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from moorings.core.manager import Manager
+from moorings.core.servable import Servable, ServableHandle
+from moorings.errors import InvalidArgument, MooringsError
+from moorings.runtimes.base import Example, Tensors
+from moorings.types import (
+    CLASSIFY_METHOD,
+    DEFAULT_SIGNATURE,
+    REGRESS_METHOD,
+    ClassifyResult,
+    ModelRef,
+    ModelStatus,
+    Signature,
+)
+
+T = TypeVar("T")
+
+
+def check_inputs(signature: Signature, inputs: Tensors, same_batch: bool = False) -> None:
+    """Raise InvalidArgument naming the first input that does not fit the signature."""
+    missing = [name for name in signature.inputs if name not in inputs]
+    if missing:
+        raise InvalidArgument(
+            f"missing input(s) {', '.join(repr(m) for m in missing)}; the signature "
+            f"{signature.name!r} takes: {', '.join(sorted(signature.inputs))}"
+        )
+    for name, array in inputs.items():
+        spec = signature.inputs.get(name)
+        if spec is None:
+            raise InvalidArgument(
+                f"unknown input {name!r}; the signature {signature.name!r} takes: "
+                + ", ".join(sorted(signature.inputs))
+            )
+        if spec.shape is None:
+            continue
+        got = "[" + ", ".join(str(d) for d in array.shape) + "]"
+        if array.ndim != len(spec.shape) or any(
+            want not in (-1, have) for want, have in zip(spec.shape, array.shape, strict=False)
+        ):
+            raise InvalidArgument(
+                f"input {name!r} has shape {got} but the signature expects {spec.describe_shape()}"
+            )
+    if same_batch and len(inputs) > 1:
+        sizes = {name: a.shape[0] if a.ndim else None for name, a in inputs.items()}
+        if len(set(sizes.values())) != 1:
+            detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+            raise InvalidArgument(f"every input needs the same number of rows ({detail})")
+
+
+def _pick(servable: Servable, name: str | None, method: str) -> Signature:
+    """The signature for :classify / :regress: the named one, else the model's one of that method."""
+    if name:
+        return servable.signature(name)
+    default = servable.signatures.get(DEFAULT_SIGNATURE)
+    if default is not None and default.method_name == method:
+        return default
+    matching = [s for s in servable.signatures.values() if s.method_name == method]
+    if len(matching) == 1:
+        return matching[0]
+    return servable.signature(DEFAULT_SIGNATURE)
+
+
+class DataPlane:
+    def __init__(self, manager: Manager, inference_threads: int) -> None:
+        self.manager = manager
+        self.executor = ThreadPoolExecutor(max_workers=inference_threads, thread_name_prefix="moorings-infer")
+
+    def acquire(self, ref: ModelRef) -> ServableHandle:
+        return self.manager.acquire(ref)
+
+    def status(self, ref: ModelRef) -> ModelStatus:
+        return self.manager.status(ref)
+
+    def is_ready(self) -> bool:
+        return self.manager.is_ready()
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, fn, *args)
+        except MooringsError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgument(f"the model rejected the input: {_first_line(exc)}") from None
+
+    async def predict(
+        self, servable: Servable, signature: Signature, inputs: Tensors, same_batch: bool = False
+    ) -> Tensors:
+        check_inputs(signature, inputs, same_batch)
+        outputs: Tensors = await self._run(servable.predict, signature, inputs)
+        return {k: np.asarray(v) for k, v in outputs.items()}
+
+    async def classify(
+        self, servable: Servable, signature_name: str | None, examples: list[Example]
+    ) -> ClassifyResult:
+        signature = _pick(servable, signature_name, CLASSIFY_METHOD)
+        result: ClassifyResult = await self._run(servable.classify, signature, examples)
+        return result
+
+    async def regress(
+        self, servable: Servable, signature_name: str | None, examples: list[Example]
+    ) -> list[float]:
+        signature = _pick(servable, signature_name, REGRESS_METHOD)
+        result: list[float] = await self._run(servable.regress, signature, examples)
+        return result
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]

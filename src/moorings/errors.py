@@ -1,0 +1,74 @@
+"""One error hierarchy for every protocol.
+
+Each error carries the HTTP status and the gRPC status code it maps to, so the
+REST and gRPC layers translate errors in one place and never guess::
+
+    MooringsError                      500 / INTERNAL
+     ├── InvalidArgument               400 / INVALID_ARGUMENT
+     ├── NotFound                      404 / NOT_FOUND
+     ├── Unavailable                   503 / UNAVAILABLE
+     ├── ResourceExhausted             429 / RESOURCE_EXHAUSTED
+     │    └── PayloadTooLarge          413 / RESOURCE_EXHAUSTED
+     ├── DeadlineExceeded              504 / DEADLINE_EXCEEDED
+     ├── FailedPrecondition            400 / FAILED_PRECONDITION
+     ├── Unimplemented                 501 / UNIMPLEMENTED
+     └── LoadError                     500 / INTERNAL   (a model version failed to load)
+
+The status mapping follows TensorFlow Serving's HTTP mapping of canonical codes.
+"""
+
+from __future__ import annotations
+
+
+class MooringsError(Exception):
+    """Base of every error Moorings reports to a client."""
+
+    http_status: int = 500
+    grpc_code: str = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(MooringsError):
+    http_status = 400
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class NotFound(MooringsError):
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+
+
+class Unavailable(MooringsError):
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+
+
+class ResourceExhausted(MooringsError):
+    http_status = 429
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class PayloadTooLarge(ResourceExhausted):
+    http_status = 413
+
+
+class DeadlineExceeded(MooringsError):
+    http_status = 504
+    grpc_code = "DEADLINE_EXCEEDED"
+
+
+class FailedPrecondition(MooringsError):
+    http_status = 400
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class Unimplemented(MooringsError):
+    http_status = 501
+    grpc_code = "UNIMPLEMENTED"
+
+
+class LoadError(MooringsError):
+    """A model version could not be loaded; the message is shown in the status API."""

@@ -1,0 +1,83 @@
+"""Small ASGI helpers: read a bounded body, send a JSON answer, split a raw path."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import orjson
+
+from moorings.errors import InvalidArgument, PayloadTooLarge
+
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+_DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def path_segments(scope: Scope) -> list[str]:
+    """The path split on '/', each segment percent-decoded on its own ('%2F' stays inside one)."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    raw = raw.split(b"?", 1)[0]
+    segments = []
+    for part in raw.split(b"/"):
+        try:
+            segments.append(unquote_to_bytes(part).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidArgument("the URL path is not valid UTF-8") from None
+    return segments
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    length = header(scope, b"content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"the request body is {int(length)} bytes; the limit is {limit} bytes")
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise InvalidArgument("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"malformed JSON in the request body: {exc}") from None
+
+
+def dump_json(value: Any) -> bytes:
+    return orjson.dumps(value, option=_DUMP_OPTIONS)
+
+
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = JSON_HEADERS
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

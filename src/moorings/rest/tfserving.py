@@ -1,0 +1,85 @@
+"""TensorFlow Serving's REST API over the dataplane.
+
+Routes (each also under ``/versions/{v}`` and ``/labels/{label}``)::
+
+    GET  /v1/models/{name}                model status
+    GET  /v1/models/{name}/metadata       signatures
+    POST /v1/models/{name}:predict        row or columnar format
+    POST /v1/models/{name}:classify       examples -> [[label, score], ...]
+    POST /v1/models/{name}:regress        examples -> [value, ...]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from moorings.codecs import tfserving_json as tfjson
+from moorings.codecs.tfserving_status import metadata_json, status_json
+from moorings.core.manager import parse_ref
+from moorings.dataplane import DataPlane
+from moorings.errors import InvalidArgument, NotFound
+from moorings.types import ModelRef
+
+VERBS = ("predict", "classify", "regress")
+
+
+@dataclass(frozen=True)
+class Route:
+    ref: ModelRef
+    verb: str | None  # predict / classify / regress, or None for status
+    metadata: bool
+
+
+def parse_route(parts: list[str]) -> Route:
+    """Parse the segments after ``/v1/models/``."""
+    if not parts or not parts[0]:
+        raise NotFound("no such route; try /v1/models/{name}")
+    parts = list(parts)
+    verb = None
+    if ":" in parts[-1]:
+        parts[-1], verb = parts[-1].rsplit(":", 1)
+        if verb not in VERBS:
+            raise NotFound(f"unknown method ':{verb}'; use :predict, :classify or :regress")
+    metadata = False
+    if verb is None and len(parts) in (2, 4) and parts[-1] == "metadata":
+        metadata = True
+        parts = parts[:-1]
+    if len(parts) == 1:
+        return Route(parse_ref(parts[0]), verb, metadata)
+    if len(parts) == 3 and parts[1] == "versions":
+        return Route(parse_ref(parts[0], version=parts[2]), verb, metadata)
+    if len(parts) == 3 and parts[1] == "labels":
+        if not parts[2]:
+            raise InvalidArgument("empty version label")
+        return Route(parse_ref(parts[0], label=parts[2]), verb, metadata)
+    raise NotFound("no such route under /v1/models; see the REST API docs")
+
+
+def get(dataplane: DataPlane, route: Route) -> Any:
+    if route.metadata:
+        with dataplane.acquire(route.ref) as servable:
+            return metadata_json(servable.id, servable.signatures)
+    return status_json(dataplane.status(route.ref))
+
+
+async def post(dataplane: DataPlane, route: Route, body: Any) -> Any:
+    if route.verb == "predict":
+        request = tfjson.parse_predict_body(body)
+        with dataplane.acquire(route.ref) as servable:
+            signature = servable.signature(request.signature_name)
+            inputs = tfjson.decode_inputs(request, signature)
+            row_format = request.instances is not None
+            outputs = await dataplane.predict(servable, signature, inputs, same_batch=row_format)
+        return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
+    signature_name, examples = tfjson.parse_examples(body)
+    with dataplane.acquire(route.ref) as servable:
+        if route.verb == "classify":
+            result = await dataplane.classify(servable, signature_name, examples)
+            return {
+                "results": [
+                    [[label, score] for label, score in zip(labels, scores, strict=False)]
+                    for labels, scores in zip(result.labels, result.scores, strict=True)
+                ]
+            }
+        return {"results": await dataplane.regress(servable, signature_name, examples)}

@@ -1,0 +1,63 @@
+"""Runtimes, one file each, imported only when a model needs them.
+
+The runtime of a version folder is detected from the files it holds, in this
+order; ``runtime.name`` in model.toml overrides the detection.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from moorings.errors import LoadError
+from moorings.runtimes.base import Runtime
+
+# (file that marks the runtime, runtime name)
+DETECTION: tuple[tuple[str, str], ...] = (
+    ("saved_model.pb", "tensorflow"),
+    ("model.keras", "keras"),
+    ("model.onnx", "onnx"),
+    ("model.skops", "sklearn"),
+    ("model.joblib", "sklearn"),
+    ("model.pkl", "sklearn"),
+)
+
+# runtime name -> (module, class)
+REGISTRY: dict[str, tuple[str, str]] = {
+    "tensorflow": ("moorings.runtimes.tensorflow", "TensorFlowRuntime"),
+    "keras": ("moorings.runtimes.keras", "KerasRuntime"),
+    "onnx": ("moorings.runtimes.onnx", "OnnxRuntime"),
+    "sklearn": ("moorings.runtimes.sklearn", "SklearnRuntime"),
+}
+
+# runtime name -> the pip extra that installs what it needs
+EXTRAS: dict[str, str] = {"keras": "tensorflow", "tensorflow": "tensorflow", "sklearn": "sklearn"}
+
+
+def detect(path: Path) -> str:
+    """The runtime name for a version folder, from the files it holds."""
+    for marker, name in DETECTION:
+        if (path / marker).is_file():
+            return name
+    markers = ", ".join(m for m, _ in DETECTION)
+    raise LoadError(
+        f"the version folder holds no model file Moorings recognises (expected one of: {markers})"
+    )
+
+
+def runtime_class(name: str) -> type[Runtime]:
+    if name not in REGISTRY:
+        raise LoadError(f"unknown runtime {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    module_name, class_name = REGISTRY[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LoadError(
+            f"the {name} runtime needs a package that is not installed ({exc.name}); "
+            f"install moorings[{EXTRAS.get(name, name)}]"
+        ) from None
+    cls: type[Runtime] = getattr(module, class_name)
+    return cls
+
+
+__all__ = ["DETECTION", "REGISTRY", "Runtime", "detect", "runtime_class"]

@@ -1,0 +1,191 @@
+"""TensorFlow SavedModels (``saved_model.pb``), served through their signatures.
+
+The signatures, with their tensor names and method names, are read from the
+SavedModel's own ``signature_def`` map, as TensorFlow Serving does. Signatures
+whose method is classify or regress take serialized ``tf.Example`` protos; the
+runtime builds them from the JSON examples of ``:classify`` and ``:regress``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moorings import dtypes
+from moorings.config import RuntimeOptions
+from moorings.errors import FailedPrecondition, InvalidArgument, LoadError
+from moorings.runtimes.base import Example, Runtime, Tensors
+from moorings.types import (
+    CLASSIFY_METHOD,
+    REGRESS_METHOD,
+    ClassifyResult,
+    Signature,
+    TensorSpec,
+)
+
+MODEL_FILE = "saved_model.pb"
+
+
+def import_tensorflow() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+def read_signature_defs(path: Path) -> dict[str, Signature]:
+    """The ``serve`` meta graph's signatures from ``saved_model.pb``."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString((path / MODEL_FILE).read_bytes())
+    except Exception as exc:
+        raise LoadError(f"saved_model.pb could not be parsed: {exc}") from None
+    graphs = [g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags]
+    if not graphs:
+        raise LoadError("the SavedModel has no meta graph tagged 'serve'")
+    signatures = {}
+    for key, sig in graphs[0].signature_def.items():
+        if key.startswith("__"):
+            continue
+        signatures[key] = Signature(
+            name=key,
+            inputs={k: _spec(k, v) for k, v in sig.inputs.items()},
+            outputs={k: _spec(k, v) for k, v in sig.outputs.items()},
+            method_name=sig.method_name,
+        )
+    if not signatures:
+        raise LoadError("the SavedModel has no serving signatures")
+    return signatures
+
+
+def _spec(key: str, info: Any) -> TensorSpec:
+    try:
+        dtype = dtypes.from_tf_enum(info.dtype)
+    except KeyError:
+        raise LoadError(f"tensor {key!r} has a dtype Moorings does not serve ({info.dtype})") from None
+    shape = None
+    if not info.tensor_shape.unknown_rank:
+        shape = tuple(int(d.size) for d in info.tensor_shape.dim)
+    return TensorSpec(name=key, dtype=dtype, shape=shape, tensor_name=info.name)
+
+
+class TensorFlowRuntime(Runtime):
+    kind = "tensorflow"
+
+    def __init__(self, path: Path, options: RuntimeOptions) -> None:
+        super().__init__(path, options)
+        self._tf: Any = None
+        self._loaded: Any = None
+        self._functions: dict[str, Any] = {}
+        self._signatures: dict[str, Signature] = {}
+
+    def load(self) -> None:
+        signatures = read_signature_defs(self.path)
+        tf = import_tensorflow()
+        try:
+            loaded = tf.saved_model.load(str(self.path), tags=["serve"])
+        except Exception as exc:
+            raise LoadError(f"the SavedModel could not be loaded: {_short(exc)}") from None
+        self._tf = tf
+        self._loaded = loaded
+        self._functions = {k: loaded.signatures[k] for k in signatures if k in loaded.signatures}
+        self._signatures = {k: v for k, v in signatures.items() if k in self._functions}
+
+    @property
+    def signatures(self) -> dict[str, Signature]:
+        return self._signatures
+
+    def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
+        tf = self._tf
+        function = self._functions[signature.name]
+        feeds = {
+            name: tf.constant(value, dtype=tf.as_dtype(signature.inputs[name].dtype.tf_enum))
+            for name, value in inputs.items()
+        }
+        try:
+            results = function(**feeds)
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+            raise InvalidArgument(f"the model rejected the input: {_short(exc)}") from None
+        return {name: results[name].numpy() for name in signature.outputs if name in results}
+
+    def _serialized_examples(self, examples: list[Example]) -> np.ndarray:
+        tf = self._tf
+        serialized = []
+        for i, example in enumerate(examples):
+            features = {}
+            for key, value in example.items():
+                features[key] = _feature(tf, key, value, i)
+            proto = tf.train.Example(features=tf.train.Features(feature=features))
+            serialized.append(proto.SerializeToString())
+        return np.array(serialized, dtype=object)
+
+    def _example_signature(self, signature: Signature, method: str) -> str:
+        if signature.method_name != method:
+            raise FailedPrecondition(
+                f"signature {signature.name!r} has method {signature.method_name!r}, not {method!r}"
+            )
+        if len(signature.inputs) != 1:
+            raise FailedPrecondition(f"signature {signature.name!r} must take one input of tf.Examples")
+        return next(iter(signature.inputs))
+
+    def classify(self, signature: Signature, examples: list[Example]) -> ClassifyResult:
+        key = self._example_signature(signature, CLASSIFY_METHOD)
+        out = self.predict(signature, {key: self._serialized_examples(examples)})
+        scores = out.get("scores")
+        classes = out.get("classes")
+        n = len(examples)
+        if classes is None and scores is None:
+            raise FailedPrecondition("the classify signature has neither 'classes' nor 'scores'")
+        if classes is None:
+            assert scores is not None
+            labels = [[str(j) for j in range(scores.shape[1])] for _ in range(n)]
+        else:
+            labels = [[c.decode() if isinstance(c, bytes) else str(c) for c in row] for row in classes]
+        score_rows = scores.tolist() if scores is not None else [[0.0] * len(row) for row in labels]
+        return ClassifyResult(labels=labels, scores=score_rows)
+
+    def regress(self, signature: Signature, examples: list[Example]) -> list[float]:
+        key = self._example_signature(signature, REGRESS_METHOD)
+        out = self.predict(signature, {key: self._serialized_examples(examples)})
+        if "outputs" not in out:
+            raise FailedPrecondition("the regress signature has no 'outputs' tensor")
+        return [float(v) for v in np.asarray(out["outputs"]).reshape(len(examples), -1)[:, 0]]
+
+    def unload(self) -> None:
+        self._functions = {}
+        self._loaded = None
+
+
+def _feature(tf: Any, key: str, value: Any, index: int) -> Any:
+    values = value if isinstance(value, list) else [value]
+    if all(isinstance(v, bool) for v in values) or all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values
+    ):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
+    items = []
+    for v in values:
+        if isinstance(v, str):
+            items.append(v.encode())
+        elif isinstance(v, dict) and set(v) == {"b64"} and isinstance(v["b64"], str):
+            try:
+                items.append(base64.b64decode(v["b64"], validate=True))
+            except ValueError:
+                raise InvalidArgument(f"example {index}, feature {key!r}: invalid base64") from None
+        else:
+            raise InvalidArgument(
+                f"example {index}, feature {key!r}: values must all be numbers or all be strings"
+            )
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=items))
+
+
+def _short(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]

@@ -1,0 +1,87 @@
+"""The value objects passed between components."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from moorings.dtypes import DType
+
+DEFAULT_SIGNATURE = "serving_default"
+
+PREDICT_METHOD = "tensorflow/serving/predict"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+
+
+@dataclass(frozen=True)
+class ServableId:
+    """One version of one model."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a request asks for: a model, and optionally a version or a label."""
+
+    name: str
+    version: int | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A named tensor: element type and shape; -1 marks a free dimension, None an unknown rank."""
+
+    name: str
+    dtype: DType
+    shape: tuple[int, ...] | None
+    tensor_name: str = ""
+
+    def describe_shape(self) -> str:
+        if self.shape is None:
+            return "any shape"
+        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A callable entry point of a model: named inputs to named outputs."""
+
+    name: str
+    inputs: dict[str, TensorSpec]
+    outputs: dict[str, TensorSpec]
+    method_name: str = PREDICT_METHOD
+
+
+@dataclass(frozen=True)
+class ClassifyResult:
+    """Per example, the (label, score) pairs of a classifier."""
+
+    labels: list[list[str]]
+    scores: list[list[float]]
+
+
+class VersionState(enum.Enum):
+    """TensorFlow Serving's ModelVersionStatus.State."""
+
+    START = 10
+    LOADING = 20
+    AVAILABLE = 30
+    UNLOADING = 40
+    END = 50
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    version: int
+    state: VersionState
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    versions: list[VersionStatus] = field(default_factory=list)
