@@ -1,0 +1,34 @@
+"""Shared fixtures: model repositories built from small real models."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def tf_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of TensorFlow/Keras version folders, built once per test session (TF is slow to import)."""
+    from tests.support import tf_models as tfm
+
+    root = tmp_path_factory.mktemp("tf-models")
+    model = tfm.keras_mlp(seed=1)
+    tfm.write_keras_savedmodel(model, root / "keras_savedmodel")
+    tfm.write_keras_file(model, root / "keras_file")
+    tfm.write_text_savedmodel(root / "text")
+    tfm.write_example_savedmodel(root / "examples")
+    return root
