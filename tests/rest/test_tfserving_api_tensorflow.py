@@ -1,0 +1,74 @@
+"""TensorFlow Serving's REST API, in-process, against TensorFlow and Keras models."""
+
+import base64
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moorings.core.loader import Loader
+from moorings.core.manager import Manager
+from moorings.dataplane import DataPlane
+from moorings.repository.source import LocalSource
+from moorings.rest.app import RestApp
+from tests.support.asgi import call
+
+pytestmark = pytest.mark.tensorflow
+
+
+@pytest.fixture(scope="module")
+def app(tf_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestApp]:
+    repo = tmp_path_factory.mktemp("tf-repo")
+    for name in ("keras_savedmodel", "keras_file", "text", "examples"):
+        shutil.copytree(tf_models / name, repo / name / "1")
+    manager = Manager(LocalSource(repo), Loader(repo))
+    manager.poll_once()
+    manager.wait_until_idle(120)
+    dataplane = DataPlane(manager, inference_threads=2)
+    yield RestApp(dataplane, max_body_bytes=1024 * 1024)
+    manager.stop()
+    dataplane.close()
+
+
+def test_savedmodel_and_keras_file_agree(app: RestApp) -> None:
+    x = np.random.default_rng(0).normal(size=(2, 4)).round(3).tolist()
+    a = call(app, "POST", "/v1/models/keras_savedmodel:predict", json={"instances": x}).json()
+    b = call(app, "POST", "/v1/models/keras_file:predict", json={"instances": x}).json()
+    np.testing.assert_allclose(a["predictions"], b["predictions"], rtol=1e-5)
+    meta = call(app, "GET", "/v1/models/keras_savedmodel/metadata").json()
+    sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["inputs"]["features"]["name"].startswith("serving_default_features")
+
+
+def test_string_input_with_b64_and_bytes_output(app: RestApp) -> None:
+    body = {"instances": [{"b64": base64.b64encode(b"abc").decode()}, "hello"]}
+    r = call(app, "POST", "/v1/models/text:predict", json=body)
+    assert r.status == 200, r.body
+    assert r.json() == {
+        "predictions": [
+            {"length": 3, "upper_bytes": {"b64": base64.b64encode(b"ABC").decode()}},
+            {"length": 5, "upper_bytes": {"b64": base64.b64encode(b"HELLO").decode()}},
+        ]
+    }
+    r = call(app, "POST", "/v1/models/text:predict", json={"inputs": {"text": [1, 2]}})
+    assert r.status == 400 and "'text': expected strings" in r.json()["error"]
+
+
+def test_classify_and_regress_signatures(app: RestApp) -> None:
+    body = {"signature_name": "classify_x", "examples": [{"x": [1.0, 2.0]}, {"x": [0.5, -1.0]}]}
+    r = call(app, "POST", "/v1/models/examples:classify", json=body)
+    assert r.status == 200, r.body
+    results = r.json()["results"]
+    assert [[label for label, _ in row] for row in results] == [["cat", "dog"], ["cat", "dog"]]
+    r = call(app, "POST", "/v1/models/examples:regress", json={"examples": [{"x": [1.0, 2.0]}]})
+    assert r.status == 200, r.body
+    assert r.json() == {"results": [6.0]}
+    r = call(
+        app,
+        "POST",
+        "/v1/models/examples:classify",
+        json={"signature_name": "regress_x", "examples": [{"x": [1.0, 2.0]}]},
+    )
+    assert r.status == 400 and "not 'tensorflow/serving/classify'" in r.json()["error"]
