@@ -107,6 +107,8 @@ def from_array(array: np.ndarray, name: str) -> Any:
         array = np.ascontiguousarray(array)
     if array.dtype.kind == "c" or array.dtype.byteorder == ">":
         return array.tolist()
+    if array.dtype.char in "qQ":  # longlong: same bits as int64, but orjson only knows int64
+        return array.view(np.int64 if array.dtype.char == "q" else np.uint64)
     return array
 
 

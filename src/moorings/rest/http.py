@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import numpy as np
 import orjson
 
 from moorings.errors import InvalidArgument, PayloadTooLarge
@@ -66,8 +67,15 @@ def parse_json(body: bytes) -> Any:
         raise InvalidArgument(f"malformed JSON in the request body: {exc}") from None
 
 
+def _fallback(value: Any) -> Any:
+    """numpy values orjson does not write natively (e.g. ``longlong`` arrays from ONNX Runtime)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
 def dump_json(value: Any) -> bytes:
-    return orjson.dumps(value, option=_DUMP_OPTIONS)
+    return orjson.dumps(value, default=_fallback, option=_DUMP_OPTIONS)
 
 
 async def send_bytes(
