@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
 
 from moorings import __version__
-from moorings.config import ServerSettings
+from moorings.batching.settings import BatchingSettings, parse_batching
+from moorings.config import ServerSettings, available_cores
+from moorings.errors import MooringsError
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +39,29 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="threads running inference (default: the number of cores, at least 2)",
     )
+    b = p.add_argument_group("dynamic batching (defaults; a model's [batching] table overrides them)")
+    b.add_argument(
+        "--no-batching", dest="batching", action="store_false", help="run every request on its own"
+    )
+    b.add_argument("--max-batch-size", type=int, default=64, help="most rows in one model call (64)")
+    b.add_argument(
+        "--batch-timeout-micros",
+        type=int,
+        default=0,
+        help="how long a batch waits for more requests; 0 never waits (default 0)",
+    )
+    b.add_argument(
+        "--max-enqueued-batches",
+        type=int,
+        default=64,
+        help="queue bound in batches; beyond it requests get 429 / RESOURCE_EXHAUSTED (64)",
+    )
+    b.add_argument(
+        "--batch-threads",
+        type=int,
+        default=None,
+        help="threads running batches per model version (default: the number of cores)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -47,26 +73,45 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        logging.basicConfig(
-            level=args.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        repository: Path = args.repository
-        if not repository.is_dir():
-            parser.error(f"the model repository {repository} is not a folder")
-        settings = ServerSettings(
-            repository=repository,
-            host=args.host,
-            rest_port=args.rest_port,
-            poll_seconds=args.poll_seconds,
-            allow_unsafe_pickle=args.allow_unsafe_pickle,
-            max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-        )
-        if args.inference_threads:
-            settings = ServerSettings(**{**settings.__dict__, "inference_threads": args.inference_threads})
-        from moorings.server import serve
+        try:
+            return _serve(parser, args)
+        except MooringsError as exc:
+            parser.error(exc.message)
+    return 0
 
-        serve(settings)
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    repository: Path = args.repository
+    if not repository.is_dir():
+        parser.error(f"the model repository {repository} is not a folder")
+    batching = parse_batching(
+        {
+            "enabled": args.batching,
+            "max_batch_size": args.max_batch_size,
+            "batch_timeout_micros": args.batch_timeout_micros,
+            "max_enqueued_batches": args.max_enqueued_batches,
+            "batch_threads": args.batch_threads or available_cores(),
+        },
+        BatchingSettings(),
+    )
+    settings = ServerSettings(
+        repository=repository,
+        host=args.host,
+        rest_port=args.rest_port,
+        poll_seconds=args.poll_seconds,
+        allow_unsafe_pickle=args.allow_unsafe_pickle,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        batching=batching,
+    )
+    if args.inference_threads:
+        settings = dataclasses.replace(settings, inference_threads=args.inference_threads)
+    from moorings.server import serve
+
+    serve(settings)
     return 0
 
 

@@ -15,6 +15,14 @@ A model's ``model.toml`` may hold::
     name = "onnx"          # force a runtime instead of detecting it from the files
     intra_op_threads = 2   # threads a runtime may use inside one inference
     trusted_types = []     # skops: extra types the operator trusts
+
+    [batching]             # over the server's defaults (see moorings.batching.settings)
+    enabled = true
+    max_batch_size = 64
+    batch_timeout_micros = 0
+    max_enqueued_batches = 64
+    allowed_batch_sizes = [8, 16, 32, 64]
+    batch_threads = 2
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moorings.batching.settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
 
 MODEL_CONFIG_FILE = "model.toml"
@@ -61,6 +70,19 @@ class ModelConfig:
     policy: VersionPolicy = field(default_factory=VersionPolicy)
     labels: dict[str, int] = field(default_factory=dict)
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    #: the model's ``[batching]`` table, applied over the server's defaults when a version loads
+    batching: dict[str, Any] = field(default_factory=dict)
+
+    def batching_settings(self, defaults: BatchingSettings) -> BatchingSettings:
+        return parse_batching(self.batching, defaults)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects taskset / cgroup affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -71,8 +93,9 @@ class ServerSettings:
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
-    inference_threads: int = field(default_factory=lambda: max(2, os.cpu_count() or 1))
+    inference_threads: int = field(default_factory=lambda: max(2, available_cores()))
     load_threads: int = 2
+    batching: BatchingSettings = field(default_factory=BatchingSettings)
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -124,7 +147,9 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         raise InvalidArgument("runtime.trusted_types must be a list of strings")
     runtime = RuntimeOptions(name=name, intra_op_threads=threads, trusted_types=tuple(trusted))
-    return ModelConfig(policy=policy, labels=labels, runtime=runtime)
+    batching = data.get("batching", {})
+    parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
+    return ModelConfig(policy=policy, labels=labels, runtime=runtime, batching=dict(batching))
 
 
 def load_model_config(model_dir: Path) -> ModelConfig:

@@ -98,10 +98,25 @@ class DataPlane:
             raise InvalidArgument(f"the model rejected the input: {_first_line(exc)}") from None
 
     async def predict(
-        self, servable: Servable, signature: Signature, inputs: Tensors, same_batch: bool = False
+        self,
+        servable: Servable,
+        signature: Signature,
+        inputs: Tensors,
+        same_batch: bool = False,
+        deadline: float | None = None,
     ) -> Tensors:
+        """Run a prediction; ``deadline`` is a ``time.monotonic()`` after which it is not started."""
         check_inputs(signature, inputs, same_batch)
-        outputs: Tensors = await self._run(servable.predict, signature, inputs)
+        future = servable.submit(signature, inputs, deadline) if _rows_agree(inputs) else None
+        if future is None:
+            outputs: Tensors = await self._run(servable.predict, signature, inputs)
+        else:
+            try:
+                outputs = await asyncio.wrap_future(future)
+            except MooringsError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise InvalidArgument(f"the model rejected the input: {_first_line(exc)}") from None
         return {k: np.asarray(v) for k, v in outputs.items()}
 
     async def classify(
@@ -120,6 +135,12 @@ class DataPlane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+
+
+def _rows_agree(inputs: Tensors) -> bool:
+    """Batching needs every input to have the same leading dimension."""
+    sizes = {a.shape[0] if a.ndim else -1 for a in inputs.values()}
+    return len(sizes) == 1 and -1 not in sizes
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 def build_manager(settings: ServerSettings) -> Manager:
     source = LocalSource(settings.repository)
-    loader = Loader(settings.repository, allow_unsafe_pickle=settings.allow_unsafe_pickle)
+    loader = Loader(
+        settings.repository, allow_unsafe_pickle=settings.allow_unsafe_pickle, batching=settings.batching
+    )
     return Manager(source, loader, load_threads=settings.load_threads)
 
 

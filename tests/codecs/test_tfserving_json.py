@@ -146,4 +146,6 @@ def test_longlong_outputs_are_written() -> None:
     from moorings.rest.http import dump_json
 
     out = tfjson.encode_rows({"label": np.array([1, 2], dtype=np.longlong), "p": np.zeros((2, 1))})
-    assert orjson.loads(dump_json(out)) == {"predictions": [{"label": 1, "p": [0.0]}, {"label": 2, "p": [0.0]}]}
+    assert orjson.loads(dump_json(out)) == {
+        "predictions": [{"label": 1, "p": [0.0]}, {"label": 2, "p": [0.0]}]
+    }

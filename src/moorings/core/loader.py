@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+from moorings.batching.settings import BatchingSettings
 from moorings.config import ModelConfig
 from moorings.core.servable import Servable
 from moorings.errors import LoadError, MooringsError
@@ -19,18 +20,22 @@ log = logging.getLogger(__name__)
 class Loader:
     """Loads model versions found under ``root``; error messages never show file paths."""
 
-    def __init__(self, root: Path, allow_unsafe_pickle: bool = False) -> None:
+    def __init__(
+        self, root: Path, allow_unsafe_pickle: bool = False, batching: BatchingSettings | None = None
+    ) -> None:
         self.root = root.resolve()
         self.allow_unsafe_pickle = allow_unsafe_pickle
+        self.batching = batching or BatchingSettings()
 
     def load(self, servable_id: ServableId, path: Path, config: ModelConfig) -> Servable:
         started = time.perf_counter()
         try:
             name = config.runtime.name or detect(path)
             options = dataclasses.replace(config.runtime, allow_unsafe_pickle=self.allow_unsafe_pickle)
+            batching = config.batching_settings(self.batching)
             runtime = runtime_class(name)(path, options)
             runtime.load()
-            servable = Servable(servable_id, runtime)
+            servable = Servable(servable_id, runtime, batching)
             if DEFAULT_SIGNATURE not in servable.signatures and not servable.signatures:
                 raise LoadError("the model exposes no signature")
         except MooringsError as exc:

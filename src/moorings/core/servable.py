@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from types import TracebackType
 
+from moorings.batching.batcher import Batcher, batchable
+from moorings.batching.settings import BatchingSettings
 from moorings.errors import NotFound
 from moorings.runtimes.base import Example, Runtime, Tensors
 from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, ServableId, Signature
 
 
 class Servable:
-    """A loaded model version: its runtime and signatures."""
+    """A loaded model version: its runtime, its signatures and, when batching is on, its batcher."""
 
-    def __init__(self, servable_id: ServableId, runtime: Runtime) -> None:
+    def __init__(
+        self, servable_id: ServableId, runtime: Runtime, batching: BatchingSettings | None = None
+    ) -> None:
         self.id = servable_id
         self.runtime = runtime
         self.signatures: dict[str, Signature] = dict(runtime.signatures)
+        self._batched = {name for name, sig in self.signatures.items() if batchable(sig)}
+        self.batcher: Batcher | None = None
+        if batching is not None and batching.enabled and self._batched:
+            name = f"{servable_id.name}-{servable_id.version}"
+            self.batcher = Batcher(runtime.predict, batching, name=name)
+
+    def submit(self, signature: Signature, inputs: Tensors, deadline: float | None) -> Future[Tensors] | None:
+        """Queue the request on the batcher; None when this signature is not batched."""
+        if self.batcher is None or signature.name not in self._batched:
+            return None
+        return self.batcher.submit(signature, inputs, deadline)
 
     def signature(self, name: str | None) -> Signature:
         key = name or DEFAULT_SIGNATURE
@@ -39,6 +55,8 @@ class Servable:
         return self.runtime.regress(signature, examples)
 
     def unload(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
         self.runtime.unload()
 
 

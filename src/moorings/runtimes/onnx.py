@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from moorings import dtypes
-from moorings.config import RuntimeOptions
+from moorings.config import RuntimeOptions, available_cores
 from moorings.errors import InvalidArgument, LoadError
 from moorings.runtimes.base import Runtime, Tensors
 from moorings.types import DEFAULT_SIGNATURE, Signature, TensorSpec
@@ -43,8 +42,10 @@ class OnnxRuntime(Runtime):
         file = self.path / MODEL_FILE
         so = ort.SessionOptions()
         threads = self.options.intra_op_threads
-        so.intra_op_num_threads = threads if threads else (os.cpu_count() or 1)
+        so.intra_op_num_threads = threads if threads else available_cores()
         so.inter_op_num_threads = 1
+        # idle intra-op threads sleep instead of spinning: several batch threads share the cores
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
         try:
             session = ort.InferenceSession(str(file), sess_options=so, providers=["CPUExecutionProvider"])

@@ -1,0 +1,211 @@
+"""A dynamic batcher for one servable.
+
+Requests queue up; each of ``batch_threads`` workers takes the oldest request,
+gathers queued requests that can share its batch (same signature, same trailing
+shapes and dtypes) up to ``max_batch_size`` rows, waits up to
+``batch_timeout_micros`` for more when the batch is not full (0: never waits),
+runs the model once, and hands each request its rows of the outputs.
+
+- A full queue refuses new requests at once (ResourceExhausted).
+- A request whose deadline passed while queued is never run (DeadlineExceeded).
+- A request larger than ``max_batch_size`` runs alone, in chunks.
+- With ``allowed_batch_sizes`` the batch is padded (repeating its last row) up to
+  the next allowed size; the padding rows are dropped from the outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moorings.batching.settings import BatchingSettings
+from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
+from moorings.runtimes.base import Tensors
+from moorings.types import Signature
+
+log = logging.getLogger(__name__)
+
+Predict = Callable[[Signature, Tensors], Tensors]
+BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
+
+
+def batchable(signature: Signature) -> bool:
+    """Whether every input and output of the signature has a free leading (batch) dimension."""
+    specs = [*signature.inputs.values(), *signature.outputs.values()]
+    return bool(signature.inputs) and all(s.shape is not None and s.shape[:1] == (-1,) for s in specs)
+
+
+@dataclass(eq=False)
+class _Task:
+    signature: Signature
+    inputs: Tensors
+    rows: int
+    key: BatchKey
+    deadline: float | None
+    future: Future[Tensors] = field(default_factory=Future)
+
+
+class Batcher:
+    def __init__(self, predict: Predict, settings: BatchingSettings, name: str = "") -> None:
+        self._predict = predict
+        self.settings = settings
+        self._queue: deque[_Task] = deque()
+        self._queued_rows = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
+            for i in range(settings.batch_threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    def submit(self, signature: Signature, inputs: Tensors, deadline: float | None = None) -> Future[Tensors]:
+        """Queue a request whose inputs all have the same leading (row) dimension."""
+        rows = _rows(inputs)
+        key: BatchKey = (
+            signature.name,
+            tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())),
+        )
+        task = _Task(signature, inputs, rows, key, deadline)
+        with self._cond:
+            if self._closed:
+                raise ResourceExhausted("the model version is shutting down; retry")
+            if self._queued_rows + rows > self.settings.max_enqueued_rows and self._queue:
+                raise ResourceExhausted(
+                    f"the batching queue is full ({self._queued_rows} rows waiting); retry later"
+                )
+            self._queue.append(task)
+            self._queued_rows += rows
+            self._cond.notify()
+        return task.future
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def _take_batch(self) -> list[_Task] | None:
+        """Block for the next batch; None once closed and drained."""
+        limit = self.settings.max_batch_size
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            first = self._queue.popleft()
+            batch, rows = [first], first.rows
+            self._queued_rows -= first.rows
+            timeout = self.settings.batch_timeout_micros / 1e6
+            wait_until = time.monotonic() + timeout
+            while rows < limit:
+                rows += self._gather(batch, first.key, limit - rows)
+                remaining = wait_until - time.monotonic()
+                if rows >= limit or remaining <= 0 or self._closed:
+                    break
+                self._cond.wait(remaining)
+            return batch
+
+    def _gather(self, batch: list[_Task], key: BatchKey, room: int) -> int:
+        """Move queued tasks of the same key that fit into ``batch``; return the rows added."""
+        added = 0
+        kept: deque[_Task] = deque()
+        while self._queue:
+            task = self._queue.popleft()
+            if task.key == key and task.rows <= room - added:
+                batch.append(task)
+                added += task.rows
+                self._queued_rows -= task.rows
+            else:
+                kept.append(task)
+                if added >= room:
+                    break
+        kept.extend(self._queue)
+        self._queue = kept
+        return added
+
+    def _work(self) -> None:
+        while (batch := self._take_batch()) is not None:
+            now = time.monotonic()
+            live = []
+            for task in batch:
+                if not task.future.set_running_or_notify_cancel():
+                    continue  # the caller gave up (e.g. the client went away)
+                if task.deadline is not None and now > task.deadline:
+                    task.future.set_exception(
+                        DeadlineExceeded("the request's deadline passed while it was queued")
+                    )
+                else:
+                    live.append(task)
+            if live:
+                self._run(live)
+
+    def _run(self, batch: list[_Task]) -> None:
+        signature = batch[0].signature
+        try:
+            if len(batch) == 1 and batch[0].rows > self.settings.max_batch_size:
+                outputs = self._run_chunked(signature, batch[0].inputs, batch[0].rows)
+            else:
+                inputs = {
+                    name: np.concatenate([t.inputs[name] for t in batch])
+                    if len(batch) > 1
+                    else batch[0].inputs[name]
+                    for name in batch[0].inputs
+                }
+                outputs = self._run_padded(signature, inputs, sum(t.rows for t in batch))
+        except BaseException as exc:
+            for task in batch:
+                task.future.set_exception(exc)
+            return
+        start = 0
+        for task in batch:
+            end = start + task.rows
+            task.future.set_result({name: value[start:end] for name, value in outputs.items()})
+            start = end
+
+    def _run_padded(self, signature: Signature, inputs: Tensors, rows: int) -> Tensors:
+        size = self.settings.padded_size(rows)
+        if size > rows:
+            inputs = {
+                name: np.concatenate([a, np.repeat(a[-1:], size - rows, axis=0)])
+                for name, a in inputs.items()
+            }
+        outputs = self._predict(signature, inputs)
+        for name, value in outputs.items():
+            if value.ndim == 0 or value.shape[0] != size:
+                raise InvalidArgument(
+                    f"output {name!r} does not have one row per input row; "
+                    "disable batching for this model ([batching] enabled = false)"
+                )
+        return {name: value[:rows] for name, value in outputs.items()} if size > rows else outputs
+
+    def _run_chunked(self, signature: Signature, inputs: Tensors, rows: int) -> Tensors:
+        step = self.settings.max_batch_size
+        parts = [
+            self._run_padded(signature, {n: a[i : i + step] for n, a in inputs.items()}, min(step, rows - i))
+            for i in range(0, rows, step)
+        ]
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the workers."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+
+def _rows(inputs: Tensors) -> int:
+    sizes = {a.shape[0] if a.ndim else -1 for a in inputs.values()}
+    if len(sizes) != 1 or -1 in sizes:
+        raise InvalidArgument("every input needs the same number of rows (the leading dimension)")
+    return sizes.pop()

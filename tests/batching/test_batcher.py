@@ -1,0 +1,164 @@
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from moorings import dtypes
+from moorings.batching.batcher import Batcher, batchable
+from moorings.batching.settings import BatchingSettings, parse_batching
+from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
+from moorings.runtimes.base import Tensors
+from moorings.types import Signature, TensorSpec
+
+SIG = Signature(
+    "s",
+    {"x": TensorSpec("x", dtypes.FLOAT32, (-1, -1))},
+    {"y": TensorSpec("y", dtypes.FLOAT32, (-1, -1))},
+)
+
+
+class Model:
+    """Doubles its input; records the batch sizes it was called with; can be held to let a queue build."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
+        self.gate.wait(10)
+        self.calls.append(inputs["x"].shape[0])
+        return {"y": inputs["x"] * 2}
+
+
+@pytest.fixture
+def model() -> Model:
+    return Model()
+
+
+def _batcher(model: Model, **settings: object) -> Iterator[Batcher]:
+    batcher = Batcher(model.predict, BatchingSettings(**settings))  # type: ignore[arg-type]
+    yield batcher
+    model.gate.set()
+    batcher.close()
+
+
+@pytest.fixture
+def batcher(model: Model) -> Iterator[Batcher]:
+    yield from _batcher(model, max_batch_size=8, batch_threads=1)
+
+
+def _x(rows: int, value: float, width: int = 2) -> np.ndarray:
+    return np.full((rows, width), value, np.float32)
+
+
+def test_queued_requests_run_as_one_batch_and_get_their_own_rows(model: Model, batcher: Batcher) -> None:
+    model.gate.clear()
+    first = batcher.submit(SIG, {"x": _x(1, 0)})
+    time.sleep(0.05)  # the worker holds the first request in the model
+    futures = [batcher.submit(SIG, {"x": _x(i % 3 + 1, i)}) for i in range(1, 5)]
+    model.gate.set()
+    np.testing.assert_array_equal(first.result(5)["y"], _x(1, 0))
+    for i, future in enumerate(futures, start=1):
+        np.testing.assert_array_equal(future.result(5)["y"], _x(i % 3 + 1, 2 * i))
+    assert model.calls == [1, 2 + 3 + 1 + 2]
+
+
+def test_no_wait_when_idle(batcher: Batcher) -> None:
+    started = time.perf_counter()
+    batcher.submit(SIG, {"x": _x(1, 1)}).result(5)
+    assert time.perf_counter() - started < 0.05
+
+
+def test_timeout_waits_for_more(model: Model) -> None:
+    for batcher in _batcher(model, max_batch_size=4, batch_timeout_micros=200_000, batch_threads=1):
+        futures = [batcher.submit(SIG, {"x": _x(1, i)}) for i in range(4)]
+        for f in futures:
+            f.result(5)
+        assert model.calls == [4]
+
+
+def test_different_trailing_shapes_are_not_mixed(model: Model, batcher: Batcher) -> None:
+    model.gate.clear()
+    batcher.submit(SIG, {"x": _x(1, 0)})
+    time.sleep(0.05)
+    narrow = [batcher.submit(SIG, {"x": _x(1, 1, width=2)}) for _ in range(2)]
+    wide = [batcher.submit(SIG, {"x": _x(1, 1, width=3)}) for _ in range(2)]
+    model.gate.set()
+    assert all(f.result(5)["y"].shape == (1, 2) for f in narrow)
+    assert all(f.result(5)["y"].shape == (1, 3) for f in wide)
+    assert sorted(model.calls) == [1, 2, 2]
+
+
+def test_full_queue_refuses_at_once(model: Model) -> None:
+    for batcher in _batcher(model, max_batch_size=2, max_enqueued_batches=1, batch_threads=1):
+        model.gate.clear()
+        batcher.submit(SIG, {"x": _x(1, 0)})
+        time.sleep(0.05)
+        batcher.submit(SIG, {"x": _x(2, 0)})
+        with pytest.raises(ResourceExhausted, match="queue is full"):
+            batcher.submit(SIG, {"x": _x(1, 0)})
+
+
+def test_expired_requests_are_never_run(model: Model, batcher: Batcher) -> None:
+    model.gate.clear()
+    batcher.submit(SIG, {"x": _x(1, 0)})
+    time.sleep(0.05)
+    late = batcher.submit(SIG, {"x": _x(3, 0)}, deadline=time.monotonic() + 0.01)
+    time.sleep(0.05)
+    model.gate.set()
+    with pytest.raises(DeadlineExceeded):
+        late.result(5)
+    assert model.calls == [1]
+
+
+def test_padding_to_allowed_sizes(model: Model) -> None:
+    for batcher in _batcher(model, max_batch_size=8, allowed_batch_sizes=(4, 8), batch_threads=1):
+        out = batcher.submit(SIG, {"x": _x(3, 1)}).result(5)
+        assert out["y"].shape == (3, 2)
+        out = batcher.submit(SIG, {"x": _x(5, 1)}).result(5)
+        assert out["y"].shape == (5, 2)
+        assert model.calls == [4, 8]
+
+
+def test_large_request_runs_in_chunks(model: Model, batcher: Batcher) -> None:
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    np.testing.assert_array_equal(batcher.submit(SIG, {"x": x}).result(5)["y"], x * 2)
+    assert model.calls == [8, 8, 4]
+
+
+def test_outputs_without_rows_are_reported() -> None:
+    def scalar(signature: Signature, inputs: Tensors) -> Tensors:
+        return {"y": np.float32(inputs["x"].sum())}  # type: ignore[dict-item]
+
+    batcher = Batcher(lambda s, i: {"y": np.asarray(scalar(s, i)["y"])}, BatchingSettings(batch_threads=1))
+    try:
+        with pytest.raises(InvalidArgument, match="one row per input row"):
+            batcher.submit(SIG, {"x": _x(2, 1)}).result(5)
+    finally:
+        batcher.close()
+
+
+def test_batchable_needs_free_leading_dims() -> None:
+    assert batchable(SIG)
+    fixed = Signature("f", {"x": TensorSpec("x", dtypes.FLOAT32, (2, 3))}, SIG.outputs)
+    assert not batchable(fixed)
+    unknown = Signature("u", SIG.inputs, {"y": TensorSpec("y", dtypes.FLOAT32, None)})
+    assert not batchable(unknown)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"max_batch_size": 0}, "max_batch_size"),
+        ({"allowed_batch_sizes": [8, 4]}, "increase"),
+        ({"allowed_batch_sizes": [4, 8]}, "end with max_batch_size"),
+        ({"enabled": "yes"}, "true or false"),
+        ({"speed": 1}, "unknown batching setting"),
+    ],
+)
+def test_bad_settings_are_named(table: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        parse_batching(table, BatchingSettings())
