@@ -107,7 +107,10 @@ class DataPlane:
     ) -> Tensors:
         """Run a prediction; ``deadline`` is a ``time.monotonic()`` after which it is not started."""
         check_inputs(signature, inputs, same_batch)
-        future = servable.submit(signature, inputs, deadline) if _rows_agree(inputs) else None
+        future = None
+        if _rows_agree(inputs):
+            # wake the batch workers once per loop iteration, after every request that came in with it
+            future = servable.submit(signature, inputs, deadline, asyncio.get_running_loop().call_soon)
         if future is None:
             outputs: Tensors = await self._run(servable.predict, signature, inputs)
         else:
@@ -117,6 +120,8 @@ class DataPlane:
                 raise
             except (ValueError, TypeError) as exc:
                 raise InvalidArgument(f"the model rejected the input: {_first_line(exc)}") from None
+        if all(type(v) is np.ndarray for v in outputs.values()):
+            return outputs
         return {k: np.asarray(v) for k, v in outputs.items()}
 
     async def classify(

@@ -1,6 +1,6 @@
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -70,6 +70,26 @@ def test_no_wait_when_idle(batcher: Batcher) -> None:
     started = time.perf_counter()
     batcher.submit(SIG, {"x": _x(1, 1)}).result(5)
     assert time.perf_counter() - started < 0.05
+
+
+def test_deferred_wake_runs_everything_submitted_before_it_as_one_batch(
+    model: Model, batcher: Batcher
+) -> None:
+    time.sleep(0.05)  # the worker is waiting for work
+    wakes: list[Callable[[], None]] = []
+    futures = [batcher.submit(SIG, {"x": _x(1, i)}, defer_wake=wakes.append) for i in range(5)]
+    assert len(wakes) == 1  # one wake-up for the whole burst
+    time.sleep(0.05)
+    assert model.calls == []  # nobody woke the worker yet
+    wakes[0]()
+    for i, future in enumerate(futures):
+        np.testing.assert_array_equal(future.result(5)["y"], _x(1, 2 * i))
+    assert model.calls == [5]
+    late = batcher.submit(SIG, {"x": _x(1, 0)}, defer_wake=wakes.append)
+    assert len(wakes) == 2  # the next burst schedules its own wake-up
+    wakes[1]()
+    late.result(5)
+    assert model.calls == [5, 1]
 
 
 def test_timeout_waits_for_more(model: Model) -> None:

@@ -6,6 +6,10 @@ shapes and dtypes) up to ``max_batch_size`` rows, waits up to
 ``batch_timeout_micros`` for more when the batch is not full (0: never waits),
 runs the model once, and hands each request its rows of the outputs.
 
+- A caller on an event loop passes ``defer_wake=loop.call_soon``: the workers are
+  woken once per loop iteration, after every request that arrived in it is queued,
+  instead of once per request. On a busy core this is what lets batches form at
+  all (a worker woken per request preempts the loop and runs batches of one).
 - A full queue refuses new requests at once (ResourceExhausted).
 - A request whose deadline passed while queued is never run (DeadlineExceeded).
 - A request larger than ``max_batch_size`` runs alone, in chunks.
@@ -33,6 +37,8 @@ from moorings.types import Signature
 log = logging.getLogger(__name__)
 
 Predict = Callable[[Signature, Tensors], Tensors]
+#: schedules a callback to run soon on the caller's thread (``loop.call_soon``)
+DeferWake = Callable[[Callable[[], None]], object]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
 
 
@@ -60,6 +66,7 @@ class Batcher:
         self._queued_rows = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._wake_pending = False
         self._threads = [
             threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
             for i in range(settings.batch_threads)
@@ -69,8 +76,18 @@ class Batcher:
 
     # -- submitting ----------------------------------------------------------------------------
 
-    def submit(self, signature: Signature, inputs: Tensors, deadline: float | None = None) -> Future[Tensors]:
-        """Queue a request whose inputs all have the same leading (row) dimension."""
+    def submit(
+        self,
+        signature: Signature,
+        inputs: Tensors,
+        deadline: float | None = None,
+        defer_wake: DeferWake | None = None,
+    ) -> Future[Tensors]:
+        """Queue a request whose inputs all have the same leading (row) dimension.
+
+        Without ``defer_wake`` a worker is woken now; with it, one wake-up for all the
+        requests submitted before the deferred callback runs.
+        """
         rows = _rows(inputs)
         key: BatchKey = (
             signature.name,
@@ -86,8 +103,20 @@ class Batcher:
                 )
             self._queue.append(task)
             self._queued_rows += rows
-            self._cond.notify()
+            schedule = False
+            if defer_wake is None:
+                self._cond.notify()
+            elif not self._wake_pending:
+                self._wake_pending = schedule = True
+        if schedule:
+            assert defer_wake is not None
+            defer_wake(self._wake)
         return task.future
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._wake_pending = False
+            self._cond.notify()
 
     # -- workers -------------------------------------------------------------------------------
 

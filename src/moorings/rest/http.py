@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -21,14 +22,19 @@ _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 def path_segments(scope: Scope) -> list[str]:
     """The path split on '/', each segment percent-decoded on its own ('%2F' stays inside one)."""
     raw = scope.get("raw_path") or scope["path"].encode()
-    raw = raw.split(b"?", 1)[0]
+    return list(_split_path(raw.split(b"?", 1)[0]))
+
+
+@lru_cache(maxsize=4096)
+def _split_path(raw: bytes) -> tuple[str, ...]:
+    """Cached: clients call the same few paths over and over (bad paths raise, and are not cached)."""
     segments = []
     for part in raw.split(b"/"):
         try:
             segments.append(unquote_to_bytes(part).decode("utf-8"))
         except UnicodeDecodeError:
             raise InvalidArgument("the URL path is not valid UTF-8") from None
-    return segments
+    return tuple(segments)
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

@@ -12,6 +12,7 @@ Routes (each also under ``/versions/{v}`` and ``/labels/{label}``)::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from moorings.codecs import tfserving_json as tfjson
@@ -33,9 +34,15 @@ class Route:
 
 def parse_route(parts: list[str]) -> Route:
     """Parse the segments after ``/v1/models/``."""
-    if not parts or not parts[0]:
+    return _parse_route(tuple(parts))
+
+
+@lru_cache(maxsize=4096)
+def _parse_route(key: tuple[str, ...]) -> Route:
+    """Cached: a route depends on the path alone (bad paths raise, and are not cached)."""
+    if not key or not key[0]:
         raise NotFound("no such route; try /v1/models/{name}")
-    parts = list(parts)
+    parts = list(key)
     verb = None
     if ":" in parts[-1]:
         parts[-1], verb = parts[-1].rsplit(":", 1)

@@ -1,0 +1,50 @@
+"""Build one model repository per benchmark model under benchmarks/.work/repos (idempotent).
+
+    .venv/bin/python benchmarks/build_models.py
+
+- repos/mlp/mlp/1/model.onnx             784-256-256-10 MLP (ONNX)
+- repos/mlp-tf/mlp-tf/1/saved_model.pb  the same MLP as a TensorFlow SavedModel
+- repos/effnet/effnet/1/model.onnx      EfficientNet-Lite0, 224x224 NHWC (exported in the torch venv)
+
+One repository per model, so a server under test loads only the model it serves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.models import mlp  # noqa: E402
+
+WORK = HERE / ".work"
+REPOS = WORK / "repos"
+
+
+def model_dir(name: str) -> Path:
+    """The folder of version 1 of ``name`` in its own repository."""
+    return REPOS / name / name / "1"
+
+
+def main() -> None:
+    if not (model_dir("mlp") / "model.onnx").exists():
+        mlp.write_onnx(model_dir("mlp"))
+        print("built mlp (onnx)")
+    if not (model_dir("mlp-tf") / "saved_model.pb").exists():
+        mlp.write_savedmodel(model_dir("mlp-tf"))
+        print("built mlp-tf (SavedModel)")
+    effnet = model_dir("effnet") / "model.onnx"
+    torch_python = HERE / ".venvs/torch/bin/python"
+    if not effnet.exists():
+        if torch_python.exists():
+            subprocess.run([str(torch_python), str(HERE / "models/efficientnet.py"), str(effnet)], check=True)
+            print("built effnet (onnx)")
+        else:
+            print("skipped effnet: run benchmarks/setup.sh first (it makes the torch venv)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Builds the benchmark's models into a model repository."""
