@@ -20,6 +20,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--rest-port", type=int, default=8501, help="REST API port (default 8501)")
     p.add_argument(
+        "--grpc-port", type=int, default=8500, help="gRPC port, TF Serving and KServe V2 (default 8500)"
+    )
+    p.add_argument(
         "--poll-seconds",
         type=float,
         default=1.0,
@@ -29,6 +32,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--allow-unsafe-pickle",
         action="store_true",
         help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
+    )
+    p.add_argument(
+        "--max-grpc-message-mb",
+        type=float,
+        default=64.0,
+        help="largest gRPC message received or sent (default 64 MiB); larger gets RESOURCE_EXHAUSTED",
     )
     p.add_argument(
         "--max-body-mb", type=float, default=64.0, help="largest request body accepted (default 64 MiB)"
@@ -102,6 +111,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         repository=repository,
         host=args.host,
         rest_port=args.rest_port,
+        grpc_port=args.grpc_port,
+        max_grpc_message_bytes=int(args.max_grpc_message_mb * 1024 * 1024),
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),

@@ -90,6 +90,8 @@ class ServerSettings:
     repository: Path
     host: str = "127.0.0.1"
     rest_port: int = 8501
+    grpc_port: int = 8500
+    max_grpc_message_bytes: int = 64 * 1024 * 1024
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
     max_body_bytes: int = 64 * 1024 * 1024

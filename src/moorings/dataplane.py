@@ -8,6 +8,7 @@ Inference runs in a thread pool, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -78,6 +79,8 @@ class DataPlane:
     def __init__(self, manager: Manager, inference_threads: int) -> None:
         self.manager = manager
         self.executor = ThreadPoolExecutor(max_workers=inference_threads, thread_name_prefix="moorings-infer")
+        #: more conditions for readiness, e.g. a protocol front end still starting
+        self.readiness_checks: list[Callable[[], bool]] = []
 
     def acquire(self, ref: ModelRef) -> ServableHandle:
         return self.manager.acquire(ref)
@@ -86,7 +89,7 @@ class DataPlane:
         return self.manager.status(ref)
 
     def is_ready(self) -> bool:
-        return self.manager.is_ready()
+        return self.manager.is_ready() and all(check() for check in self.readiness_checks)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -1,8 +1,15 @@
-"""Wires the pieces together and runs the HTTP server until interrupted."""
+"""Wires the pieces together and runs the servers until interrupted.
+
+REST (uvicorn) and gRPC (grpc.aio) run in one asyncio event loop and share one
+Manager and DataPlane. SIGINT/SIGTERM stop uvicorn gracefully (uvicorn
+catches them), then the gRPC server drains, then models are unloaded.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 
 import uvicorn
 
@@ -10,6 +17,7 @@ from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.grpc.server import build_grpc_server
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 
@@ -39,12 +47,27 @@ def serve(settings: ServerSettings) -> None:
         log_level="warning",
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
     log.info("model repository: %s", settings.repository)
     manager.start(settings.poll_seconds)
-    log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
     try:
-        server.run()
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(_main(settings, dataplane, config))
     finally:
         manager.stop()
         dataplane.close()
+
+
+async def _main(settings: ServerSettings, dataplane: DataPlane, config: uvicorn.Config) -> None:
+    """Start gRPC, run uvicorn until a signal, then drain gRPC."""
+    grpc_server, tf_serving = build_grpc_server(dataplane, settings)
+    dataplane.readiness_checks.append(tf_serving.ready)
+    await grpc_server.start()
+    log.info("gRPC (TF Serving, KServe V2) on %s:%d", settings.host, settings.grpc_port)
+    log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
+    # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        await grpc_server.stop(grace=5)

@@ -27,6 +27,11 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     rest_port: int
     log_path: Path
+    grpc_port: int = 0
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def url(self) -> str:
@@ -40,19 +45,21 @@ class RunningServer:
 def running_server(
     repository: Path, *extra_args: str, poll_seconds: float = 0.2, timeout: float = 120
 ) -> Iterator[RunningServer]:
-    """Start the server, wait until it is ready (first loads finished), stop it afterwards."""
+    """Start the server, wait until it is ready (first loads finished, gRPC listening), stop it afterwards."""
     rest_port = free_port()
+    grpc_port = free_port()
     log_path = repository.parent / f"server-{rest_port}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "moorings", "serve", str(repository),
-                "--rest-port", str(rest_port), "--poll-seconds", str(poll_seconds), *extra_args,
+                "--rest-port", str(rest_port), "--grpc-port", str(grpc_port),
+                "--poll-seconds", str(poll_seconds), *extra_args,
             ],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
-    server = RunningServer(process, rest_port, log_path)
+    server = RunningServer(process, rest_port, log_path, grpc_port)
     try:
         deadline = time.monotonic() + timeout
         while True:

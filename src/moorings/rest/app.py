@@ -11,7 +11,7 @@ import logging
 from moorings import __version__
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
-from moorings.rest import tfserving
+from moorings.rest import tfserving, v2
 from moorings.rest.http import (
     Receive,
     Scope,
@@ -42,6 +42,9 @@ class RestApp:
             await _lifespan(receive, send)
             return
         if kind != "http":
+            return
+        if v2.wants(scope["path"]):
+            await v2.serve(self.dataplane, scope, receive, send, self.max_body_bytes)
             return
         try:
             status, body = await self._dispatch(scope, receive)

@@ -1,0 +1,112 @@
+"""The KServe V2 binary tensor data extension, and raw tensor bytes shared with gRPC.
+
+Over HTTP, a request or response body is a JSON header followed by the raw
+bytes of some tensors; the ``Inference-Header-Content-Length`` HTTP header
+says where the JSON ends. A tensor carried this way has
+``parameters.binary_data_size`` instead of ``data``, and the blobs follow in
+the order of the tensors in the JSON. Outputs are sent this way when the
+request sets ``parameters.binary_data_output`` or the output's own
+``parameters.binary_data``.
+
+Raw bytes are the tensor's elements in row-major order, little-endian; a BYTES
+element is a 4-byte little-endian length followed by that many bytes. The gRPC
+``raw_input_contents`` / ``raw_output_contents`` use the same layout.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from moorings.dtypes import DType
+from moorings.errors import InvalidArgument
+
+HEADER_LENGTH = b"inference-header-content-length"
+_LENGTH = struct.Struct("<I")
+
+
+def split_body(body: bytes, header_length: bytes | None) -> tuple[bytes, memoryview]:
+    """(JSON header, binary rest) of a request body; the whole body is JSON when there is no header."""
+    if header_length is None:
+        return body, memoryview(b"")
+    text = header_length.decode("latin-1").strip()
+    if not text.isdigit():
+        raise InvalidArgument(f"Inference-Header-Content-Length must be a number of bytes, got {text[:40]!r}")
+    size = int(text)
+    if size > len(body):
+        raise InvalidArgument(
+            f"Inference-Header-Content-Length is {size} but the body has only {len(body)} bytes"
+        )
+    view = memoryview(body)
+    return bytes(view[:size]), view[size:]
+
+
+def from_raw(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """The array that raw tensor bytes hold; InvalidArgument when their size does not fit the shape."""
+    count = math.prod(shape)
+    if dtype.is_string:
+        return _parse_bytes_elements(raw, count, where).reshape(shape)
+    expected = count * dtype.numpy.itemsize
+    if len(raw) != expected:
+        raise InvalidArgument(
+            f"{where}: {len(raw)} bytes of data do not fit shape {list(shape)} of {dtype.v2_name} "
+            f"({expected} bytes)"
+        )
+    array = np.frombuffer(raw, dtype=dtype.numpy.newbyteorder("<"))
+    if not dtype.numpy.isnative:  # pragma: no cover - big-endian hosts only
+        array = array.astype(dtype.numpy)
+    return array.reshape(shape)
+
+
+def _parse_bytes_elements(raw: bytes | memoryview, count: int, where: str) -> np.ndarray:
+    flat = np.empty(count, dtype=object)
+    view = memoryview(raw)
+    offset = 0
+    for i in range(count):
+        if offset + 4 > len(view):
+            raise InvalidArgument(f"{where}: the BYTES data ends before element {i} of {count}")
+        (size,) = _LENGTH.unpack_from(view, offset)
+        offset += 4
+        if offset + size > len(view):
+            raise InvalidArgument(f"{where}: BYTES element {i} claims {size} bytes past the end of the data")
+        flat[i] = bytes(view[offset : offset + size])
+        offset += size
+    if offset != len(view):
+        raise InvalidArgument(f"{where}: {len(view) - offset} bytes left over after {count} BYTES elements")
+    return flat
+
+
+def to_raw(array: np.ndarray) -> bytes:
+    """The raw bytes of an array: little-endian elements, or length-prefixed BYTES elements."""
+    if array.dtype == object or array.dtype.kind in "SU":
+        parts = []
+        for value in array.reshape(-1).tolist():
+            item = value if isinstance(value, bytes) else str(value).encode()
+            parts.append(_LENGTH.pack(len(item)))
+            parts.append(item)
+        return b"".join(parts)
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(array).tobytes()
+
+
+def take_blobs(sizes: list[tuple[str, int]], rest: memoryview) -> dict[str, memoryview]:
+    """Cut the binary part of a body into one blob per (input name, binary_data_size), in order."""
+    blobs: dict[str, memoryview] = {}
+    offset = 0
+    for name, size in sizes:
+        if offset + size > len(rest):
+            raise InvalidArgument(
+                f"input {name!r} declares binary_data_size {size} but only {len(rest) - offset} "
+                "bytes of binary data are left in the body"
+            )
+        blobs[name] = rest[offset : offset + size]
+        offset += size
+    if offset != len(rest):
+        raise InvalidArgument(
+            f"the body has {len(rest) - offset} bytes of binary data that no input claims "
+            "(check parameters.binary_data_size)"
+        )
+    return blobs

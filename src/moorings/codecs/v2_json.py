@@ -1,0 +1,216 @@
+"""KServe V2 (Open Inference Protocol) JSON: inference requests and responses.
+
+A request::
+
+    {"id": "...", "parameters": {...},
+     "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [...], "parameters": {...}}],
+     "outputs": [{"name": "probabilities", "parameters": {"binary_data": true}}]}
+
+``data`` may be flat (row-major) or nested like the shape. An input sent as
+binary (see :mod:`moorings.codecs.v2_binary`) has ``parameters.binary_data_size``
+and no ``data``. The response lists the requested outputs (every output when
+``outputs`` is absent) with ``name``, ``datatype``, ``shape`` and flat ``data``
+(or ``parameters.binary_data_size`` when it travels as binary).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from moorings import dtypes
+from moorings.codecs import v2_binary
+from moorings.codecs.json_values import to_array
+from moorings.dtypes import DType
+from moorings.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class V2Input:
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    data: Any = None
+    binary_size: int | None = None
+
+
+@dataclass(frozen=True)
+class V2Output:
+    name: str
+    binary: bool | None = None
+
+
+@dataclass(frozen=True)
+class V2Request:
+    id: str | None
+    inputs: list[V2Input]
+    outputs: list[V2Output] | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def binary_output_default(self) -> bool:
+        return self.parameters.get("binary_data_output") is True
+
+
+def v2_name(dtype: DType) -> str:
+    return dtype.v2_name
+
+
+def parse_datatype(value: Any, where: str) -> DType:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{where}: 'datatype' must be a string such as \"FP32\"")
+    try:
+        return dtypes.from_v2(value)
+    except KeyError:
+        known = ", ".join(d.v2_name for d in dtypes.ALL)
+        raise InvalidArgument(f"{where}: unsupported datatype {value[:40]!r} (supported: {known})") from None
+
+
+def parse_shape(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
+    ):
+        raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
+    if math.prod(value) > 1 << 31:
+        raise InvalidArgument(f"{where}: shape {value} has too many elements")
+    return tuple(value)
+
+
+def _parameters(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{where}: 'parameters' must be an object")
+    return value
+
+
+def parse_request(body: Any) -> V2Request:
+    if not isinstance(body, dict):
+        raise InvalidArgument("the inference request must be a JSON object with 'inputs'")
+    request_id = body.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidArgument("'id' must be a string")
+    raw_inputs = body.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise InvalidArgument("'inputs' must be a non-empty list of tensors")
+    inputs = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw_inputs):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise InvalidArgument(f"inputs[{i}] must be an object with a 'name'")
+        name = item["name"]
+        where = f"input {name!r}"
+        if name in seen:
+            raise InvalidArgument(f"{where} is given twice")
+        seen.add(name)
+        dtype = parse_datatype(item.get("datatype"), where)
+        shape = parse_shape(item.get("shape"), where)
+        params = _parameters(item.get("parameters"), where)
+        size = params.get("binary_data_size")
+        if size is not None:
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                raise InvalidArgument(f"{where}: binary_data_size must be a non-negative integer")
+            if "data" in item:
+                raise InvalidArgument(f"{where} has both 'data' and parameters.binary_data_size")
+        elif "data" not in item:
+            raise InvalidArgument(f"{where} has no 'data' (and no parameters.binary_data_size)")
+        inputs.append(V2Input(name, dtype, shape, item.get("data"), size))
+    outputs = None
+    raw_outputs = body.get("outputs")
+    if raw_outputs is not None:
+        if not isinstance(raw_outputs, list):
+            raise InvalidArgument("'outputs' must be a list of {\"name\": ...} objects")
+        outputs = []
+        for i, item in enumerate(raw_outputs):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise InvalidArgument(f"outputs[{i}] must be an object with a 'name'")
+            params = _parameters(item.get("parameters"), f"output {item['name']!r}")
+            binary = params.get("binary_data")
+            outputs.append(V2Output(item["name"], binary if isinstance(binary, bool) else None))
+    return V2Request(request_id, inputs, outputs, _parameters(body.get("parameters"), "the request"))
+
+
+def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
+    """The array of one input, from its JSON ``data`` or its binary blob, checked against its shape."""
+    where = f"input {item.name!r}"
+    if blob is not None:
+        return v2_binary.from_raw(blob, item.dtype, item.shape, where)
+    array = to_array(item.data, item.dtype, where)
+    count = math.prod(item.shape)
+    if array.size != count:
+        raise InvalidArgument(
+            f"{where}: 'data' holds {array.size} values but shape {list(item.shape)} needs {count}"
+        )
+    return array.reshape(item.shape)
+
+
+def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]:
+    sizes = [(i.name, i.binary_size) for i in request.inputs if i.binary_size is not None]
+    blobs = v2_binary.take_blobs(sizes, rest)
+    return {item.name: decode_input(item, blobs.get(item.name)) for item in request.inputs}
+
+
+def select_outputs(request_outputs: list[V2Output] | None, available: list[str]) -> list[str] | None:
+    """The output names a request asks for (None: all); InvalidArgument naming an unknown one."""
+    if request_outputs is None:
+        return None
+    names = [o.name for o in request_outputs]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise InvalidArgument(
+            f"unknown output(s) {', '.join(repr(n) for n in unknown)}; the model has: {', '.join(available)}"
+        )
+    return names
+
+
+def json_data(array: np.ndarray, name: str) -> Any:
+    """The flat JSON ``data`` of an output array (BYTES as UTF-8 text)."""
+    flat = array.reshape(-1)
+    if flat.dtype == object or flat.dtype.kind in "SU":
+        values = []
+        for value in flat.tolist():
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode()
+                except UnicodeDecodeError:
+                    raise InvalidArgument(
+                        f"output {name!r} holds bytes that are not UTF-8; ask for it as binary data "
+                        '(parameters: {"binary_data": true})'
+                    ) from None
+            values.append(value if isinstance(value, str) else str(value))
+        return values
+    if flat.dtype == np.float16 or flat.dtype.char in "qQ" or flat.dtype.byteorder == ">":
+        return flat.tolist()
+    return np.ascontiguousarray(flat)
+
+
+def encode_response(
+    model_name: str,
+    version: int,
+    request: V2Request,
+    outputs: dict[str, np.ndarray],
+) -> tuple[dict[str, Any], list[bytes]]:
+    """(JSON response, binary blobs in output order) for the outputs of one inference."""
+    wanted = {o.name: o for o in request.outputs} if request.outputs is not None else {}
+    default_binary = request.binary_output_default
+    items = []
+    blobs: list[bytes] = []
+    for name, array in outputs.items():
+        spec = wanted.get(name)
+        binary = spec.binary if spec is not None and spec.binary is not None else default_binary
+        dtype = dtypes.from_numpy(array.dtype)
+        item: dict[str, Any] = {"name": name, "datatype": dtype.v2_name, "shape": list(array.shape)}
+        if binary:
+            blob = v2_binary.to_raw(array)
+            blobs.append(blob)
+            item["parameters"] = {"binary_data_size": len(blob)}
+        else:
+            item["data"] = json_data(array, name)
+        items.append(item)
+    response: dict[str, Any] = {"model_name": model_name, "model_version": str(version), "outputs": items}
+    if request.id is not None:
+        response["id"] = request.id
+    return response, blobs

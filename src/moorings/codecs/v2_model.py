@@ -1,0 +1,98 @@
+"""KServe V2 model-level logic shared by its REST and gRPC front ends.
+
+Version strings: ``""`` means the model's newest available version, digits a
+version number, anything else a version label from ``model.toml`` (V2 has no
+labels of its own; this makes ``/v2/models/m/versions/stable`` work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from moorings import __version__
+from moorings.codecs.tensor_proto import check_dtype
+from moorings.codecs.v2_json import v2_name
+from moorings.core.manager import parse_ref
+from moorings.dataplane import DataPlane
+from moorings.runtimes.base import Tensors
+from moorings.types import ModelRef, ServableId, Signature, TensorSpec, VersionState
+
+#: the V2 ``platform`` of each runtime
+PLATFORMS = {
+    "onnx": "onnxruntime_onnx",
+    "tensorflow": "tensorflow_savedmodel",
+    "keras": "tensorflow_keras",
+    "sklearn": "sklearn",
+}
+EXTENSIONS = ["binary_tensor_data"]
+
+
+def server_metadata() -> dict[str, Any]:
+    return {"name": "moorings", "version": __version__, "extensions": EXTENSIONS}
+
+
+def model_ref(name: str, version: str = "") -> ModelRef:
+    if not version:
+        return parse_ref(name)
+    if version.isdigit():
+        return parse_ref(name, version=version)
+    return parse_ref(name, label=version)
+
+
+def tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
+    shape = [-1] if spec.shape is None else list(spec.shape)
+    return {"name": spec.name, "datatype": spec.dtype.v2_name, "shape": shape}
+
+
+def model_metadata(dataplane: DataPlane, ref: ModelRef) -> dict[str, Any]:
+    """name, versions (those available), platform, inputs and outputs of the default signature."""
+    with dataplane.acquire(ref) as servable:
+        signature = servable.signature(None)
+        kind = servable.runtime.kind
+        name = servable.id.name
+    available = [
+        str(v.version) for v in dataplane.status(ModelRef(name)).versions if v.state is VersionState.AVAILABLE
+    ]
+    return {
+        "name": name,
+        "versions": sorted(available, key=int),
+        "platform": PLATFORMS.get(kind, kind),
+        "inputs": [tensor_metadata(s) for s in signature.inputs.values()],
+        "outputs": [tensor_metadata(s) for s in signature.outputs.values()],
+    }
+
+
+def is_model_ready(dataplane: DataPlane, ref: ModelRef) -> bool:
+    with dataplane.acquire(ref):
+        return True
+
+
+def cast_inputs(signature: Signature, inputs: Tensors) -> Tensors:
+    """Each input as its signature's dtype (a cast within the same kind of number is allowed)."""
+    cast = {}
+    for name, array in inputs.items():
+        spec = signature.inputs.get(name)
+        cast[name] = array if spec is None else check_dtype(array, spec.dtype, f"input {name!r}", v2_name)
+    return cast
+
+
+async def infer(
+    dataplane: DataPlane,
+    ref: ModelRef,
+    decode: Callable[[Signature], Tensors],
+    output_names: Callable[[list[str]], list[str] | None],
+    deadline: float | None = None,
+) -> tuple[ServableId, dict[str, np.ndarray]]:
+    """Run the default signature: ``decode`` builds the inputs, ``output_names`` picks the outputs."""
+    with dataplane.acquire(ref) as servable:
+        signature = servable.signature(None)
+        wanted = output_names(list(signature.outputs))
+        inputs = cast_inputs(signature, decode(signature))
+        outputs = await dataplane.predict(servable, signature, inputs, deadline=deadline)
+        servable_id = servable.id
+    if wanted is not None:
+        outputs = {name: outputs[name] for name in wanted}
+    return servable_id, outputs

@@ -1,0 +1,1 @@
+"""gRPC front ends: TF Serving (PredictionService, ModelService) and KServe V2 (GRPCInferenceService)."""

@@ -1,0 +1,183 @@
+"""KServe V2's ``inference.GRPCInferenceService`` over the dataplane.
+
+The messages and the servicer base come from tritonclient's generated
+``service_pb2`` modules. Inputs arrive in ``raw_input_contents`` (one entry per
+input, raw bytes as in :mod:`moorings.codecs.v2_binary`) or in the typed
+``contents`` fields; outputs always go back in ``raw_output_contents``, which
+every V2 client reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import numpy as np
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+from moorings import dtypes
+from moorings.codecs import v2_binary, v2_model
+from moorings.codecs.v2_json import parse_datatype
+from moorings.dataplane import DataPlane
+from moorings.dtypes import DType
+from moorings.errors import InvalidArgument, NotFound, Unavailable
+from moorings.grpc.status import deadline, rpc
+from moorings.runtimes.base import Tensors
+from moorings.types import Signature
+
+# InferTensorContents field of each datatype (FP16 has none: it travels raw)
+_CONTENTS_FIELD = {
+    "BOOL": "bool_contents",
+    "INT8": "int_contents",
+    "INT16": "int_contents",
+    "INT32": "int_contents",
+    "INT64": "int64_contents",
+    "UINT8": "uint_contents",
+    "UINT16": "uint_contents",
+    "UINT32": "uint_contents",
+    "UINT64": "uint64_contents",
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+    "BYTES": "bytes_contents",
+}
+
+Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
+
+
+def _shape(values: Any, where: str) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in values)
+    if any(d < 0 for d in shape):
+        raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
+    if np.prod(shape, dtype=np.float64) > 1 << 31:
+        raise InvalidArgument(f"{where}: shape {list(shape)} has too many elements")
+    return shape
+
+
+def _from_contents(tensor: Any, dtype: DType, shape: tuple[int, ...], where: str) -> np.ndarray:
+    field = _CONTENTS_FIELD.get(dtype.v2_name)
+    if field is None:
+        raise InvalidArgument(f"{where}: {dtype.v2_name} data must be sent in raw_input_contents")
+    values = getattr(tensor.contents, field)
+    count = int(np.prod(shape))
+    if len(values) != count:
+        raise InvalidArgument(
+            f"{where}: contents.{field} holds {len(values)} values but shape {list(shape)} needs {count}"
+        )
+    if dtype.is_string:
+        array = np.empty(count, dtype=object)
+        array[:] = list(values)
+        return array.reshape(shape)
+    try:
+        return np.asarray(values, dtype=dtype.numpy).reshape(shape)
+    except OverflowError:
+        raise InvalidArgument(f"{where}: a value is out of range for {dtype.v2_name}") from None
+
+
+def decode_inputs(request: Any) -> Tensors:
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(request.inputs):
+        raise InvalidArgument(
+            f"raw_input_contents has {len(raw)} entries but the request has {len(request.inputs)} inputs; "
+            "send every input raw or none"
+        )
+    inputs: Tensors = {}
+    for i, tensor in enumerate(request.inputs):
+        where = f"input {tensor.name!r}"
+        if tensor.name in inputs:
+            raise InvalidArgument(f"{where} is given twice")
+        dtype = parse_datatype(tensor.datatype, where)
+        shape = _shape(tensor.shape, where)
+        if raw:
+            inputs[tensor.name] = v2_binary.from_raw(raw[i], dtype, shape, where)
+        else:
+            inputs[tensor.name] = _from_contents(tensor, dtype, shape, where)
+    return inputs
+
+
+def _requested(request: Any, available: list[str]) -> list[str] | None:
+    if not request.outputs:
+        return None
+    names = [o.name for o in request.outputs]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise InvalidArgument(
+            f"unknown output(s) {', '.join(repr(n) for n in unknown)}; the model has: {', '.join(available)}"
+        )
+    return names
+
+
+def _tensor_metadata(item: dict[str, Any]) -> Any:
+    return service_pb2.ModelMetadataResponse.TensorMetadata(
+        name=item["name"], datatype=item["datatype"], shape=item["shape"]
+    )
+
+
+class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+    """Health, metadata and inference of the V2 protocol."""
+
+    def __init__(self, dataplane: DataPlane) -> None:
+        self.dataplane = dataplane
+
+    @rpc
+    async def ServerLive(self, request: Any, context: Context) -> Any:
+        return service_pb2.ServerLiveResponse(live=True)
+
+    @rpc
+    async def ServerReady(self, request: Any, context: Context) -> Any:
+        return service_pb2.ServerReadyResponse(ready=self.dataplane.is_ready())
+
+    @rpc
+    async def ModelReady(self, request: Any, context: Context) -> Any:
+        ref = v2_model.model_ref(request.name, request.version)
+        try:
+            ready = v2_model.is_model_ready(self.dataplane, ref)
+        except (NotFound, Unavailable):
+            ready = False
+        return service_pb2.ModelReadyResponse(ready=ready)
+
+    @rpc
+    async def ServerMetadata(self, request: Any, context: Context) -> Any:
+        meta = v2_model.server_metadata()
+        return service_pb2.ServerMetadataResponse(
+            name=meta["name"], version=meta["version"], extensions=meta["extensions"]
+        )
+
+    @rpc
+    async def ModelMetadata(self, request: Any, context: Context) -> Any:
+        meta = v2_model.model_metadata(self.dataplane, v2_model.model_ref(request.name, request.version))
+        return service_pb2.ModelMetadataResponse(
+            name=meta["name"],
+            versions=meta["versions"],
+            platform=meta["platform"],
+            inputs=[_tensor_metadata(t) for t in meta["inputs"]],
+            outputs=[_tensor_metadata(t) for t in meta["outputs"]],
+        )
+
+    @rpc
+    async def ModelInfer(self, request: Any, context: Context) -> Any:
+        ref = v2_model.model_ref(request.model_name, request.model_version)
+
+        def decode(_signature: Signature) -> Tensors:
+            return decode_inputs(request)
+
+        servable_id, outputs = await v2_model.infer(
+            self.dataplane,
+            ref,
+            decode,
+            lambda available: _requested(request, available),
+            deadline(context),
+        )
+        response = service_pb2.ModelInferResponse(
+            model_name=servable_id.name, model_version=str(servable_id.version), id=request.id
+        )
+        for name, array in outputs.items():
+            tensor = response.outputs.add()
+            tensor.name = name
+            tensor.datatype = dtypes.from_numpy(array.dtype).v2_name
+            tensor.shape.extend(array.shape)
+            response.raw_output_contents.append(v2_binary.to_raw(array))
+        return response
+
+
+def register(dataplane: DataPlane, server: grpc.aio.Server) -> None:
+    service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(KServeService(dataplane), server)

@@ -1,0 +1,148 @@
+"""Build the grpc.aio server that speaks TensorFlow Serving's and KServe V2's gRPC APIs.
+
+Usage (inside a running event loop)::
+
+    server, tf_serving = build_grpc_server(dataplane, settings, extra_services=[my_service.register])
+    await server.start()
+
+``extra_services`` lets other parts of Moorings add their own gRPC services:
+each is a callable taking the ``grpc.aio.Server`` before it starts, typically a
+generated ``add_XServicer_to_server`` bound to a servicer, e.g.
+``functools.partial(search_pb2_grpc.add_SearchServicer_to_server, SearchServicer(...))``.
+
+TensorFlow Serving's generated modules import TensorFlow, which takes 5-7 s.
+So that a server of ONNX models does not wait for that, its two services are
+registered as a :class:`DeferredServices` handler: the import runs in a thread
+started here, the port listens at once, and the dataplane reports ready only
+after the import finished (``tf_serving.ready``). A TF Serving call that comes
+earlier waits for the import without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+
+from moorings.config import ServerSettings
+from moorings.dataplane import DataPlane
+from moorings.grpc import kserve
+
+log = logging.getLogger(__name__)
+
+AddService = Callable[[grpc.aio.Server], None]
+TF_SERVING_SERVICES = frozenset({"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"})
+
+
+class _Collector:
+    """Stands in for a server while a generated ``add_*_to_server`` registers its handlers."""
+
+    def __init__(self) -> None:
+        self.handlers: list[grpc.GenericRpcHandler] = []
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self.handlers.extend(handlers)
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self.handlers.append(grpc.method_handlers_generic_handler(service, handlers))
+
+
+class DeferredServices(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """Services whose module is imported in a thread; calls before the import finishes wait for it."""
+
+    def __init__(self, services: frozenset[str], module: str, dataplane: DataPlane) -> None:
+        self.services = services
+        self.module = module
+        self.dataplane = dataplane
+        self.loaded = threading.Event()
+        self.error: str | None = None
+        self._handlers: list[grpc.GenericRpcHandler] = []
+
+    def start(self) -> None:
+        threading.Thread(target=self._import, name="moorings-grpc-import", daemon=True).start()
+
+    def _import(self) -> None:
+        try:
+            collector = _Collector()
+            importlib.import_module(self.module).register(self.dataplane, collector)
+            self._handlers = collector.handlers
+            log.info("gRPC services ready: %s", ", ".join(sorted(self.services)))
+        except Exception as exc:  # a missing optional package: the rest of the server still runs
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("%s are not served: %s", ", ".join(sorted(self.services)), self.error)
+        finally:
+            self.loaded.set()
+
+    def ready(self) -> bool:
+        return self.loaded.is_set()
+
+    def _real(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        for handler in self._handlers:
+            found = handler.service(details)
+            if found is not None:
+                return found
+        return None
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method: str = handler_call_details.method
+        if method.split("/")[1:2] and method.split("/")[1] not in self.services:
+            return None
+        if self.loaded.is_set():
+            return self._real(handler_call_details)
+        return grpc.unary_unary_rpc_method_handler(self._waiting(handler_call_details))
+
+    def _waiting(self, details: grpc.HandlerCallDetails) -> Callable[[bytes, Any], Any]:
+        async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            await asyncio.get_running_loop().run_in_executor(None, self.loaded.wait)
+            handler = self._real(details)
+            if handler is None:
+                reason = self.error or f"unknown method {details.method}"
+                await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
+            assert handler is not None
+            try:
+                request = handler.request_deserializer(raw)
+            except Exception:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "the request message could not be parsed"
+                )
+            response = await handler.unary_unary(request, context)
+            serialized: bytes = handler.response_serializer(response)
+            return serialized
+
+        return call
+
+
+def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
+    size = settings.max_grpc_message_bytes
+    return [
+        ("grpc.max_receive_message_length", size),
+        ("grpc.max_send_message_length", size),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def build_grpc_server(
+    dataplane: DataPlane, settings: ServerSettings, extra_services: Sequence[AddService] = ()
+) -> tuple[grpc.aio.Server, DeferredServices]:
+    """The server, bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
+
+    Call inside the event loop that will run it. The TF Serving import starts here.
+    """
+    tf_serving = DeferredServices(TF_SERVING_SERVICES, "moorings.grpc.tfserving", dataplane)
+    server = grpc.aio.server(options=grpc_options(settings))
+    kserve.register(dataplane, server)
+    for add in extra_services:
+        add(server)
+    server.add_generic_rpc_handlers((tf_serving,))
+    address = f"{settings.host}:{settings.grpc_port}"
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"could not listen for gRPC on {address}")
+    tf_serving.start()
+    return server, tf_serving
