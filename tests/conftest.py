@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,12 @@ def tf_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tfm.write_text_savedmodel(root / "text")
     tfm.write_example_savedmodel(root / "examples")
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL 18 (pgvector, cube, pg_trgm) on a Unix socket under /tmp, for the session."""
+    from tests.support.postgres import embedded_postgres
+
+    with embedded_postgres() as url:
+        yield url

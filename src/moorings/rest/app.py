@@ -11,6 +11,7 @@ import logging
 from moorings import __version__
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
+from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.http import (
     Receive,
@@ -22,6 +23,7 @@ from moorings.rest.http import (
     read_body,
     send_bytes,
 )
+from moorings.search.service import Collections
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,12 @@ class MethodNotAllowed(MooringsError):
 
 
 class RestApp:
-    def __init__(self, dataplane: DataPlane, max_body_bytes: int) -> None:
+    def __init__(
+        self, dataplane: DataPlane, max_body_bytes: int, collections: Collections | None = None
+    ) -> None:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
+        self.collections = collections
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -58,6 +63,13 @@ class RestApp:
     async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         method = scope["method"]
         segments = path_segments(scope)
+        if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
+
+            async def body() -> object:
+                return parse_json(await read_body(scope, receive, self.max_body_bytes))
+
+            status, answer = await search_routes.handle(self.collections, method, segments[3:], body)
+            return status, dump_json(answer)
         if len(segments) >= 4 and segments[1] == "v1" and segments[2] == "models":
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:

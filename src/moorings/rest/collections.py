@@ -1,0 +1,69 @@
+"""REST routes of embedding search (``/v1/collections...``).
+
+    GET    /v1/collections                      list
+    POST   /v1/collections                      create   {"name", "dim", "metric"?, "index"?, "reduce_to"?}
+    GET    /v1/collections/{name}               describe
+    DELETE /v1/collections/{name}               drop
+    POST   /v1/collections/{name}:upsert        {"items": [{"id", "vector", "name"?, "metadata"?}]}
+    POST   /v1/collections/{name}:delete        {"ids": [...]}
+    POST   /v1/collections/{name}:search        {"vector"|"id"|"name"|"queries", "k"?, "filter"?, "blend"?}
+    GET    /v1/collections/{name}/items/{id}    fetch one item
+
+Stores block (FAISS, PostgreSQL), so every call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from moorings.errors import InvalidArgument, MooringsError, NotFound
+from moorings.search.service import Collections
+
+VERBS = ("upsert", "delete", "search")
+
+
+class MethodNotAllowed(MooringsError):
+    http_status = 405
+    grpc_code = "UNIMPLEMENTED"
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise MethodNotAllowed(f"method {method} is not allowed here; use {allowed}")
+
+
+async def handle(
+    collections: Collections | None,
+    method: str,
+    segments: list[str],
+    body: Callable[[], Awaitable[Any]],
+) -> tuple[int, Any]:
+    """``segments`` follow ``/v1/collections``; ``body()`` reads and parses the JSON body."""
+    if collections is None:
+        raise NotFound("embedding search is not enabled on this server")
+    if not segments or segments == [""]:
+        if method == "GET":
+            return 200, {"collections": await asyncio.to_thread(collections.list_all)}
+        _allow(method, "POST")
+        payload = await body()
+        return 201, await asyncio.to_thread(collections.create, payload)
+    head = segments[0]
+    if len(segments) == 3 and segments[1] == "items":
+        _allow(method, "GET")
+        return 200, await asyncio.to_thread(collections.get_item, head, segments[2])
+    if len(segments) != 1:
+        raise NotFound("no such route under /v1/collections")
+    name, sep, verb = head.rpartition(":")
+    if not sep:
+        if method == "DELETE":
+            return 200, await asyncio.to_thread(collections.drop, head)
+        _allow(method, "GET")
+        return 200, await asyncio.to_thread(collections.describe, head)
+    if verb not in VERBS:
+        raise InvalidArgument(f"unknown collection verb {verb[:40]!r}; use :upsert, :delete or :search")
+    _allow(method, "POST")
+    payload = await body()
+    call: Callable[[str, Any], dict[str, Any]] = getattr(collections, verb)
+    return 200, await asyncio.to_thread(call, name, payload)

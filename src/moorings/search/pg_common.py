@@ -1,0 +1,102 @@
+"""What the two PostgreSQL stores share: the name lookup, fetch, delete, count and checksum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from moorings.search.checksum import digest
+from moorings.search.postgres import items_table
+from moorings.search.types import CollectionSpec, Item, Vectors
+
+#: columns every items table has, besides the store's own vector columns
+COMMON_COLUMNS = "id text PRIMARY KEY, name text, metadata jsonb"
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` with LIKE's wildcards escaped (the ESCAPE character is a backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class PgStoreBase:
+    #: SQL that selects the full vector of a row (a column or an expression), set by each store
+    vector_sql: sql.Composable = sql.SQL("")
+
+    def __init__(
+        self, pool: ConnectionPool[psycopg.Connection[Any]], spec: CollectionSpec, number: int, trigram: bool
+    ) -> None:
+        self.pool = pool
+        self.spec = spec
+        self.number = number
+        self.trigram = trigram
+        self.table = items_table(number)
+
+    def name_index_sql(self) -> sql.Composed:
+        name = sql.Identifier(f"items_{self.number}_name")
+        if self.trigram:
+            return sql.SQL("CREATE INDEX {} ON {} USING gin (lower(name) gin_trgm_ops)").format(
+                name, self.table
+            )
+        return sql.SQL("CREATE INDEX {} ON {} (lower(name) text_pattern_ops)").format(name, self.table)
+
+    def decode_vector(self, value: Any) -> Vectors:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table)).fetchone()
+        return int(row[0]) if row else 0
+
+    def delete(self, ids: list[str]) -> int:
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self.table), [ids])
+            return cur.rowcount
+
+    def _item(self, row: tuple[Any, ...] | None) -> Item | None:
+        if row is None:
+            return None
+        return Item(id=row[0], name=row[1], metadata=row[2], vector=self.decode_vector(row[3]))
+
+    def get(self, item_id: str) -> Item | None:
+        query = sql.SQL("SELECT id, name, metadata, {} FROM {} WHERE id = %s").format(
+            self.vector_sql, self.table
+        )
+        with self.pool.connection() as conn:
+            return self._item(conn.execute(query, [item_id]).fetchone())
+
+    def find_name(self, text: str) -> Item | None:
+        """Exact, then prefix, then substring, then every word present; shorter names first."""
+        needle = " ".join(text.lower().split())
+        words = needle.split()
+        if not words:
+            return None
+        select = sql.SQL("SELECT id, name, metadata, {} FROM {} WHERE ").format(self.vector_sql, self.table)
+        order = sql.SQL(
+            " ORDER BY (lower(name) = %s) DESC, (lower(name) LIKE %s ESCAPE '\\') DESC,"
+            " length(name), id LIMIT 1"
+        )
+        prefix = like_pattern(needle)[1:]
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                select + sql.SQL("lower(name) LIKE %s ESCAPE '\\'") + order,
+                [like_pattern(needle), needle, prefix],
+            ).fetchone()
+            if row is None and len(words) > 1:
+                every = sql.SQL(" AND ").join([sql.SQL("lower(name) LIKE %s ESCAPE '\\'")] * len(words))
+                row = conn.execute(
+                    select + every + order, [*map(like_pattern, words), needle, prefix]
+                ).fetchone()
+        return self._item(row)
+
+    def checksum(self) -> str:
+        query = sql.SQL("SELECT id, {}, name, metadata FROM {}").format(self.vector_sql, self.table)
+        with self.pool.connection() as conn:
+            rows = conn.execute(query).fetchall()
+        return digest((r[0], self.decode_vector(r[1]), r[2], r[3]) for r in rows)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,185 @@
+"""Collections: the protocol-free search API that REST, gRPC, the CLI and the Python API call.
+
+Methods take and return plain JSON-shaped values (dicts, lists) or validated objects; every
+client value is checked here or in :mod:`moorings.search.validate` before a store sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from moorings.errors import InvalidArgument, NotFound
+from moorings.search import blend as blending
+from moorings.search.filters import parse_filter
+from moorings.search.store import Backend, Store
+from moorings.search.types import CollectionSpec, Item, ItemBatch, Query, SearchRequest, SearchResult
+from moorings.search.validate import (
+    MAX_BATCH,
+    MAX_QUERIES,
+    as_vectors,
+    check_id,
+    check_k,
+    items_from_json,
+    normalise,
+)
+
+SEARCH_FIELDS = {"vector", "id", "name", "queries", "k", "filter", "blend", "include_metadata"}
+QUERY_FIELDS = {"vector", "id", "name"}
+
+
+class Collections:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    # ---- collections ----------------------------------------------------------------------------
+    def _describe(self, store: Store) -> dict[str, Any]:
+        return {**store.spec.to_json(), "count": store.count(), **store.describe()}
+
+    def list_all(self) -> list[dict[str, Any]]:
+        return [spec.to_json() for spec in self.backend.specs()]
+
+    def create(self, body: Any) -> dict[str, Any]:
+        spec = CollectionSpec.from_json(body)
+        return self._describe(self.backend.create(spec))
+
+    def store(self, name: str) -> Store:
+        return self.backend.open(name)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        return self._describe(self.store(name))
+
+    def drop(self, name: str) -> dict[str, Any]:
+        self.backend.drop(name)
+        return {"dropped": name}
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # ---- items -----------------------------------------------------------------------------------
+    def upsert(self, name: str, body: Any) -> dict[str, Any]:
+        store = self.store(name)
+        batch = items_from_json(body, store.spec.dim, store.spec.metric)
+        store.upsert(batch)
+        return {"upserted": len(batch), "count": store.count()}
+
+    def upsert_batch(self, name: str, batch: ItemBatch) -> int:
+        """A batch already checked by :func:`moorings.search.validate.batch_from_arrays`."""
+        store = self.store(name)
+        if batch.vectors.shape[1:] != (store.spec.dim,):
+            raise InvalidArgument(
+                f"vectors have dimension {batch.vectors.shape[1]}; the collection's is {store.spec.dim}"
+            )
+        store.upsert(batch)
+        return len(batch)
+
+    def delete(self, name: str, body: Any) -> dict[str, Any]:
+        store = self.store(name)
+        if not isinstance(body, dict) or set(body) != {"ids"} or not isinstance(body["ids"], list):
+            raise InvalidArgument('the body must be {"ids": [id, ...]}')
+        if not body["ids"] or len(body["ids"]) > MAX_BATCH:
+            raise InvalidArgument(f"'ids' must hold 1 to {MAX_BATCH} ids")
+        ids = [check_id(v, f"ids[{n}]") for n, v in enumerate(body["ids"])]
+        return {"deleted": store.delete(list(dict.fromkeys(ids))), "count": store.count()}
+
+    def get_item(self, name: str, item_id: str) -> dict[str, Any]:
+        store = self.store(name)
+        item = store.get(check_id(item_id, "item id"))
+        if item is None:
+            raise NotFound(f"collection {name!r} has no item {item_id[:100]!r}")
+        return item.to_json()
+
+    def checksum(self, name: str) -> str:
+        return self.store(name).checksum()
+
+    # ---- search ----------------------------------------------------------------------------------
+    def parse_search(self, store: Store, body: Any) -> SearchRequest:
+        if not isinstance(body, dict):
+            raise InvalidArgument("the search body must be a JSON object")
+        unknown = set(body) - SEARCH_FIELDS
+        if unknown:
+            raise InvalidArgument(f"unknown search field(s): {', '.join(sorted(unknown))}")
+        given = [f for f in ("vector", "id", "name", "queries") if f in body]
+        if len(given) != 1:
+            raise InvalidArgument("a search needs exactly one of 'vector', 'id', 'name' or 'queries'")
+        batch = given[0] == "queries"
+        if batch:
+            raw = body["queries"]
+            if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUERIES:
+                raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
+            queries = [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
+        else:
+            queries = [self._query(store, {given[0]: body[given[0]]}, "query")]
+        include = body.get("include_metadata", True)
+        if not isinstance(include, bool):
+            raise InvalidArgument("'include_metadata' must be true or false")
+        return SearchRequest(
+            queries=queries,
+            k=check_k(body.get("k", 10)),
+            filter=parse_filter(body.get("filter")),
+            blend=blending.parse_blend(body.get("blend")),
+            include_metadata=include,
+            batch=batch,
+        )
+
+    def _query(self, store: Store, raw: Any, where: str) -> Query:
+        if not isinstance(raw, dict) or len(raw) != 1 or not set(raw) <= QUERY_FIELDS:
+            raise InvalidArgument(f"{where} must be an object with one of 'vector', 'id' or 'name'")
+        ((kind, value),) = raw.items()
+        if kind == "vector":
+            if not isinstance(value, list) or not value:
+                raise InvalidArgument(
+                    f"{where}: 'vector' must be a non-empty list of {store.spec.dim} numbers"
+                )
+            if any(isinstance(v, list) for v in value):
+                raise InvalidArgument(f"{where}: 'vector' is one vector; send several in 'queries'")
+            vector = normalise(as_vectors(value, store.spec.dim, f"{where} vector"), store.spec.metric, where)
+            return Query(vector=vector[0])
+        if kind == "id":
+            return Query(item_id=check_id(value, f"{where} id"))
+        if not isinstance(value, str) or not value.strip() or len(value) > 1024:
+            raise InvalidArgument(f"{where}: 'name' must be a non-empty string of at most 1024 characters")
+        return Query(name=value)
+
+    def search(self, name: str, body: Any) -> dict[str, Any]:
+        store = self.store(name)
+        request = self.parse_search(store, body)
+        results = self.run(store, request)
+        if request.batch:
+            return {"results": [r.to_json() for r in results]}
+        return results[0].to_json()
+
+    def run(self, store: Store, request: SearchRequest) -> list[SearchResult]:
+        """Resolve id/name queries to vectors, search them in one call, exclude each query's own item."""
+        vectors = []
+        matched: list[Item | None] = []
+        for query in request.queries:
+            item: Item | None = None
+            if query.item_id is not None:
+                item = store.get(query.item_id)
+                if item is None:
+                    raise NotFound(f"collection {store.spec.name!r} has no item {query.item_id[:100]!r}")
+            elif query.name is not None:
+                item = store.find_name(query.name)
+                if item is None:
+                    raise NotFound(
+                        f"no item of collection {store.spec.name!r} has a name like {query.name[:100]!r}"
+                    )
+            matched.append(item)
+            vector = item.vector if item is not None else query.vector
+            assert vector is not None
+            vectors.append(vector)
+        fetch = blending.candidates(request.k, request.blend) + (1 if any(matched) else 0)
+        queries = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
+        raw = store.search(queries, fetch, request.filter)
+        results = []
+        for item, hits in zip(matched, raw, strict=True):
+            if item is not None:
+                hits = [h for h in hits if h.id != item.id]
+            hits = blending.apply(hits, request.blend, request.k)
+            if not request.include_metadata:
+                hits = [type(h)(h.id, h.score, h.name, None) for h in hits]
+            info = None if item is None else {"id": item.id, "name": item.name}
+            results.append(SearchResult(hits=hits, matched=info))
+        return results
