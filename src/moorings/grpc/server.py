@@ -70,6 +70,10 @@ class DeferredServices(grpc.GenericRpcHandler):  # type: ignore[misc]
 
     def _import(self) -> None:
         try:
+            # TensorFlow first, through the runtime's lock: two threads importing it at once can deadlock
+            from moorings.runtimes.tensorflow import import_tensorflow
+
+            import_tensorflow()
             collector = _Collector()
             importlib.import_module(self.module).register(self.dataplane, collector)
             self._handlers = collector.handlers

@@ -38,6 +38,9 @@ class KerasRuntime(Runtime):
     def load(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        from moorings.runtimes.tensorflow import import_tensorflow
+
+        import_tensorflow()  # one thread at a time: concurrent first imports of TensorFlow can deadlock
         import keras
 
         try:

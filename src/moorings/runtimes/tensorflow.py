@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,26 @@ from moorings.types import (
 MODEL_FILE = "saved_model.pb"
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def import_tensorflow() -> Any:
+    """Import TensorFlow, one thread at a time.
+
+    Two threads importing TensorFlow's submodules at once (two models loading, or
+    the gRPC front end importing TF Serving's protos) can fail with Python's
+    ``_DeadlockError``; every first import of TensorFlow goes through here.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with _IMPORT_LOCK:
+        import tensorflow as tf
 
     return tf
 
 
 def read_signature_defs(path: Path) -> dict[str, Signature]:
     """The ``serve`` meta graph's signatures from ``saved_model.pb``."""
+    import_tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
