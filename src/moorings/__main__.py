@@ -2,4 +2,5 @@ import sys
 
 from moorings.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # spawned worker processes (--workers) import this module
+    sys.exit(main())

@@ -43,6 +43,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--max-body-mb", type=float, default=64.0, help="largest request body accepted (default 64 MiB)"
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serving processes sharing the REST socket, each pinned to its share of the cores (default 1)",
+    )
+    p.add_argument(
         "--inference-threads",
         type=int,
         default=None,
@@ -103,7 +109,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             "max_batch_size": args.max_batch_size,
             "batch_timeout_micros": args.batch_timeout_micros,
             "max_enqueued_batches": args.max_enqueued_batches,
-            "batch_threads": args.batch_threads or available_cores(),
+            "batch_threads": args.batch_threads or max(1, available_cores() // max(1, args.workers)),
         },
         BatchingSettings(),
     )
@@ -120,6 +126,12 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1:
+        from moorings.workers import serve_workers
+
+        return serve_workers(settings, args.workers)
     from moorings.server import serve
 
     serve(settings)

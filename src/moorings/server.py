@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 
 import uvicorn
 
@@ -32,7 +33,8 @@ def build_manager(settings: ServerSettings) -> Manager:
     return Manager(source, loader, load_threads=settings.load_threads)
 
 
-def serve(settings: ServerSettings) -> None:
+def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
+    """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
     manager = build_manager(settings)
     dataplane = DataPlane(manager, settings.inference_threads)
     app = RestApp(dataplane, settings.max_body_bytes)
@@ -51,13 +53,18 @@ def serve(settings: ServerSettings) -> None:
     manager.start(settings.poll_seconds)
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_main(settings, dataplane, config))
+            runner.run(_main(settings, dataplane, config, sockets))
     finally:
         manager.stop()
         dataplane.close()
 
 
-async def _main(settings: ServerSettings, dataplane: DataPlane, config: uvicorn.Config) -> None:
+async def _main(
+    settings: ServerSettings,
+    dataplane: DataPlane,
+    config: uvicorn.Config,
+    sockets: list[socket.socket] | None = None,
+) -> None:
     """Start gRPC, run uvicorn until a signal, then drain gRPC."""
     grpc_server, tf_serving = build_grpc_server(dataplane, settings)
     dataplane.readiness_checks.append(tf_serving.ready)
@@ -68,6 +75,6 @@ async def _main(settings: ServerSettings, dataplane: DataPlane, config: uvicorn.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     try:
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=sockets)
     finally:
         await grpc_server.stop(grace=5)

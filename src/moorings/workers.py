@@ -1,0 +1,126 @@
+"""Multi-process serving: one parent binds the REST socket, N workers serve on it.
+
+For models whose request path is pure-Python-heavy, one process is bound by its
+GIL to about one core; ``moorings serve --workers N`` runs N processes instead.
+The parent binds the listening socket, starts the workers (spawned, so nothing
+framework-level is inherited half-initialised), and each worker loads the model
+repository itself and serves on the shared socket (the kernel spreads the
+connections). gRPC servers bind their port with SO_REUSEPORT, so every worker
+serves gRPC on the same port too.
+
+- With N no larger than the cores this process may use, worker i is pinned to
+  its own share of them, so each worker's thread defaults fit its share.
+- SIGTERM / SIGINT to the parent are forwarded to every worker, which drains
+  and exits; the parent exits once they have.
+- A worker that dies is not restarted behind the operator's back: the parent
+  logs it, stops the others and exits non-zero, so the supervisor (systemd,
+  Kubernetes) sees the failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from moorings.config import ServerSettings
+
+log = logging.getLogger(__name__)
+
+#: how long a worker may take to drain after SIGTERM before it is killed
+STOP_TIMEOUT_S = 40.0
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def core_groups(workers: int) -> list[list[int] | None]:
+    """The cores each worker is pinned to: contiguous shares of this process's cores, or None."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return [None] * workers
+    if workers > len(cores):
+        return [None] * workers
+    share = len(cores) // workers
+    return [cores[i * share : (i + 1) * share] for i in range(workers)]
+
+
+def _worker_main(settings: ServerSettings, sock: socket.socket, cores: list[int] | None, level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    if cores:
+        os.sched_setaffinity(0, cores)
+    from moorings.server import serve
+
+    serve(settings, sockets=[sock])
+
+
+def serve_workers(settings: ServerSettings, workers: int) -> int:
+    """Run ``workers`` serving processes on one shared REST socket; return the exit status."""
+    sock = bind_socket(settings.host, settings.rest_port)
+    settings = dataclasses.replace(settings, reuse_port=True)
+    context = multiprocessing.get_context("spawn")
+    level = logging.getLogger().getEffectiveLevel()
+    processes: list[BaseProcess] = [
+        context.Process(target=_worker_main, args=(settings, sock, cores, level), name=f"moorings-worker-{i}")
+        for i, cores in enumerate(core_groups(workers))
+    ]
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    status = 0
+    try:
+        for process in processes:
+            process.start()
+        log.info("REST API on http://%s:%d, %d worker processes", settings.host, settings.rest_port, workers)
+        while not stopping.is_set():
+            wait([p.sentinel for p in processes], timeout=0.5)
+            dead = [p for p in processes if not p.is_alive()]
+            if dead and not stopping.is_set():
+                for p in dead:
+                    log.error(
+                        "worker %s (pid %s) exited with status %s; stopping the others (workers are not "
+                        "restarted: let the supervisor restart the server)",
+                        p.name, p.pid, p.exitcode,
+                    )  # fmt: skip
+                status = 1
+                break
+    finally:
+        _stop(processes)
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return status
+
+
+def _stop(processes: list[BaseProcess]) -> None:
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+    for process in processes:
+        if process.pid is None:
+            continue
+        process.join(STOP_TIMEOUT_S)
+        if process.is_alive():
+            log.error("worker %s did not stop in %.0fs; killing it", process.name, STOP_TIMEOUT_S)
+            process.kill()
+            process.join()
