@@ -6,7 +6,7 @@ so :mod:`moorings.grpc.server` imports this module in a thread while the
 server starts (see its docstring).
 
 Model specs behave as in TensorFlow Serving: ``version`` (Int64Value) or
-``version_label``, never both; ``signature_name`` defaults to
+``version_label`` (a oneof); ``signature_name`` defaults to
 ``serving_default``; responses carry the resolved name, version and signature.
 """
 
@@ -49,13 +49,10 @@ SIGNATURE_DEF_FIELD = "signature_def"
 
 
 def model_ref(spec: Any) -> ModelRef:
-    """The ModelRef of a ModelSpec; InvalidArgument when it names no model or both version and label."""
+    """The ModelRef of a ModelSpec (``version`` and ``version_label`` are a oneof in the proto)."""
     if not spec.name:
         raise InvalidArgument("model_spec.name is empty; name the model to use")
-    has_version = spec.HasField("version")
-    if has_version and spec.version_label:
-        raise InvalidArgument("model_spec sets both version and version_label; set one of them")
-    if has_version:
+    if spec.HasField("version"):
         if spec.version.value < 0:
             raise InvalidArgument(f"model_spec.version must not be negative, got {spec.version.value}")
         return parse_ref(spec.name, version=str(spec.version.value))
