@@ -11,6 +11,7 @@ from pathlib import Path
 from moorings import __version__
 from moorings.batching.settings import BatchingSettings, parse_batching
 from moorings.config import ServerSettings, available_cores
+from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.errors import MooringsError
 
 
@@ -77,6 +78,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="threads running batches per model version (default: the number of cores)",
     )
+    add_search_arguments(p)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -85,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"moorings {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    register_collection(sub)
     args = parser.parse_args(argv)
 
+    if args.command == "collection":
+        return run_collection(parser, args)
     if args.command == "serve":
         try:
             return _serve(parser, args)
@@ -123,6 +128,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         batching=batching,
+        search_store=args.search_store,
+        search_backend=args.search_backend,
+        data_dir=args.data_dir,
     )
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)

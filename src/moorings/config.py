@@ -100,6 +100,11 @@ class ServerSettings:
     inference_threads: int = field(default_factory=lambda: max(2, available_cores()))
     load_threads: int = 2
     batching: BatchingSettings = field(default_factory=BatchingSettings)
+    #: embedding search: "embedded" (FAISS, persisted under data_dir/collections) or a postgresql:// URL
+    search_store: str = "embedded"
+    #: on PostgreSQL: "auto" (pgvector when installed, else cube), "pgvector" or "cube"
+    search_backend: str = "auto"
+    data_dir: Path = Path("moorings-data")
 
 
 def _positive_int(value: Any, where: str) -> int:

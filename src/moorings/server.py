@@ -21,6 +21,7 @@ from moorings.dataplane import DataPlane
 from moorings.grpc.server import build_grpc_server
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
+from moorings.search.backends import open_collections
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
     manager = build_manager(settings)
     dataplane = DataPlane(manager, settings.inference_threads)
-    app = RestApp(dataplane, settings.max_body_bytes)
+    collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
+    app = RestApp(dataplane, settings.max_body_bytes, collections=collections)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -57,6 +59,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     finally:
         manager.stop()
         dataplane.close()
+        collections.close()
 
 
 async def _main(

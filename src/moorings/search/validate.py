@@ -155,7 +155,7 @@ def items_from_json(body: Any, dim: int, metric: Metric) -> ItemBatch:
 
 
 def batch_from_arrays(
-    ids: list[str],
+    ids: list[Any],
     vectors: Any,
     dim: int,
     metric: Metric,

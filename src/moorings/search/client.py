@@ -1,0 +1,79 @@
+"""A small HTTP client of the /v1/collections routes, with the JSON methods of
+:class:`moorings.search.service.Collections` (used by ``moorings collection --url``)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import orjson
+
+from moorings.errors import InvalidArgument, MooringsError, NotFound, Unavailable
+from moorings.search.errors import AlreadyExists
+
+_BY_STATUS: dict[int, type[MooringsError]] = {400: InvalidArgument, 404: NotFound, 409: AlreadyExists}
+
+
+class RemoteCollections:
+    def __init__(self, url: str, timeout: float = 300) -> None:
+        self.base = url.rstrip("/") + "/v1/collections"
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str = "", body: Any = None) -> Any:
+        data = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("content-type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return orjson.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = orjson.loads(exc.read())["error"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                message = f"HTTP {exc.code}"
+            raise _BY_STATUS.get(exc.code, MooringsError)(message) from None
+        except urllib.error.URLError as exc:
+            raise Unavailable(f"cannot reach the server at {self.base}: {exc.reason}") from None
+
+    @staticmethod
+    def _name(name: str) -> str:
+        return "/" + urllib.parse.quote(name, safe="")
+
+    def list_all(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET")["collections"]
+        return result
+
+    def create(self, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "", body)
+        return result
+
+    def describe(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", self._name(name))
+        return result
+
+    def drop(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("DELETE", self._name(name))
+        return result
+
+    def upsert(self, name: str, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", self._name(name) + ":upsert", body)
+        return result
+
+    def delete(self, name: str, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", self._name(name) + ":delete", body)
+        return result
+
+    def search(self, name: str, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", self._name(name) + ":search", body)
+        return result
+
+    def get_item(self, name: str, item_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "GET", self._name(name) + "/items/" + urllib.parse.quote(item_id, safe="")
+        )
+        return result
+
+    def close(self) -> None:
+        pass
