@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import socket
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -18,10 +19,11 @@ from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
-from moorings.grpc.server import build_grpc_server
+from moorings.grpc.server import AddService, build_grpc_server
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
+from moorings.search.grpc_service import registration as search_grpc
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     manager.start(settings.poll_seconds)
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_main(settings, dataplane, config, sockets))
+            runner.run(_main(settings, dataplane, config, sockets, [search_grpc(collections)]))
     finally:
         manager.stop()
         dataplane.close()
@@ -67,9 +69,10 @@ async def _main(
     dataplane: DataPlane,
     config: uvicorn.Config,
     sockets: list[socket.socket] | None = None,
+    extra_services: Sequence[AddService] = (),
 ) -> None:
     """Start gRPC, run uvicorn until a signal, then drain gRPC."""
-    grpc_server, tf_serving = build_grpc_server(dataplane, settings)
+    grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
     dataplane.readiness_checks.append(tf_serving.ready)
     await grpc_server.start()
     log.info("gRPC (TF Serving, KServe V2) on %s:%d", settings.host, settings.grpc_port)

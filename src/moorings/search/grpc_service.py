@@ -1,0 +1,145 @@
+"""The gRPC ``moorings.search.v1.CollectionService`` (src/moorings/protos/search.proto).
+
+Each call becomes the JSON-shaped request of :class:`~moorings.search.service.Collections`, so
+REST and gRPC share every check; errors map to gRPC status codes through ``moorings.grpc.status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import grpc
+import orjson
+
+from moorings.errors import InvalidArgument
+from moorings.grpc.status import rpc
+from moorings.protos import search_pb2 as pb
+from moorings.protos import search_pb2_grpc as pb_grpc
+from moorings.search.service import Collections
+
+
+def _info(data: dict[str, Any]) -> pb.CollectionInfo:
+    return pb.CollectionInfo(
+        name=data["name"],
+        dim=data["dim"],
+        metric=data["metric"],
+        index=str(data.get("index", "")),
+        reduce_to=data.get("reduce_to") or 0,
+        count=int(data.get("count", 0)),
+        backend=str(data.get("backend", "")),
+    )
+
+
+def _json_object(text: str, where: str) -> Any:
+    if not text:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"{where} is not valid JSON: {exc}") from None
+
+
+def _dump(value: Any) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+class CollectionServicer(pb_grpc.CollectionServiceServicer):
+    def __init__(self, collections: Collections) -> None:
+        self.collections = collections
+
+    @rpc
+    async def ListCollections(
+        self, request: pb.ListCollectionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCollectionsResponse:
+        specs = await asyncio.to_thread(self.collections.list_all)
+        return pb.ListCollectionsResponse(collections=[_info(s) for s in specs])
+
+    @rpc
+    async def CreateCollection(
+        self, request: pb.CreateCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CollectionInfo:
+        body = {
+            "name": request.name,
+            "dim": request.dim,
+            "metric": request.metric or "cosine",
+            "index": request.index or "auto",
+            "reduce_to": request.reduce_to or None,
+        }
+        return _info(await asyncio.to_thread(self.collections.create, body))
+
+    @rpc
+    async def DescribeCollection(
+        self, request: pb.CollectionRef, context: grpc.aio.ServicerContext
+    ) -> pb.CollectionInfo:
+        return _info(await asyncio.to_thread(self.collections.describe, request.name))
+
+    @rpc
+    async def DropCollection(
+        self, request: pb.CollectionRef, context: grpc.aio.ServicerContext
+    ) -> pb.DropCollectionResponse:
+        await asyncio.to_thread(self.collections.drop, request.name)
+        return pb.DropCollectionResponse(dropped=request.name)
+
+    @rpc
+    async def Upsert(self, request: pb.UpsertRequest, context: grpc.aio.ServicerContext) -> pb.UpsertResponse:
+        items = []
+        for n, item in enumerate(request.items):
+            entry: dict[str, Any] = {"id": item.id, "vector": list(item.vector)}
+            if item.HasField("name"):
+                entry["name"] = item.name
+            if item.metadata_json:
+                entry["metadata"] = _json_object(item.metadata_json, f"items[{n}].metadata_json")
+            items.append(entry)
+        answer = await asyncio.to_thread(self.collections.upsert, request.collection, {"items": items})
+        return pb.UpsertResponse(upserted=answer["upserted"], count=answer["count"])
+
+    @rpc
+    async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext) -> pb.DeleteResponse:
+        answer = await asyncio.to_thread(
+            self.collections.delete, request.collection, {"ids": list(request.ids)}
+        )
+        return pb.DeleteResponse(deleted=answer["deleted"], count=answer["count"])
+
+    @rpc
+    async def GetItem(self, request: pb.GetItemRequest, context: grpc.aio.ServicerContext) -> pb.Item:
+        item = await asyncio.to_thread(self.collections.get_item, request.collection, request.id)
+        return pb.Item(
+            id=item["id"], vector=item["vector"], name=item["name"], metadata_json=_dump(item["metadata"])
+        )
+
+    @rpc
+    async def Search(self, request: pb.SearchRequest, context: grpc.aio.ServicerContext) -> pb.SearchResponse:
+        queries: list[dict[str, Any]] = []
+        for n, query in enumerate(request.queries):
+            kind = query.WhichOneof("query")
+            if kind is None:
+                raise InvalidArgument(f"queries[{n}] sets none of vector, id or name")
+            queries.append(
+                {"vector": list(query.vector.values)} if kind == "vector" else {kind: getattr(query, kind)}
+            )
+        body: dict[str, Any] = {"queries": queries, "k": request.k or 10}
+        if request.filter_json:
+            body["filter"] = _json_object(request.filter_json, "filter_json")
+        if request.HasField("blend"):
+            body["blend"] = {"field": request.blend.field, "weight": request.blend.weight}
+        if request.omit_metadata:
+            body["include_metadata"] = False
+        answer = await asyncio.to_thread(self.collections.search, request.collection, body)
+        results = []
+        for result in answer["results"]:
+            hits = [
+                pb.Hit(id=h["id"], score=h["score"], name=h["name"], metadata_json=_dump(h["metadata"]))
+                for h in result["hits"]
+            ]
+            matched = result.get("matched") or {}
+            results.append(
+                pb.Result(hits=hits, matched_id=matched.get("id"), matched_name=matched.get("name"))
+            )
+        return pb.SearchResponse(results=results)
+
+
+def registration(collections: Collections) -> functools.partial[None]:
+    """The ``extra_services`` entry of :func:`moorings.grpc.server.build_grpc_server`."""
+    return functools.partial(pb_grpc.add_CollectionServiceServicer_to_server, CollectionServicer(collections))

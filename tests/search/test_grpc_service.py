@@ -1,0 +1,143 @@
+"""The gRPC CollectionService over a real grpc.aio server, registered through extra_services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from moorings.protos import search_pb2 as pb
+from moorings.protos import search_pb2_grpc as pb_grpc
+from moorings.search.faiss_store import FaissBackend
+from moorings.search.grpc_service import registration
+from moorings.search.service import Collections
+from tests.support.server import free_port
+
+
+class AioServer:
+    """A grpc.aio server with only the search service, on its own event loop in a thread
+    (the whole server registers it through ``build_grpc_server(extra_services=...)``: tests/e2e)."""
+
+    def __init__(self, collections: Collections) -> None:
+        self.target = f"127.0.0.1:{free_port()}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+        async def start() -> grpc.aio.Server:
+            server = grpc.aio.server()
+            registration(collections)(server)
+            server.add_insecure_port(self.target)
+            await server.start()
+            return server
+
+        self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(0), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def stub(tmp_path: Path) -> Iterator[pb_grpc.CollectionServiceStub]:
+    collections = Collections(FaissBackend(tmp_path / "data"))
+    server = AioServer(collections)
+    channel = grpc.insecure_channel(server.target)
+    yield pb_grpc.CollectionServiceStub(channel)
+    channel.close()
+    server.close()
+    collections.close()
+
+
+def test_create_upsert_search_by_vector_id_and_name(stub: pb_grpc.CollectionServiceStub) -> None:
+    info = stub.CreateCollection(pb.CreateCollectionRequest(name="films", dim=2))
+    assert (info.name, info.dim, info.metric, info.count) == ("films", 2, "cosine", 0)
+    items = [
+        pb.Item(id="a", vector=[1, 0], name="Rogue One: A Star Wars Story", metadata_json='{"year": 2016}'),
+        pb.Item(id="b", vector=[0.9, 0.3], name="The Empire Strikes Back", metadata_json='{"year": 1980}'),
+        pb.Item(id="c", vector=[0, 1]),
+    ]
+    assert stub.Upsert(pb.UpsertRequest(collection="films", items=items)).count == 3
+    answer = stub.Search(
+        pb.SearchRequest(
+            collection="films",
+            k=1,
+            queries=[
+                pb.Query(vector=pb.Vector(values=[0.1, 1])),
+                pb.Query(id="a"),
+                pb.Query(name="ROGUE one"),
+            ],
+        )
+    )
+    assert [[h.id for h in r.hits] for r in answer.results] == [["c"], ["b"], ["b"]]
+    assert answer.results[2].matched_id == "a" and answer.results[2].matched_name.startswith("Rogue")
+    assert json.loads(answer.results[1].hits[0].metadata_json) == {"year": 1980}
+    assert not answer.results[0].HasField("matched_id")
+    filtered = stub.Search(
+        pb.SearchRequest(
+            collection="films", k=5, queries=[pb.Query(id="c")], filter_json='{"year": {"lt": 2000}}'
+        )
+    )
+    assert [h.id for h in filtered.results[0].hits] == ["b"]
+    item = stub.GetItem(pb.GetItemRequest(collection="films", id="c"))
+    assert list(item.vector) == [0.0, 1.0] and not item.HasField("name")
+    assert stub.Delete(pb.DeleteRequest(collection="films", ids=["c"])).deleted == 1
+    assert [c.name for c in stub.ListCollections(pb.ListCollectionsRequest()).collections] == ["films"]
+    assert stub.DropCollection(pb.CollectionRef(name="films")).dropped == "films"
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "message"),
+    [
+        (lambda s: s.DescribeCollection(pb.CollectionRef(name="ghost")), grpc.StatusCode.NOT_FOUND, "ghost"),
+        (
+            lambda s: s.CreateCollection(pb.CreateCollectionRequest(name="films", dim=2)),
+            grpc.StatusCode.ALREADY_EXISTS,
+            "already exists",
+        ),
+        (
+            lambda s: s.CreateCollection(pb.CreateCollectionRequest(name="../x", dim=2)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid model name",
+        ),
+        (
+            lambda s: s.Upsert(
+                pb.UpsertRequest(collection="films", items=[pb.Item(id="x", vector=[1, 2, 3])])
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "dimension 3",
+        ),
+        (
+            lambda s: s.Upsert(
+                pb.UpsertRequest(collection="films", items=[pb.Item(id="x", vector=[1, float("nan")])])
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "NaN",
+        ),
+        (
+            lambda s: s.Search(pb.SearchRequest(collection="films", queries=[pb.Query()])),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "sets none of",
+        ),
+        (
+            lambda s: s.Search(
+                pb.SearchRequest(collection="films", queries=[pb.Query(id="a")], filter_json="{bad")
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "filter_json is not valid JSON",
+        ),
+    ],
+)
+def test_errors_map_to_grpc_status(
+    stub: pb_grpc.CollectionServiceStub, call: object, code: grpc.StatusCode, message: str
+) -> None:
+    stub.CreateCollection(pb.CreateCollectionRequest(name="films", dim=2))
+    with pytest.raises(grpc.RpcError) as info:
+        call(stub)  # type: ignore[operator]
+    assert info.value.code() == code and message in info.value.details()
