@@ -12,7 +12,7 @@ generated ``add_XServicer_to_server`` bound to a servicer, e.g.
 
 TensorFlow Serving's generated modules import TensorFlow, which takes 5-7 s.
 So that a server of ONNX models does not wait for that, its two services are
-registered as a :class:`DeferredServices` handler: the import runs in a thread
+registered as a deferred :class:`ProtoServices` handler: the import runs in a thread
 started here, the port listens at once, and the dataplane reports ready only
 after the import finished (``tf_serving.ready``). A TF Serving call that comes
 earlier waits for the import without blocking the event loop.
@@ -31,12 +31,14 @@ import grpc
 
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
-from moorings.grpc import kserve
 
 log = logging.getLogger(__name__)
 
 AddService = Callable[[grpc.aio.Server], None]
 TF_SERVING_SERVICES = frozenset({"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"})
+TF_SERVING_MODULE = "moorings.grpc.tfserving"
+KSERVE_SERVICES = frozenset({"inference.GRPCInferenceService"})
+KSERVE_MODULE = "moorings.grpc.kserve"
 
 
 class _Collector:
@@ -54,8 +56,15 @@ class _Collector:
         self.handlers.append(grpc.method_handlers_generic_handler(service, handlers))
 
 
-class DeferredServices(grpc.GenericRpcHandler):  # type: ignore[misc]
-    """Services whose module is imported in a thread; calls before the import finishes wait for it."""
+class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """Generated services behind one handler that parses requests itself.
+
+    ``register(dataplane, server)`` of ``module`` adds the services (a generated
+    ``add_*_to_server``); it runs at once, or in a thread with ``deferred=True``
+    (calls that come before it finished wait for it, off the event loop). A
+    request that is not a valid message gets INVALID_ARGUMENT (grpcio itself
+    would answer UNKNOWN).
+    """
 
     def __init__(self, services: frozenset[str], module: str, dataplane: DataPlane) -> None:
         self.services = services
@@ -64,16 +73,21 @@ class DeferredServices(grpc.GenericRpcHandler):  # type: ignore[misc]
         self.loaded = threading.Event()
         self.error: str | None = None
         self._handlers: list[grpc.GenericRpcHandler] = []
+        self._methods: dict[str, grpc.RpcMethodHandler] = {}
 
-    def start(self) -> None:
-        threading.Thread(target=self._import, name="moorings-grpc-import", daemon=True).start()
+    def load(self, deferred: bool = False) -> None:
+        if deferred:
+            threading.Thread(target=self._load, name="moorings-grpc-import", daemon=True).start()
+        else:
+            self._load()
 
-    def _import(self) -> None:
+    def _load(self) -> None:
         try:
-            # TensorFlow first, through the runtime's lock: two threads importing it at once can deadlock
-            from moorings.runtimes.tensorflow import import_tensorflow
+            if self.module == TF_SERVING_MODULE:
+                # TensorFlow first, through the runtime's lock: two threads importing it at once can deadlock
+                from moorings.runtimes.tensorflow import import_tensorflow
 
-            import_tensorflow()
+                import_tensorflow()
             collector = _Collector()
             importlib.import_module(self.module).register(self.dataplane, collector)
             self._handlers = collector.handlers
@@ -87,40 +101,55 @@ class DeferredServices(grpc.GenericRpcHandler):  # type: ignore[misc]
     def ready(self) -> bool:
         return self.loaded.is_set()
 
-    def _real(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        for handler in self._handlers:
-            found = handler.service(details)
-            if found is not None:
-                return found
-        return None
+    def _method(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        """The wrapped handler of a method (cached), once loaded."""
+        method: str = details.method
+        wrapped = self._methods.get(method)
+        if wrapped is None:
+            for handler in self._handlers:
+                real = handler.service(details)
+                if real is not None:  # only real methods are cached: clients choose the names
+                    wrapped = self._methods[method] = _parsing(real, method)
+                    break
+        return wrapped
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         method: str = handler_call_details.method
         if method.split("/")[1:2] and method.split("/")[1] not in self.services:
             return None
         if self.loaded.is_set():
-            return self._real(handler_call_details)
+            return self._method(handler_call_details)
         return grpc.unary_unary_rpc_method_handler(self._waiting(handler_call_details))
 
     def _waiting(self, details: grpc.HandlerCallDetails) -> Callable[[bytes, Any], Any]:
         async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
             await asyncio.get_running_loop().run_in_executor(None, self.loaded.wait)
-            handler = self._real(details)
+            handler = self._method(details)
             if handler is None:
                 reason = self.error or f"unknown method {details.method}"
                 await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
             assert handler is not None
-            try:
-                request = handler.request_deserializer(raw)
-            except Exception:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, "the request message could not be parsed"
-                )
-            response = await handler.unary_unary(request, context)
-            serialized: bytes = handler.response_serializer(response)
-            return serialized
+            result: bytes = await handler.unary_unary(raw, context)
+            return result
 
         return call
+
+
+def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    """A raw-bytes handler around a generated unary one: parse, call, serialize."""
+    parse, behaviour, serialize = real.request_deserializer, real.unary_unary, real.response_serializer
+
+    async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            request = parse(raw)
+        except Exception:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid message for {method}"
+            )
+        serialized: bytes = serialize(await behaviour(request, context))
+        return serialized
+
+    return grpc.unary_unary_rpc_method_handler(call)
 
 
 def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -134,19 +163,20 @@ def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
 
 def build_grpc_server(
     dataplane: DataPlane, settings: ServerSettings, extra_services: Sequence[AddService] = ()
-) -> tuple[grpc.aio.Server, DeferredServices]:
+) -> tuple[grpc.aio.Server, ProtoServices]:
     """The server, bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
 
     Call inside the event loop that will run it. The TF Serving import starts here.
     """
-    tf_serving = DeferredServices(TF_SERVING_SERVICES, "moorings.grpc.tfserving", dataplane)
+    kserve = ProtoServices(KSERVE_SERVICES, KSERVE_MODULE, dataplane)
+    kserve.load()
+    tf_serving = ProtoServices(TF_SERVING_SERVICES, TF_SERVING_MODULE, dataplane)
     server = grpc.aio.server(options=grpc_options(settings))
-    kserve.register(dataplane, server)
     for add in extra_services:
         add(server)
-    server.add_generic_rpc_handlers((tf_serving,))
+    server.add_generic_rpc_handlers((kserve, tf_serving))
     address = f"{settings.host}:{settings.grpc_port}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"could not listen for gRPC on {address}")
-    tf_serving.start()
+    tf_serving.load(deferred=True)
     return server, tf_serving

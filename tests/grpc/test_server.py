@@ -1,0 +1,70 @@
+"""The gRPC server: extra services, the deferred TF Serving import, error -> status mapping, limits."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from moorings import errors
+from moorings.dataplane import DataPlane
+from moorings.grpc.status import status_code
+from tests.grpc.conftest import InProcessServer
+from tests.support.server import free_port
+
+
+def test_every_error_maps_to_its_grpc_code() -> None:
+    expected = {
+        errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+        errors.NotFound: grpc.StatusCode.NOT_FOUND,
+        errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+        errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        errors.PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+        errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+        errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+        errors.LoadError: grpc.StatusCode.INTERNAL,
+        errors.MooringsError: grpc.StatusCode.INTERNAL,
+    }
+    for cls, code in expected.items():
+        assert status_code(cls("x")) == code
+
+
+def _echo(server: grpc.aio.Server) -> None:
+    async def echo(request: bytes, context: object) -> bytes:
+        return request[::-1]
+
+    handler = grpc.unary_unary_rpc_method_handler(echo)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", {"Say": handler}),))
+
+
+def test_extra_services_and_deferred_ready(dataplane: DataPlane) -> None:
+    server = InProcessServer(dataplane, free_port(), extra=[_echo])
+    try:
+        assert server.tf_serving.loaded.wait(60)
+        assert server.tf_serving.ready() and server.tf_serving.error is None
+        with grpc.insecure_channel(server.target) as channel:
+            assert channel.unary_unary("/test.Echo/Say")(b"abc", timeout=10) == b"cba"
+            with pytest.raises(grpc.RpcError) as info:
+                channel.unary_unary("/tensorflow.serving.PredictionService/Nope")(b"", timeout=10)
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        server.close()
+
+
+def test_message_limit_is_resource_exhausted(grpc_server: InProcessServer) -> None:
+    with grpc.insecure_channel(grpc_server.target) as channel:
+        with pytest.raises(grpc.RpcError) as info:
+            channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(b"\x00" * (2 << 20), timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_unparsable_messages_are_invalid_argument(grpc_server: InProcessServer) -> None:
+    with grpc.insecure_channel(grpc_server.target) as channel:
+        for method in (
+            "/tensorflow.serving.PredictionService/Predict",
+            "/inference.GRPCInferenceService/ModelInfer",
+        ):
+            with pytest.raises(grpc.RpcError) as info:
+                channel.unary_unary(method)(b"\xff\xff", timeout=10)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert f"not a valid message for {method}" in info.value.details()

@@ -1,0 +1,194 @@
+"""KServe V2 REST routes, in-process, against ONNX and scikit-learn models (JSON and binary tensors)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+
+from moorings.core.loader import Loader
+from moorings.core.manager import Manager
+from moorings.dataplane import DataPlane
+from moorings.repository.source import LocalSource
+from moorings.rest.app import RestApp
+from tests.support import onnx_models, sklearn_models
+
+X = np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, onnx_models.Mlp], Any]:
+    root = tmp_path_factory.mktemp("v2-repo")
+    mlps = {v: onnx_models.write_mlp(root / "mlp" / str(v), seed=v) for v in (1, 2)}
+    (root / "mlp" / "model.toml").write_text('[versions]\npolicy = "all"\n[labels]\nstable = 1\n')
+    onnx_models.write_int_model(root / "ints" / "1")
+    clf, _ = sklearn_models.iris_classifier()
+    sklearn_models.write_skops(clf, root / "iris" / "1")
+    return root, mlps, clf
+
+
+@pytest.fixture(scope="module")
+def app(repo: tuple[Path, Any, Any]) -> Iterator[RestApp]:
+    manager = Manager(LocalSource(repo[0]), Loader(repo[0]))
+    manager.poll_once()
+    manager.wait_until_idle(60)
+    dataplane = DataPlane(manager, inference_threads=2)
+    yield RestApp(dataplane, max_body_bytes=1024 * 1024)
+    manager.stop()
+    dataplane.close()
+
+
+def request(
+    app: RestApp, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.request(method, path, content=body, headers=headers)
+            await response.aread()
+            return response
+
+    return asyncio.run(go())
+
+
+def infer_json(app: RestApp, path: str, body: Any) -> httpx.Response:
+    return request(app, "POST", path, orjson.dumps(body))
+
+
+def test_server_and_model_metadata(app: RestApp) -> None:
+    assert request(app, "GET", "/v2").json()["extensions"] == ["binary_tensor_data"]
+    assert request(app, "GET", "/v2/health/live").json() == {"live": True}
+    meta = request(app, "GET", "/v2/models/iris").json()
+    assert meta == {
+        "name": "iris",
+        "versions": ["1"],
+        "platform": "sklearn",
+        "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, 4]}],
+        "outputs": [
+            {"name": "label", "datatype": "INT64", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, 3]},
+        ],
+    }
+    assert request(app, "GET", "/v2/models/mlp/versions/1").json()["versions"] == ["1", "2"]
+    assert request(app, "GET", "/v2/models/mlp/ready").json() == {"name": "mlp", "ready": True}
+    assert request(app, "GET", "/v2/models/mlp/versions/stable/ready").status_code == 200
+
+
+@pytest.mark.parametrize(("selector", "version"), [("", 2), ("/versions/1", 1), ("/versions/stable", 1)])
+def test_infer_json(app: RestApp, repo: Any, selector: str, version: int) -> None:
+    body = {
+        "id": "abc",
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": X.reshape(-1).tolist()}],
+    }
+    r = infer_json(app, f"/v2/models/mlp{selector}/infer", body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["model_name"] == "mlp" and answer["model_version"] == str(version) and answer["id"] == "abc"
+    (out,) = answer["outputs"]
+    assert out["name"] == "probabilities" and out["datatype"] == "FP32" and out["shape"] == [3, 3]
+    np.testing.assert_allclose(np.array(out["data"]).reshape(3, 3), repo[1][version](X), rtol=1e-5)
+
+
+def test_infer_binary_in_and_out(app: RestApp, repo: Any) -> None:
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "x", "datatype": "FP32", "shape": [3, 4], "parameters": {"binary_data_size": 48}}
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    )
+    r = request(
+        app,
+        "POST",
+        "/v2/models/mlp/infer",
+        header + X.tobytes(),
+        {"Inference-Header-Content-Length": str(len(header))},
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/octet-stream"
+    size = int(r.headers["inference-header-content-length"])
+    answer = orjson.loads(r.content[:size])
+    (out,) = answer["outputs"]
+    assert out["parameters"] == {"binary_data_size": 36} and "data" not in out
+    got = np.frombuffer(r.content[size:], dtype="<f4").reshape(3, 3)
+    np.testing.assert_allclose(got, repo[1][2](X), rtol=1e-5)
+
+
+def test_sklearn_outputs_and_casts(app: RestApp, repo: Any) -> None:
+    x = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    body = {
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 4], "data": x}],  # FP32 -> FP64
+        "outputs": [{"name": "label"}],
+        "parameters": {"binary_data_output": True},
+    }
+    r = infer_json(app, "/v2/models/iris/infer", body)
+    assert r.status_code == 200, r.text
+    size = int(r.headers["inference-header-content-length"])
+    (out,) = orjson.loads(r.content[:size])["outputs"]
+    assert out["name"] == "label" and out["datatype"] == "INT64"
+    got = np.frombuffer(r.content[size:], dtype="<i8")
+    np.testing.assert_array_equal(got, repo[2].predict(np.array(x, dtype=np.float32).astype(np.float64)))
+
+
+def test_bytes_input_binary_is_length_prefixed(app: RestApp) -> None:
+    blob = struct.pack("<I", 1) + b"a"
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "ids", "datatype": "BYTES", "shape": [1, 1], "parameters": {"binary_data_size": 5}}
+            ]
+        }
+    )
+    r = request(
+        app,
+        "POST",
+        "/v2/models/ints/infer",
+        header + blob,
+        {"Inference-Header-Content-Length": str(len(header))},
+    )
+    assert r.status_code == 400
+    assert "input 'ids' is BYTES but the model expects INT64" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("GET", "/v2/models/ghost", None, 404, "'ghost' is not served"),
+        ("GET", "/v2/models/mlp/versions/7", None, 404, "no version 7"),
+        ("GET", "/v2/models/mlp/versions/beta/ready", None, 404, "no label 'beta'"),
+        ("GET", "/v2/models/mlp/infer", None, 405, "use POST"),
+        ("POST", "/v2/models/mlp", b"{}", 405, "use GET"),
+        ("GET", "/v2/models/mlp/nope", None, 404, "no such route"),
+        ("GET", "/v2/other", None, 404, "no such route"),
+        ("POST", "/v2/models/mlp/infer", b"", 400, "body is empty"),
+        ("POST", "/v2/models/mlp/infer", b'{"inputs": 1}', 400, "'inputs' must be a non-empty list"),
+        (
+            "POST",
+            "/v2/models/mlp/infer",
+            b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}]}',
+            400,
+            "input 'x' has shape [1, 3] but the signature expects [-1, 4]",
+        ),
+        (
+            "POST",
+            "/v2/models/mlp/infer",
+            b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}],'
+            b' "outputs": [{"name": "logits"}]}',
+            400,
+            "unknown output(s) 'logits'",
+        ),
+        ("GET", "/v2/models/%2e%2e", None, 400, "invalid model name"),
+    ],
+)
+def test_errors(app: RestApp, method: str, path: str, body: bytes | None, status: int, message: str) -> None:
+    r = request(app, method, path, body)
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"]
