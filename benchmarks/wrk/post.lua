@@ -6,6 +6,11 @@ wrk.method = "POST"
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE") or "application/json"
+-- extra headers: $WRK_HEADERS = "Name: value;Other: value"
+for pair in string.gmatch(os.getenv("WRK_HEADERS") or "", "[^;]+") do
+   local name, value = string.match(pair, "^%s*(.-)%s*:%s*(.-)%s*$")
+   if name then wrk.headers[name] = value end
+end
 
 function done(summary, latency, requests)
    local e = summary.errors

@@ -1,0 +1,268 @@
+"""Turn one run's JSON lines into benchmarks/RESULTS.md: medians over rounds, noise, ratios, goals.
+
+.venv/bin/python benchmarks/report.py [benchmarks/.work/results/<stamp>.jsonl]   (default: the newest)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / ".work" / "results"
+VENVS = HERE / ".venvs"
+
+Record = dict[str, Any]
+
+
+def load(path: Path) -> list[Record]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def noise(values: list[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    m = med(values)
+    return f"±{(max(values) - min(values)) / 2 / m * 100:.0f}%" if m else "n/a"
+
+
+def version(python: Path, package: str) -> str:
+    if not python.exists():
+        return "not installed"
+    code = f"import importlib.metadata as m; print(m.version({package!r}))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return out.stdout.strip() or "not installed"
+
+
+def machine() -> str:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        "unknown CPU",
+    )  # fmt: skip
+    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+class Summary:
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self.meta = next((r for r in records if r["kind"] == "meta"), {})
+        self.end = next((r for r in records if r["kind"] == "meta-end"), {})
+        self.raw: dict[str, list[Record]] = defaultdict(list)
+        self.cells: dict[tuple[str, str, int], list[Record]] = defaultdict(list)
+        self.unavailable: dict[tuple[str, str], Record] = {}
+        for r in records:
+            if r["kind"] == "raw":
+                self.raw[r["model"]].append(r)
+            elif r["kind"] == "served":
+                self.cells[(r["model"], r["name"], r["concurrency"])].append(r)
+            elif r["kind"] == "unavailable":
+                self.unavailable[(r["model"], r["name"])] = r
+
+    def raw_best(self, model: str) -> float:
+        return med([r["best_rows_per_s"] for r in self.raw.get(model, [])])
+
+    def raw_b1(self, model: str) -> float:
+        return med([r["rows_per_s"]["1"] for r in self.raw.get(model, [])])
+
+    def rps(self, model: str, name: str, c: int) -> float:
+        return med([r["rps"] for r in self.cells.get((model, name, c), [])])
+
+    def cpu_us(self, model: str, name: str, c: int) -> float:
+        cells = self.cells.get((model, name, c), [])
+        return med([r["server_cpu_s"] / max(r["requests"], 1) * 1e6 for r in cells])
+
+    def lat(self, model: str, name: str, c: int, key: str) -> float:
+        return med([r[key] / 1000 for r in self.cells.get((model, name, c), [])])
+
+    def names(self, model: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for m, name, _ in self.cells:
+            if m == model:
+                seen[name] = None
+        return list(seen)
+
+    def levels(self) -> list[int]:
+        return sorted({c for _, _, c in self.cells})
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    if value != value:  # nan
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def served_table(s: Summary, model: str) -> list[str]:
+    raw = s.raw_best(model)
+    lines = [
+        "| configuration | c | req/s (median) | noise | p50 ms | p99 ms | server CPU µs/req "
+        "| served ÷ raw best |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in s.names(model):
+        for c in s.levels():
+            cells = s.cells.get((model, name, c))
+            if not cells:
+                continue
+            rps = s.rps(model, name, c)
+            lines.append(
+                f"| {name} | {c} | {fmt(rps)} | {noise([r['rps'] for r in cells])} | "
+                f"{fmt(s.lat(model, name, c, 'p50_us'), 2)} | {fmt(s.lat(model, name, c, 'p99_us'), 2)} | "
+                f"{fmt(s.cpu_us(model, name, c))} | {fmt(rps / raw * 100 if raw else float('nan'), 1)}% |"
+            )
+    for (m, name), r in s.unavailable.items():
+        if m == model:
+            lines.append(f"| {name} | — | not available (status {r['status']}) | | | | | |")
+    return lines
+
+
+def best_over(s: Summary, model: str, names: list[str], c: int) -> tuple[str, float]:
+    values = [(n, s.rps(model, n, c)) for n in names if (model, n, c) in s.cells]
+    return max(values, key=lambda x: x[1]) if values else ("—", float("nan"))
+
+
+def goals(s: Summary) -> list[str]:
+    rows = ["| goal | measured | met? |", "|---|---|---|"]
+
+    def add(goal: str, measured: str, ok: bool | None) -> None:
+        rows.append(
+            f"| {goal} | {measured} | {'yes' if ok else 'no' if ok is not None else 'not measured'} |"
+        )
+
+    m = "mlp"
+    ours = "moorings-tfs-rows-batched"
+    r = s.rps(m, ours, 32)
+    cpu = s.cpu_us(m, ours, 32)
+    p99 = s.lat(m, ours, 32, "p99_us")
+    add("MLP REST JSON, 1 core, c=32: ≥ 8,000 req/s", f"{fmt(r)} req/s", r >= 8000)
+    add("… at ≤ 120 µs server CPU per request", f"{fmt(cpu)} µs", cpu <= 120)
+    add("… p99 ≤ 10 ms", f"{fmt(p99, 2)} ms", p99 <= 10)
+    for peer, factor in (("fastapi", 3), ("mlserver", 5), ("litserve", 15)):
+        pr = s.rps(m, peer, 32)
+        ratio = r / pr if pr == pr and pr else float("nan")
+        add(
+            f"… ≥ {factor}x {peer}",
+            f"{fmt(ratio, 2)}x ({fmt(pr)} req/s)",
+            ratio >= factor if ratio == ratio else None,
+        )
+    two = s.rps(m, "moorings-tfs-rows-batched-2workers", 32)
+    add(
+        "MLP on two cores (2 workers), c=32: ≥ 14,000 req/s",
+        f"{fmt(two)} req/s",
+        two >= 14000 if two == two else None,
+    )
+    p50 = s.lat(m, ours, 1, "p50_us")
+    add("c=1: p50 ≤ 0.25 ms", f"{fmt(p50, 3)} ms", p50 <= 0.25 if p50 == p50 else None)
+    for proto in ("v2-binary", "grpc"):
+        other = s.cpu_us(m, f"moorings-{proto}-batched", 32)
+        cut = (1 - other / cpu) * 100 if other == other and cpu == cpu else float("nan")
+        add(f"{proto}: CPU/request ≥ 30% below REST JSON (c=32)", f"{fmt(cut, 0)}% below ({fmt(other)} µs)",
+            cut >= 30 if cut == cut else None)  # fmt: skip
+    e = "effnet"
+    if s.raw.get(e):
+        raw = s.raw_best(e)
+        names = [n for n in s.names(e) if n.startswith("moorings") and "unbatched" not in n]
+        best_name, best = max(
+            ((n, max(s.rps(e, n, c) for c in s.levels())) for n in names), key=lambda x: x[1]
+        )
+        add("EfficientNet batched: ≥ 90% of raw best-batch images/s",
+            f"{fmt(best / raw * 100, 1)}% ({fmt(best, 1)} of {fmt(raw, 1)} img/s, {best_name})",
+            best / raw >= 0.9)  # fmt: skip
+        peers = [n for n in s.names(e) if not n.startswith("moorings")]
+        if peers:
+            peer_best = max(max(s.rps(e, n, c) for c in s.levels()) for n in peers)
+            add("… ≥ 1.5x the best peer", f"{fmt(best / peer_best, 2)}x ({fmt(peer_best, 1)} img/s)",
+                best / peer_best >= 1.5)  # fmt: skip
+    t = "mlp-tf"
+    b, u = s.rps(t, "moorings-tfs-rows-batched", 32), s.rps(t, "moorings-tfs-rows-unbatched", 32)
+    if b == b and u == u:
+        add("TF SavedModel MLP, c=32: batched ≥ 10x unbatched",
+            f"{fmt(b / u, 1)}x ({fmt(b)} vs {fmt(u)} req/s)", b / u >= 10)  # fmt: skip
+    return rows
+
+
+def render(s: Summary, source: Path) -> str:
+    project = ROOT / ".venv/bin/python"
+    out = [
+        f"Raw data: `{source.relative_to(ROOT)}` (git-ignored). Produced by `benchmarks/run.sh` "
+        f"(`{' '.join(s.meta.get('argv', []))}`), then `benchmarks/report.py`.",
+        "",
+        "## Machine and versions",
+        "",
+        f"- {machine()}",
+        f"- moorings {_git_sha()}; onnxruntime {version(project, 'onnxruntime')}, tensorflow "
+        f"{version(project, 'tensorflow')}, uvicorn {version(project, 'uvicorn')}, "
+        f"httptools {version(project, 'httptools')}, uvloop {version(project, 'uvloop')}, "
+        f"orjson {version(project, 'orjson')}",
+        f"- peers: fastapi {version(VENVS / 'fastapi/bin/python', 'fastapi')}, "
+        f"mlserver {version(VENVS / 'mlserver/bin/python', 'mlserver')} (httptools "
+        f"{version(VENVS / 'mlserver/bin/python', 'httptools')}), "
+        f"litserve {version(VENVS / 'litserve/bin/python', 'litserve')}",
+        f"- load generator: {_wrk_version()}, one thread, pinned to core 1; servers pinned to core 0",
+        f"- load average at start: `{s.meta.get('load', {}).get('loadavg', '?')}`, at end: "
+        f"`{s.end.get('load', {}).get('loadavg', '?')}`",
+        "",
+        "## Goals (issue #4)",
+        "",
+        *goals(s),
+        "",
+        "## Raw in-process throughput (one core, 1 intra-op thread)",
+        "",
+        "| model | batch 1 rows/s | best batch rows/s | noise (best) |",
+        "|---|---:|---:|---:|",
+    ]
+    for model, recs in sorted(s.raw.items()):
+        best = recs[0]["best_batch"]
+        out.append(
+            f"| {model} | {fmt(s.raw_b1(model))} | {fmt(s.raw_best(model))} (batch {best}) | "
+            f"{noise([r['best_rows_per_s'] for r in recs])} |"
+        )
+    for model in ("mlp", "mlp-tf", "effnet"):
+        if any(m == model for m, _, _ in s.cells):
+            out += ["", f"## Served: {model}", "", *served_table(s, model)]
+    return "\n".join(out) + "\n"
+
+
+def _git_sha() -> str:
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def _wrk_version() -> str:
+    out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return (out.stdout + out.stderr).splitlines()[0].split(" Copyright")[0]
+
+
+START, END = "<!-- generated:start -->", "<!-- generated:end -->"
+
+
+def main() -> None:
+    """Replace the generated part of RESULTS.md; the hand-written analysis around it stays."""
+    path = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else max(RESULTS.glob("*.jsonl"))
+    text = render(Summary(load(path)), path)
+    target = HERE / "RESULTS.md"
+    current = target.read_text() if target.exists() else f"{START}\n{END}\n"
+    if START not in current or END not in current:
+        current += f"\n{START}\n{END}\n"
+    head, rest = current.split(START, 1)
+    _, tail = rest.split(END, 1)
+    target.write_text(f"{head}{START}\n{text}{END}{tail}")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
