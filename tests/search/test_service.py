@@ -182,3 +182,21 @@ def test_delete_and_fetch(embedded: Collections) -> None:
         embedded.get_item("films", "4")
     with pytest.raises(InvalidArgument, match="ids"):
         embedded.delete("films", {"ids": "4"})
+
+
+@pytest.mark.parametrize(
+    ("queries", "message"),
+    [
+        ([{"vector": [1, 0, 0]}, {"vector": [1, "2", 0]}], r"queries\[1\] vector must hold only numbers"),
+        ([{"vector": [1, 0, 0]}, {"vector": [1, 0, float("nan")]}], r"queries\[1\] vector 0 holds NaN"),
+        ([{"vector": [1, 0, 1e39]}], r"queries\[0\] vector 0 holds NaN or Inf"),
+        ([{"vector": [1, 0, 0]}, {"vector": [0, 0, 0]}], r"queries\[1\] .*all zeros"),
+        ([{"vector": [1, 0, 0]}, {"vector": [[1, 0, 0]]}], r"queries\[1\]"),
+    ],
+)
+def test_batch_vectors_are_checked_one_by_one_when_bad(
+    embedded: Collections, queries: list[Any], message: str
+) -> None:
+    _load(embedded)
+    with pytest.raises(InvalidArgument, match=message):
+        embedded.search("films", {"queries": queries})

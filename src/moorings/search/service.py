@@ -108,7 +108,7 @@ class Collections:
             raw = body["queries"]
             if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUERIES:
                 raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
-            queries = [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
+            queries = self._queries(store, raw)
         else:
             queries = [self._query(store, {given[0]: body[given[0]]}, "query")]
         include = body.get("include_metadata", True)
@@ -122,6 +122,33 @@ class Collections:
             include_metadata=include,
             batch=batch,
         )
+
+    def _queries(self, store: Store, raw: list[Any]) -> list[Query]:
+        """Many queries; when all are vectors of the right length, converted and checked in one go
+        (the per-query path runs only to name the first bad one)."""
+        dim = store.spec.dim
+        fast = all(
+            isinstance(q, dict)
+            and len(q) == 1
+            and isinstance(q.get("vector"), list)
+            and len(q["vector"]) == dim
+            for q in raw
+        )
+        if fast:
+            try:
+                inferred = np.array([q["vector"] for q in raw])  # strings stay strings: no silent parsing
+            except (ValueError, TypeError):
+                inferred = None
+            if inferred is not None and inferred.ndim == 2 and inferred.dtype.kind in "iuf":
+                with np.errstate(over="ignore", invalid="ignore"):
+                    matrix = inferred.astype(np.float32)
+            else:
+                matrix = None
+            usable = matrix is not None and bool(np.isfinite(matrix).all())
+            if usable and (store.spec.metric != "cosine" or (np.linalg.norm(matrix, axis=1) > 0).all()):
+                assert matrix is not None
+                return [Query(vector=row) for row in normalise(matrix, store.spec.metric)]
+        return [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
 
     def _query(self, store: Store, raw: Any, where: str) -> Query:
         if not isinstance(raw, dict) or len(raw) != 1 or not set(raw) <= QUERY_FIELDS:

@@ -1,0 +1,273 @@
+"""The embedding-search benchmark: clustered float32 data, every backend, raw FAISS in the same run.
+
+    .venv/bin/python benchmarks/search/run.py --sizes 100000x128,100000x384 [--backends ...]
+        [--queries 1000] [--batch 100] [--no-server] [--pg-limit 20000]
+
+Per backend and size: build time, recall@10 against exact search, QPS at k=10 for single queries
+and for batches (in-process, and through a real ``moorings serve`` over REST), and memory (RSS
+growth of this process while building; the server's RSS). Raw FAISS runs the very index the
+embedded store built (``index.search`` on the same queries), so the ratio isolates Moorings'
+overhead at identical recall. One JSON line per result on stdout; a Markdown table at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.server import free_port  # noqa: E402
+from tests.support.vectors import clustered, queries_near  # noqa: E402
+
+from moorings.search.faiss_index import HNSW_EF_SEARCH  # noqa: E402
+from moorings.search.faiss_store import FaissBackend  # noqa: E402
+from moorings.search.reduce import exact_neighbours, recall  # noqa: E402
+from moorings.search.types import CollectionSpec, ItemBatch  # noqa: E402
+from moorings.search.validate import normalise  # noqa: E402
+
+K = 10
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
+INGEST_BATCH = 10_000
+
+
+def rss_mb(pid: int | None = None) -> float:
+    return float(psutil.Process(pid or os.getpid()).memory_info().rss) / 2**20
+
+
+def timed_qps(fn: Any, count: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def ingest(store: Any, vectors: np.ndarray) -> float:
+    start = time.perf_counter()
+    for s in range(0, len(vectors), INGEST_BATCH):
+        e = min(s + INGEST_BATCH, len(vectors))
+        ids = [str(i) for i in range(s, e)]
+        store.upsert(ItemBatch(ids, vectors[s:e], [None] * (e - s), [None] * (e - s)))
+    return time.perf_counter() - start
+
+
+def in_process(
+    store: Any, queries: np.ndarray, truth: np.ndarray, batch: int, single_n: int
+) -> dict[str, Any]:
+    found = np.array([[int(h.id) for h in hits] for hits in store.search(queries, K, None)])
+    single = timed_qps(lambda: [store.search(q[None, :], K, None) for q in queries[:single_n]], single_n)
+    batched = timed_qps(
+        lambda: [store.search(queries[s : s + batch], K, None) for s in range(0, len(queries), batch)],
+        len(queries),
+    )
+    return {
+        "recall@10": round(recall(found, truth), 4),
+        "qps_single": round(single),
+        "qps_batch": round(batched),
+    }
+
+
+def raw_faiss(
+    index: Any, queries: np.ndarray, batch: int, single_n: int, truth: np.ndarray
+) -> dict[str, Any]:
+    _, labels = index.search(queries, K)
+    single = timed_qps(lambda: [index.search(q[None, :], K) for q in queries[:single_n]], single_n)
+    batched = timed_qps(
+        lambda: [index.search(queries[s : s + batch], K) for s in range(0, len(queries), batch)], len(queries)
+    )
+    return {
+        "recall@10": round(recall(labels, truth), 4),
+        "qps_single": round(single),
+        "qps_batch": round(batched),
+    }
+
+
+def through_server(
+    data_dir: Path, queries: np.ndarray, truth: np.ndarray, batch: int, single_n: int
+) -> dict[str, Any]:
+    import httpx
+
+    repo = data_dir / "empty-repo"
+    repo.mkdir(exist_ok=True)
+    port, grpc_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moorings", "serve", str(repo), "--rest-port", str(port), "--grpc-port",
+         str(grpc_port), "--data-dir", str(data_dir), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1/collections/bench:search"
+    try:
+        with httpx.Client(timeout=600) as client:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/v2/health/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start")
+                time.sleep(0.2)
+            client.post(url, json={"vector": queries[0].tolist(), "k": K})  # loads the collection
+            # bodies are encoded before the clock starts: the client's JSON cost is not the server's
+            bodies = [
+                orjson.dumps({"vector": q, "k": K, "include_metadata": False}, option=NUMPY)
+                for q in queries[:single_n]
+            ]
+            batches = [
+                orjson.dumps(
+                    {
+                        "queries": [{"vector": q} for q in queries[s : s + batch]],
+                        "k": K,
+                        "include_metadata": False,
+                    },
+                    option=NUMPY,
+                )
+                for s in range(0, len(queries), batch)
+            ]
+            found: list[list[int]] = []
+
+            def run_batches() -> None:
+                for b in batches:
+                    answer = orjson.loads(client.post(url, content=b).content)
+                    found.extend([int(h["id"]) for h in r["hits"]] for r in answer["results"])
+
+            batched = timed_qps(run_batches, len(queries))
+            single = timed_qps(lambda: [client.post(url, content=b) for b in bodies], single_n)
+            return {
+                "recall@10": round(recall(np.array(found), truth), 4),
+                "qps_single": round(single),
+                "qps_batch": round(batched),
+                "server_rss_mb": round(rss_mb(process.pid)),
+            }
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def run_faiss(
+    kind: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    folder = Path(tempfile.mkdtemp(prefix="moorings-bench-", dir=args.work))
+    n, dim = data.shape
+    try:
+        before = rss_mb()
+        backend = FaissBackend(folder)
+        store = backend.create(CollectionSpec("bench", dim, metric="cosine", index=kind))  # type: ignore[arg-type]
+        build = ingest(store, data)
+        memory = rss_mb() - before
+        base = {
+            "size": f"{n}x{dim}",
+            "backend": f"faiss-{kind}",
+            "build_s": round(build, 1),
+            "build_rss_mb": round(memory),
+        }
+        rows = [{**base, "path": "in-process", **in_process(store, queries, truth, args.batch, args.single)}]
+        index = store.index.index
+        if kind == "hnsw":  # the same search effort as the store uses at k=10
+            index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * K)
+        raw = raw_faiss(index, queries, args.batch, args.single, truth)
+        rows.append({**base, "path": "raw FAISS", **raw})
+        backend.close()  # saves the index, as a server shutdown does
+        if args.server:
+            rows.append(
+                {
+                    **base,
+                    "path": "server REST",
+                    **through_server(folder, queries, truth, args.batch, args.single),
+                }
+            )
+        return rows
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_postgres(
+    kind: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    from tests.support.postgres import embedded_postgres, fresh_database
+
+    from moorings.search.postgres import PostgresBackend
+
+    n, dim = data.shape
+    with embedded_postgres() as admin:
+        backend = PostgresBackend(fresh_database(admin, f"bench_{kind}"), kind)
+        store = backend.create(CollectionSpec("bench", dim))
+        build = ingest(store, data)
+        base = {"size": f"{n}x{dim}", "backend": kind, "build_s": round(build, 1)}
+        with backend.pool.connection() as conn:
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        base["db_size_mb"] = round(int(size[0]) / 2**20) if size else None
+        nq = min(len(queries), args.pg_queries)
+        row = {
+            **base,
+            "path": "in-process",
+            **in_process(store, queries[:nq], truth[:nq], args.batch, min(args.single, nq)),
+        }
+        backend.close()
+        return [row]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000x384,1000000x128", help="NxDIM,... (the issue's full run)")
+    parser.add_argument("--backends", default="faiss-hnsw,faiss-ivf,faiss-flat,pgvector,cube")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--single", type=int, default=300, help="how many of the queries to send one by one")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--pg-limit", type=int, default=20_000, help="largest N run on PostgreSQL backends")
+    parser.add_argument("--pg-queries", type=int, default=200)
+    parser.add_argument("--no-server", dest="server", action="store_false")
+    parser.add_argument("--work", default="/tmp")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    for size in args.sizes.split(","):
+        n, dim = (int(x) for x in size.lower().split("x"))
+        data = normalise(clustered(n, dim, clusters=max(50, n // 1000), seed=7), "cosine")
+        queries = normalise(queries_near(data, args.queries, seed=8), "cosine")
+        truth = exact_neighbours(data, queries, K, "cosine")
+        for backend in args.backends.split(","):
+            if backend.startswith("faiss-"):
+                new = run_faiss(backend.removeprefix("faiss-"), data, queries, truth, args)
+            elif n <= args.pg_limit:
+                new = run_postgres(backend, data, queries, truth, args)
+            else:
+                pg_n = args.pg_limit
+                sub = data[:pg_n]
+                new = run_postgres(backend, sub, queries, exact_neighbours(sub, queries, K, "cosine"), args)
+            for row in new:
+                print(json.dumps(row), flush=True)
+            rows.extend(new)
+    keys = [
+        "size",
+        "backend",
+        "path",
+        "build_s",
+        "recall@10",
+        "qps_single",
+        "qps_batch",
+        "build_rss_mb",
+        "server_rss_mb",
+        "db_size_mb",
+    ]
+    print("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+
+
+if __name__ == "__main__":
+    main()
