@@ -144,10 +144,10 @@ class Collections:
                     matrix = inferred.astype(np.float32)
             else:
                 matrix = None
-            usable = matrix is not None and bool(np.isfinite(matrix).all())
-            if usable and (store.spec.metric != "cosine" or (np.linalg.norm(matrix, axis=1) > 0).all()):
-                assert matrix is not None
-                return [Query(vector=row) for row in normalise(matrix, store.spec.metric)]
+            if matrix is not None and np.isfinite(matrix).all():
+                cosine = store.spec.metric == "cosine"
+                if not cosine or (np.linalg.norm(matrix, axis=1) > 0).all():
+                    return [Query(vector=row) for row in normalise(matrix, store.spec.metric)]
         return [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
 
     def _query(self, store: Store, raw: Any, where: str) -> Query:
