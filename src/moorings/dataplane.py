@@ -110,15 +110,12 @@ class DataPlane:
     ) -> Tensors:
         """Run a prediction; ``deadline`` is a ``time.monotonic()`` after which it is not started."""
         check_inputs(signature, inputs, same_batch)
-        future = None
-        if _rows_agree(inputs):
-            # wake the batch workers once per loop iteration, after every request that came in with it
-            future = servable.submit(signature, inputs, deadline, asyncio.get_running_loop().call_soon)
-        if future is None:
+        waiter = servable.submit_async(signature, inputs, deadline) if _rows_agree(inputs) else None
+        if waiter is None:
             outputs: Tensors = await self._run(servable.predict, signature, inputs)
         else:
             try:
-                outputs = await asyncio.wrap_future(future)
+                outputs = await waiter
             except MooringsError:
                 raise
             except (ValueError, TypeError) as exc:

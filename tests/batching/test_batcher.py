@@ -1,3 +1,4 @@
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -90,6 +91,37 @@ def test_deferred_wake_runs_everything_submitted_before_it_as_one_batch(
     wakes[1]()
     late.result(5)
     assert model.calls == [5, 1]
+
+
+def test_async_submissions_of_one_loop_iteration_share_a_batch(model: Model, batcher: Batcher) -> None:
+    async def burst() -> list[Tensors]:
+        waiters = [batcher.submit_async(SIG, {"x": _x(i % 2 + 1, i)}) for i in range(5)]
+        return list(await asyncio.gather(*waiters))
+
+    results = asyncio.run(burst())
+    for i, out in enumerate(results):
+        np.testing.assert_array_equal(out["y"], _x(i % 2 + 1, 2 * i))
+    assert model.calls == [7]  # 1+2+1+2+1 rows, one call
+
+
+def test_async_errors_and_cancelled_callers(model: Model, batcher: Batcher) -> None:
+    async def scenario() -> None:
+        model.gate.clear()
+        first = batcher.submit_async(SIG, {"x": _x(1, 0)})
+        await asyncio.sleep(0.05)  # the worker holds the first request in the model
+        gone = batcher.submit_async(SIG, {"x": _x(1, 1)})
+        late = batcher.submit_async(SIG, {"x": _x(1, 2)}, deadline=time.monotonic() + 0.01)
+        kept = batcher.submit_async(SIG, {"x": _x(1, 3)})
+        gone.cancel()
+        await asyncio.sleep(0.05)
+        model.gate.set()
+        np.testing.assert_array_equal((await first)["y"], _x(1, 0))
+        with pytest.raises(DeadlineExceeded):
+            await late
+        np.testing.assert_array_equal((await kept)["y"], _x(1, 6))
+
+    asyncio.run(scenario())
+    assert model.calls == [1, 1]  # the cancelled and the expired requests never ran
 
 
 def test_timeout_waits_for_more(model: Model) -> None:

@@ -6,10 +6,11 @@ shapes and dtypes) up to ``max_batch_size`` rows, waits up to
 ``batch_timeout_micros`` for more when the batch is not full (0: never waits),
 runs the model once, and hands each request its rows of the outputs.
 
-- A caller on an event loop passes ``defer_wake=loop.call_soon``: the workers are
-  woken once per loop iteration, after every request that arrived in it is queued,
-  instead of once per request. On a busy core this is what lets batches form at
-  all (a worker woken per request preempts the loop and runs batches of one).
+- A caller on an event loop uses ``submit_async``: the workers are woken once per
+  loop iteration, after every request that arrived in it is queued, instead of
+  once per request (on a busy core this is what lets batches form at all: a worker
+  woken per request preempts the loop and runs batches of one), and each batch's
+  results go back to the loop in one callback rather than one per request.
 - A full queue refuses new requests at once (ResourceExhausted).
 - A request whose deadline passed while queued is never run (DeadlineExceeded).
 - A request larger than ``max_batch_size`` runs alone, in chunks.
@@ -19,13 +20,15 @@ runs the model once, and hands each request its rows of the outputs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,7 +58,20 @@ class _Task:
     rows: int
     key: BatchKey
     deadline: float | None
-    future: Future[Tensors] = field(default_factory=Future)
+    #: a thread's caller waits on ``future``; an event loop's on ``waiter`` (resolved on ``loop``)
+    future: Future[Tensors] | None = None
+    waiter: asyncio.Future[Tensors] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def claim(self) -> bool:
+        """Whether the caller still wants the result (it may have given up, e.g. disconnected)."""
+        if self.waiter is not None:
+            return not self.waiter.cancelled()
+        assert self.future is not None
+        return self.future.set_running_or_notify_cancel()
+
+
+Outcome = tuple[_Task, Tensors | None, BaseException | None]
 
 
 class Batcher:
@@ -88,12 +104,31 @@ class Batcher:
         Without ``defer_wake`` a worker is woken now; with it, one wake-up for all the
         requests submitted before the deferred callback runs.
         """
+        task = self._task(signature, inputs, deadline)
+        task.future = Future()
+        self._enqueue(task, defer_wake)
+        return task.future
+
+    def submit_async(
+        self, signature: Signature, inputs: Tensors, deadline: float | None = None
+    ) -> asyncio.Future[Tensors]:
+        """``submit`` for a caller on the running event loop: an awaitable, woken per loop iteration."""
+        loop = asyncio.get_running_loop()
+        task = self._task(signature, inputs, deadline)
+        task.waiter, task.loop = loop.create_future(), loop
+        self._enqueue(task, loop.call_soon)
+        return task.waiter
+
+    def _task(self, signature: Signature, inputs: Tensors, deadline: float | None) -> _Task:
         rows = _rows(inputs)
         key: BatchKey = (
             signature.name,
             tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())),
         )
-        task = _Task(signature, inputs, rows, key, deadline)
+        return _Task(signature, inputs, rows, key, deadline)
+
+    def _enqueue(self, task: _Task, defer_wake: DeferWake | None) -> None:
+        rows = task.rows
         with self._cond:
             if self._closed:
                 raise ResourceExhausted("the model version is shutting down; retry")
@@ -111,7 +146,6 @@ class Batcher:
         if schedule:
             assert defer_wake is not None
             defer_wake(self._wake)
-        return task.future
 
     def _wake(self) -> None:
         with self._cond:
@@ -162,20 +196,21 @@ class Batcher:
     def _work(self) -> None:
         while (batch := self._take_batch()) is not None:
             now = time.monotonic()
-            live = []
+            live, expired = [], []
             for task in batch:
-                if not task.future.set_running_or_notify_cancel():
+                if not task.claim():
                     continue  # the caller gave up (e.g. the client went away)
                 if task.deadline is not None and now > task.deadline:
-                    task.future.set_exception(
-                        DeadlineExceeded("the request's deadline passed while it was queued")
-                    )
+                    expired.append(task)
                 else:
                     live.append(task)
+            late = DeadlineExceeded("the request's deadline passed while it was queued")
+            outcomes: list[Outcome] = [(task, None, late) for task in expired]
             if live:
-                self._run(live)
+                outcomes += self._run(live)
+            _deliver(outcomes)
 
-    def _run(self, batch: list[_Task]) -> None:
+    def _run(self, batch: list[_Task]) -> list[Outcome]:
         signature = batch[0].signature
         try:
             if len(batch) == 1 and batch[0].rows > self.settings.max_batch_size:
@@ -189,14 +224,14 @@ class Batcher:
                 }
                 outputs = self._run_padded(signature, inputs, sum(t.rows for t in batch))
         except BaseException as exc:
-            for task in batch:
-                task.future.set_exception(exc)
-            return
+            return [(task, None, exc) for task in batch]
+        results: list[Outcome] = []
         start = 0
         for task in batch:
             end = start + task.rows
-            task.future.set_result({name: value[start:end] for name, value in outputs.items()})
+            results.append((task, {name: value[start:end] for name, value in outputs.items()}, None))
             start = end
+        return results
 
     def _run_padded(self, signature: Signature, inputs: Tensors, rows: int) -> Tensors:
         size = self.settings.padded_size(rows)
@@ -231,6 +266,35 @@ class Batcher:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join()
+
+
+def _deliver(outcomes: list[Outcome]) -> None:
+    """Hand each caller its result: thread callers directly, each event loop in one callback."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        task, value, error = outcome
+        if task.loop is not None:
+            by_loop.setdefault(task.loop, []).append(outcome)
+        elif task.future is not None:
+            if error is not None:
+                task.future.set_exception(error)
+            else:
+                task.future.set_result(value)  # type: ignore[arg-type]
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, items)
+
+
+def _resolve(outcomes: list[Outcome]) -> None:
+    """On the caller's event loop: settle the waiters that are still wanted."""
+    for task, value, error in outcomes:
+        waiter = task.waiter
+        if waiter is None or waiter.done():
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(value)  # type: ignore[arg-type]
 
 
 def _rows(inputs: Tensors) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
@@ -39,6 +40,14 @@ class Servable:
         if self.batcher is None or signature.name not in self._batched:
             return None
         return self.batcher.submit(signature, inputs, deadline, defer_wake)
+
+    def submit_async(
+        self, signature: Signature, inputs: Tensors, deadline: float | None
+    ) -> asyncio.Future[Tensors] | None:
+        """Queue the request on the batcher from the event loop; None when this signature is not batched."""
+        if self.batcher is None or signature.name not in self._batched:
+            return None
+        return self.batcher.submit_async(signature, inputs, deadline)
 
     def signature(self, name: str | None) -> Signature:
         key = name or DEFAULT_SIGNATURE
