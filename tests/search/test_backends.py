@@ -16,7 +16,7 @@ from moorings.search.postgres import PostgresBackend
 from moorings.search.reduce import exact_neighbours, recall
 from moorings.search.service import Collections
 from moorings.search.store import Backend
-from moorings.search.types import CollectionSpec
+from moorings.search.types import CollectionSpec, ItemBatch
 from moorings.search.validate import batch_from_arrays
 from tests.support.postgres import fresh_database
 from tests.support.vectors import clustered, queries_near
@@ -147,7 +147,11 @@ def test_recall_at_defaults_on_clustered_data(
     data = clustered(n, dim, seed=3)
     store = backend.create(CollectionSpec("r", dim))
     batch = batch_from_arrays([str(i) for i in range(n)], data, dim, "cosine")
-    store.upsert(batch)
+    # two batches: cube fits its projection on the first 500 and refits when the collection grows 4x
+    store.upsert(ItemBatch(batch.ids[:500], batch.vectors[:500], batch.names[:500], batch.metadata[:500]))
+    store.upsert(ItemBatch(batch.ids[500:], batch.vectors[500:], batch.names[500:], batch.metadata[500:]))
+    if kind == "cube":
+        assert store.fit_rows == n  # type: ignore[attr-defined]
     queries = batch_from_arrays([str(i) for i in range(100)], queries_near(data, 100), dim, "cosine").vectors
     truth = exact_neighbours(batch.vectors, queries, 10, "cosine")
     found = np.array([[int(h.id) for h in hits] for hits in store.search(queries, 10, None)])

@@ -67,3 +67,18 @@ def test_python_api_without_a_server(tmp_path: Path) -> None:
 def test_metadata_lines(tmp_path: Path) -> None:
     (tmp_path / "m.jsonl").write_text(json.dumps({"a": 1}) + "\n\nnull\n")
     assert ingest.read_metadata(tmp_path / "m.jsonl") == [{"a": 1}, None, None]
+
+
+def test_cli_reports_the_recall_a_reduction_costs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from moorings.cli import main
+
+    np.save(tmp_path / "v.npy", clustered(2000, 48))
+    base = ["collection", "--data-dir", str(tmp_path / "data")]
+    assert main([*base, "create", "r", "--dim", "48", "--reduce-to", "16"]) == 0
+    capsys.readouterr()
+    assert main([*base, "ingest", "r", str(tmp_path / "v.npy"), "--no-progress", "--batch-size", "500"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ingested"] == 2000 and report["reduce_to"] == 16
+    assert 0.5 < report["reduced_recall_at_10"] <= 1.0
+    assert main([*base, "ingest", "missing", str(tmp_path / "v.npy")]) == 2
+    assert "no collection named 'missing'" in capsys.readouterr().err
