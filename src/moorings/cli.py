@@ -10,8 +10,8 @@ from pathlib import Path
 
 from moorings import __version__
 from moorings.batching.settings import BatchingSettings, parse_batching
-from moorings.config import ServerSettings, available_cores
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
+from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
 
 
@@ -33,6 +33,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--allow-unsafe-pickle",
         action="store_true",
         help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
+    )
+    p.add_argument(
+        "--no-tfserving-grpc",
+        dest="tfserving_grpc",
+        action="store_false",
+        help="do not serve TF Serving's gRPC API (its protos import TensorFlow: ~5 s and ~500 MB)",
     )
     p.add_argument(
         "--max-grpc-message-mb",
@@ -124,6 +130,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         rest_port=args.rest_port,
         grpc_port=args.grpc_port,
         max_grpc_message_bytes=int(args.max_grpc_message_mb * 1024 * 1024),
+        tfserving_grpc=args.tfserving_grpc,
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),

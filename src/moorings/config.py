@@ -92,6 +92,8 @@ class ServerSettings:
     rest_port: int = 8501
     grpc_port: int = 8500
     max_grpc_message_bytes: int = 64 * 1024 * 1024
+    #: serve TF Serving's gRPC API (its protos import TensorFlow: seconds and hundreds of MB)
+    tfserving_grpc: bool = True
     #: several worker processes share the ports (``--workers``): gRPC binds with SO_REUSEPORT
     reuse_port: bool = False
     poll_seconds: float = 1.0

@@ -37,7 +37,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     onnx_models.write_mlp(repo / "mlp" / "1", seed=1)
     onnx_models.write_mlp(repo / "swap" / "1", seed=1)
     onnx_models.write_mlp(repo / "big" / "1", n_in=400_000, hidden=1)
-    with running_server(repo, "--max-grpc-message-mb", "1", "--max-body-mb", "1") as running:
+    with running_server(
+        repo, "--max-grpc-message-mb", "1", "--max-body-mb", "1", tfserving_grpc=True
+    ) as running:
         yield running
 
 

@@ -105,7 +105,7 @@ def cases(tf_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 @pytest.fixture(scope="module")
 def server(cases: dict[str, Any]) -> Iterator[RunningServer]:
-    with running_server(cases["_repo"]) as running:
+    with running_server(cases["_repo"], tfserving_grpc=True) as running:
         yield running
 
 

@@ -24,13 +24,22 @@ from tests.support import onnx_models
 
 class InProcessServer:
     def __init__(
-        self, dataplane: DataPlane, port: int, extra: Sequence[Callable[[grpc.aio.Server], None]] = ()
+        self,
+        dataplane: DataPlane,
+        port: int,
+        extra: Sequence[Callable[[grpc.aio.Server], None]] = (),
+        tfserving_grpc: bool = True,
     ) -> None:
         self.target = f"127.0.0.1:{port}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        settings = ServerSettings(repository=Path("."), grpc_port=port, max_grpc_message_bytes=1 << 20)
+        settings = ServerSettings(
+            repository=Path("."),
+            grpc_port=port,
+            max_grpc_message_bytes=1 << 20,
+            tfserving_grpc=tfserving_grpc,
+        )
 
         async def start() -> tuple[grpc.aio.Server, ProtoServices]:
             server, deferred = build_grpc_server(dataplane, settings, extra)

@@ -68,3 +68,18 @@ def test_unparsable_messages_are_invalid_argument(grpc_server: InProcessServer) 
                 channel.unary_unary(method)(b"\xff\xff", timeout=10)
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert f"not a valid message for {method}" in info.value.details()
+
+
+def test_tfserving_grpc_can_be_off(dataplane: DataPlane) -> None:
+    server = InProcessServer(dataplane, free_port(), tfserving_grpc=False)
+    try:
+        assert server.tf_serving.ready()
+        with grpc.insecure_channel(server.target) as channel:
+            with pytest.raises(grpc.RpcError) as info:
+                channel.unary_unary("/tensorflow.serving.PredictionService/Predict")(b"", timeout=10)
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert "--no-tfserving-grpc" in info.value.details()
+            ready = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")(b"", timeout=10)
+            assert ready == b"\x08\x01"  # ServerLiveResponse(live=True)
+    finally:
+        server.close()

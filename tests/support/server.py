@@ -43,9 +43,20 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    repository: Path, *extra_args: str, poll_seconds: float = 0.2, timeout: float = 120
+    repository: Path,
+    *extra_args: str,
+    poll_seconds: float = 0.2,
+    timeout: float = 120,
+    tfserving_grpc: bool = False,
 ) -> Iterator[RunningServer]:
-    """Start the server, wait until it is ready (first loads finished, gRPC listening), stop it afterwards."""
+    """Start the server, wait until it is ready (first loads finished, gRPC listening), stop it afterwards.
+
+    TF Serving's gRPC API is off unless ``tfserving_grpc``: importing its protos
+    imports TensorFlow, which costs each server start seconds that tests of
+    other APIs do not need. KServe V2 and other gRPC services are always on.
+    """
+    if not tfserving_grpc:
+        extra_args = ("--no-tfserving-grpc", *extra_args)
     rest_port = free_port()
     grpc_port = free_port()
     log_path = repository.parent / f"server-{rest_port}.log"

@@ -15,7 +15,9 @@ So that a server of ONNX models does not wait for that, its two services are
 registered as a deferred :class:`ProtoServices` handler: the import runs in a thread
 started here, the port listens at once, and the dataplane reports ready only
 after the import finished (``tf_serving.ready``). A TF Serving call that comes
-earlier waits for the import without blocking the event loop.
+earlier waits for the import without blocking the event loop. With
+``settings.tfserving_grpc`` off (``--no-tfserving-grpc``) nothing is imported
+and those services answer UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
         self._methods: dict[str, grpc.RpcMethodHandler] = {}
 
     def load(self, deferred: bool = False) -> None:
-        if deferred:
+        if self.error is not None:  # disabled
+            self.loaded.set()
+        elif deferred:
             threading.Thread(target=self._load, name="moorings-grpc-import", daemon=True).start()
         else:
             self._load()
@@ -118,8 +122,15 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
         if method.split("/")[1:2] and method.split("/")[1] not in self.services:
             return None
         if self.loaded.is_set():
+            if self.error is not None:
+                return grpc.unary_unary_rpc_method_handler(self._refuse)
             return self._method(handler_call_details)
         return grpc.unary_unary_rpc_method_handler(self._waiting(handler_call_details))
+
+    async def _refuse(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        """The services are off or could not be imported: say why."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, self.error)
+        return b""
 
     def _waiting(self, details: grpc.HandlerCallDetails) -> Callable[[bytes, Any], Any]:
         async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -171,6 +182,8 @@ def build_grpc_server(
     kserve = ProtoServices(KSERVE_SERVICES, KSERVE_MODULE, dataplane)
     kserve.load()
     tf_serving = ProtoServices(TF_SERVING_SERVICES, TF_SERVING_MODULE, dataplane)
+    if not settings.tfserving_grpc:
+        tf_serving.error = "TF Serving's gRPC API is off on this server (--no-tfserving-grpc)"
     server = grpc.aio.server(options=grpc_options(settings))
     for add in extra_services:
         add(server)
