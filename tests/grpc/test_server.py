@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 
@@ -82,4 +84,30 @@ def test_tfserving_grpc_can_be_off(dataplane: DataPlane) -> None:
             ready = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")(b"", timeout=10)
             assert ready == b"\x08\x01"  # ServerLiveResponse(live=True)
     finally:
+        server.close()
+
+
+def test_calls_before_the_deferred_import_wait_for_it(dataplane: DataPlane) -> None:
+    pytest.importorskip("tensorflow_serving")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+    from moorings.runtimes import tensorflow as tf_runtime
+
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "mlp"
+    with ThreadPoolExecutor(1) as pool, tf_runtime._IMPORT_LOCK:  # holds the TF Serving import back
+        server = InProcessServer(dataplane, free_port())
+        channel = grpc.insecure_channel(server.target)
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        pending = pool.submit(stub.GetModelStatus, request, timeout=60)
+        time.sleep(0.5)
+        assert not server.tf_serving.ready() and not pending.done()
+    try:
+        statuses = pending.result(60).model_version_status
+        assert [s.version for s in statuses] == [1]
+        assert server.tf_serving.ready()
+    finally:
+        channel.close()
         server.close()
