@@ -4,7 +4,8 @@ Labels are row numbers of the owning store. Rows that are deleted or filtered ou
 with an ``IDSelectorBitmap``. Scores: higher is nearer (inner product, or negated squared L2).
 
 Defaults (measured on clustered data, see tests/search/test_recall.py): HNSW M=32,
-efConstruction=80, efSearch=max(96, 2k); IVF nlist≈4·√n, nprobe=max(16, nlist/8).
+efConstruction=80, efSearch=max(160, 2k) (recall@10 0.98 at 100k × 384, 0.94 with 96);
+IVF nlist≈4·√n, nprobe=max(16, nlist/32).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from moorings.search.types import Vectors
 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 96
+HNSW_EF_SEARCH = 160
 #: collections with at least this many items get an ANN index when the index kind is "auto"
 ANN_THRESHOLD = 50_000
 
@@ -67,7 +68,7 @@ class AnnIndex:
             index.cp.seed = 1234
             if len(vectors):
                 index.train(vectors)
-            index.nprobe = max(16, nlist // 8)
+            index.nprobe = max(16, nlist // 32)
             self._quantizer = quantizer  # keep it alive beside the index
         else:
             index = faiss.IndexFlatIP(self.dim) if self.inner_product else faiss.IndexFlatL2(self.dim)
