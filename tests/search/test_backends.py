@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moorings.errors import InvalidArgument
+from moorings.errors import InvalidArgument, NotFound
 from moorings.search.faiss_store import FaissBackend
 from moorings.search.postgres import PostgresBackend
 from moorings.search.reduce import exact_neighbours, recall
@@ -158,3 +158,18 @@ def test_recall_at_defaults_on_clustered_data(
     value = recall(found, truth)
     backend.close()
     assert value >= 0.95, f"{kind}: recall@10 {value:.3f}"
+
+
+@pytest.mark.parametrize("kind", ["pgvector", "cube"])
+def test_a_collection_dropped_by_another_process_is_404(kind: str, postgres_url: str) -> None:
+    url = fresh_database(postgres_url, f"t{next(_numbers)}_drop_{kind}")
+    first, second = PostgresBackend(url, kind), PostgresBackend(url, kind)
+    try:
+        first.create(CollectionSpec("gone", 2))
+        stale = second.open("gone")
+        first.drop("gone")
+        with pytest.raises(NotFound, match="dropped meanwhile"):
+            stale.search(np.ones((1, 2), dtype=np.float32), 1, None)
+    finally:
+        first.close()
+        second.close()

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from moorings.search import reduce
 from moorings.search.filters import Filter
-from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase
+from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors
 from moorings.search.types import Hit, ItemBatch, Vectors
 
 CUBE_MAX_DIM = 100
@@ -92,6 +92,7 @@ class CubeStore(PgStoreBase):
                     [(c, r[0]) for c, r in zip(self._coords(stored), rows, strict=True)],
                 )
 
+    @db_errors
     def upsert(self, batch: ItemBatch) -> None:
         query = sql.SQL(
             "INSERT INTO {} (id, name, metadata, vec, emb) VALUES (%s, %s, %s, %s, cube(%s::float8[]))"
@@ -123,6 +124,7 @@ class CubeStore(PgStoreBase):
             with conn.cursor() as cur:
                 cur.executemany(query, rows)
 
+    @db_errors
     def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
         where: sql.Composable = sql.SQL("")
         params: list[Any] = []

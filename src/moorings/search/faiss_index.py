@@ -4,7 +4,7 @@ Labels are row numbers of the owning store. Rows that are deleted or filtered ou
 with an ``IDSelectorBitmap``. Scores: higher is nearer (inner product, or negated squared L2).
 
 Defaults (measured on clustered data, see tests/search/test_recall.py): HNSW M=32,
-efConstruction=80, efSearch=max(160, 2k) (recall@10 0.98 at 100k × 384, 0.94 with 96);
+efConstruction=80, efSearch=max(160, 2k) (recall@10 0.98 at 100k x 384, 0.94 with 96);
 IVF nlist≈4·√n, nprobe=max(16, nlist/32).
 """
 

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from moorings.errors import NotFound, Unavailable
 from moorings.search.checksum import digest
 from moorings.search.postgres import items_table
 from moorings.search.types import CollectionSpec, Item, Vectors
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_errors(method: F) -> F:
+    """A lost database is 503, a collection dropped by another process 404 (not a bare 500)."""
+
+    @functools.wraps(method)
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.errors.UndefinedTable:
+            raise NotFound(f"no collection named {self.spec.name!r} (dropped meanwhile)") from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise Unavailable(f"the search database is unavailable: {str(exc).strip()[:200]}") from None
+
+    return wrapped  # type: ignore[return-value]
+
 
 #: columns every items table has, besides the store's own vector columns
 COMMON_COLUMNS = "id text PRIMARY KEY, name text, metadata jsonb"
@@ -46,11 +67,13 @@ class PgStoreBase:
     def decode_vector(self, value: Any) -> Vectors:
         raise NotImplementedError
 
+    @db_errors
     def count(self) -> int:
         with self.pool.connection() as conn:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table)).fetchone()
         return int(row[0]) if row else 0
 
+    @db_errors
     def delete(self, ids: list[str]) -> int:
         with self.pool.connection() as conn, conn.transaction():
             cur = conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self.table), [ids])
@@ -61,6 +84,7 @@ class PgStoreBase:
             return None
         return Item(id=row[0], name=row[1], metadata=row[2], vector=self.decode_vector(row[3]))
 
+    @db_errors
     def get(self, item_id: str) -> Item | None:
         query = sql.SQL("SELECT id, name, metadata, {} FROM {} WHERE id = %s").format(
             self.vector_sql, self.table
@@ -68,6 +92,7 @@ class PgStoreBase:
         with self.pool.connection() as conn:
             return self._item(conn.execute(query, [item_id]).fetchone())
 
+    @db_errors
     def find_name(self, text: str) -> Item | None:
         """Exact, then prefix, then substring, then every word present; shorter names first."""
         needle = " ".join(text.lower().split())
@@ -92,6 +117,7 @@ class PgStoreBase:
                 ).fetchone()
         return self._item(row)
 
+    @db_errors
     def checksum(self) -> str:
         query = sql.SQL("SELECT id, {}, name, metadata FROM {}").format(self.vector_sql, self.table)
         with self.pool.connection() as conn:

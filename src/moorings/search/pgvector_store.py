@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from moorings.search.filters import Filter
-from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase
+from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors
 from moorings.search.types import Hit, ItemBatch, Vectors
 
 HNSW_M = 16
@@ -67,6 +67,7 @@ class PgvectorStore(PgStoreBase):
         array = value.to_numpy() if hasattr(value, "to_numpy") else value
         return np.asarray(array, dtype=np.float32)
 
+    @db_errors
     def upsert(self, batch: ItemBatch) -> None:
         query = sql.SQL(
             "INSERT INTO {} (id, name, metadata, embedding) VALUES (%s, %s, %s, %s)"
@@ -80,6 +81,7 @@ class PgvectorStore(PgStoreBase):
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.executemany(query, rows)
 
+    @db_errors
     def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
         where: sql.Composable = sql.SQL("")
         params: list[Any] = []
