@@ -81,7 +81,8 @@ def to_numpy(proto: Any, where: str = "tensor") -> np.ndarray:
                 f"{where}: tensor_content has {len(content)} bytes but shape {list(shape)} of "
                 f"{dtype.tf_name} needs {expected}"
             )
-        return np.frombuffer(content, dtype=dtype.numpy.newbyteorder("<")).astype(dtype.numpy).reshape(shape)
+        array = np.frombuffer(content, dtype=dtype.numpy.newbyteorder("<"))
+        return array.astype(dtype.numpy, copy=False).reshape(shape)  # no copy on little-endian hosts
     values = getattr(proto, _VALUE_FIELD[dtype.name])
     n = len(values)
     if n > count:

@@ -9,6 +9,7 @@ every V2 client reads.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import grpc
@@ -48,7 +49,7 @@ def _shape(values: Any, where: str) -> tuple[int, ...]:
     shape = tuple(int(d) for d in values)
     if any(d < 0 for d in shape):
         raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
-    if np.prod(shape, dtype=np.float64) > 1 << 31:
+    if math.prod(shape) > 1 << 31:
         raise InvalidArgument(f"{where}: shape {list(shape)} has too many elements")
     return shape
 
@@ -58,7 +59,7 @@ def _from_contents(tensor: Any, dtype: DType, shape: tuple[int, ...], where: str
     if field is None:
         raise InvalidArgument(f"{where}: {dtype.v2_name} data must be sent in raw_input_contents")
     values = getattr(tensor.contents, field)
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if len(values) != count:
         raise InvalidArgument(
             f"{where}: contents.{field} holds {len(values)} values but shape {list(shape)} needs {count}"
