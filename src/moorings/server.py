@@ -78,7 +78,7 @@ async def _main(
     grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
     dataplane.readiness_checks.append(tf_serving.ready)
     await grpc_server.start()
-    log.info("gRPC (TF Serving, KServe V2) on %s:%d", settings.host, settings.grpc_port)
+    log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
     for sig in (signal.SIGINT, signal.SIGTERM):
