@@ -166,7 +166,8 @@ class Progress:
     def update(self, count: int) -> None:
         self.done += count
         now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.2 and self.done < self.total):
+        interval = 0.2 if self.out.isatty() else 5.0  # a log file gets a line every few seconds
+        if not self.enabled or (now - self._last < interval and self.done < self.total):
             return
         self._last = now
         rate = self.done / max(now - self.start, 1e-9)
