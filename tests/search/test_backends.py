@@ -18,7 +18,7 @@ from moorings.search.service import Collections
 from moorings.search.store import Backend
 from moorings.search.types import CollectionSpec, ItemBatch
 from moorings.search.validate import batch_from_arrays
-from tests.support.postgres import fresh_database
+from tests.support.postgres import DEBIAN_BIN, debian_postgres_without_pgvector, fresh_database
 from tests.support.vectors import clustered, queries_near
 
 _numbers = itertools.count()
@@ -173,3 +173,24 @@ def test_a_collection_dropped_by_another_process_is_404(kind: str, postgres_url:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.skipif(not DEBIAN_BIN.is_dir(), reason="Debian's PostgreSQL 15 is not installed")
+def test_auto_picks_cube_where_pgvector_is_missing() -> None:
+    from moorings.errors import Unavailable
+
+    with debian_postgres_without_pgvector() as url:
+        with pytest.raises(Unavailable, match="no 'vector' extension"):
+            PostgresBackend(url, "pgvector")
+        backend = PostgresBackend(url, "auto")
+        try:
+            assert backend.kind == "cube" and not backend.extensions["vector"]
+            service = Collections(backend)
+            _load(service)
+            assert service.describe("films")["backend"] == "cube"
+            assert _ids(service.search("films", {"vector": [1, 0, 0.1], "k": 3})) == ["1", "2", "3"]
+            assert service.search("films", {"name": "ROGUE one", "k": 1})["matched"]["id"] == "1"
+            with pytest.raises(InvalidArgument, match="cube backend orders by Euclidean"):
+                service.create({"name": "ip", "dim": 3, "metric": "ip"})
+        finally:
+            backend.close()
