@@ -193,11 +193,12 @@ def goals(s: Summary) -> list[str]:
     return rows
 
 
-def render(s: Summary, source: Path) -> str:
+def render(s: Summary, sources: list[Path]) -> str:
     project = ROOT / ".venv/bin/python"
     out = [
-        f"Raw data: `{source.relative_to(ROOT)}` (git-ignored). Produced by `benchmarks/run.sh` "
-        f"(`{' '.join(s.meta.get('argv', []))}`), then `benchmarks/report.py`.",
+        "Raw data: " + ", ".join(f"`{p.relative_to(ROOT)}`" for p in sources) + " (git-ignored). "
+        f"Produced by `benchmarks/run.sh` (`{' '.join(s.meta.get('argv', []))}`), then "
+        f"`benchmarks/report.py`.",
         "",
         "## Machine and versions",
         "",
@@ -250,10 +251,25 @@ def _wrk_version() -> str:
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 
 
+def merge(paths: list[Path]) -> list[Record]:
+    """Records of several runs; a later run replaces the earlier runs' records of the models it measured."""
+    records: list[Record] = []
+    for path in paths:
+        new = load(path)
+        models = {r["model"] for r in new if "model" in r}
+        records = [r for r in records if r.get("model") not in models or r["kind"] == "meta"] + [
+            r for r in new if r["kind"] not in ("meta", "meta-end") or not records
+        ]
+    return records
+
+
 def main() -> None:
-    """Replace the generated part of RESULTS.md; the hand-written analysis around it stays."""
-    path = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else max(RESULTS.glob("*.jsonl"))
-    text = render(Summary(load(path)), path)
+    """Replace the generated part of RESULTS.md; the hand-written analysis around it stays.
+
+    Arguments: result files (default: the newest); a later file replaces the models it measured.
+    """
+    paths = [Path(p).resolve() for p in sys.argv[1:]] or [max(RESULTS.glob("*.jsonl"))]
+    text = render(Summary(merge(paths)), paths)
     target = HERE / "RESULTS.md"
     current = target.read_text() if target.exists() else f"{START}\n{END}\n"
     if START not in current or END not in current:

@@ -343,7 +343,7 @@ def main() -> None:
                     )
                     continue
                 client = server.client_cpus or args.client_cpus
-                load(server, port, grpc_port, 8, 1, client)  # warm-up
+                load(server, port, grpc_port, 8, 2, client)  # warm-up
                 for level in levels:
                     before = tree_cpu_seconds(process.pid)
                     result = load(server, port, grpc_port, level, args.seconds, client)

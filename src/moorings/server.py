@@ -99,8 +99,7 @@ async def _freeze_heap_when_ready(dataplane: DataPlane) -> None:
     under load. ``gc.freeze()`` moves them to a generation the collector never scans.
     """
     while not dataplane.is_ready():
-        await asyncio.sleep(0.5)
-    await asyncio.sleep(1.0)  # let the imports that readiness waited for settle
+        await asyncio.sleep(0.2)
     gc.collect()
     gc.freeze()
     log.debug("froze %d start-up objects out of garbage collection", gc.get_freeze_count())
