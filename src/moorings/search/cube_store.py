@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from moorings.search import reduce
 from moorings.search.filters import Filter
-from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors
+from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors, where_clause
 from moorings.search.types import Hit, ItemBatch, Vectors
 
 CUBE_MAX_DIM = 100
@@ -126,11 +126,7 @@ class CubeStore(PgStoreBase):
 
     @db_errors
     def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
-        where: sql.Composable = sql.SQL("")
-        params: list[Any] = []
-        if flt is not None:
-            text, params = flt.sql()
-            where = sql.SQL("WHERE " + text)
+        where, params = where_clause(flt)
         exact = self.projection is None and self.reduced_dim is None
         fetch = k if exact else max(k * RERANK_FACTOR, MIN_CANDIDATES)
         query = sql.SQL(

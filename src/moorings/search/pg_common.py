@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from moorings.errors import NotFound, Unavailable
 from moorings.search.checksum import digest
+from moorings.search.filters import Filter
 from moorings.search.postgres import items_table
 from moorings.search.types import CollectionSpec, Item, Vectors
 
@@ -35,6 +36,14 @@ def db_errors(method: F) -> F:
 
 #: columns every items table has, besides the store's own vector columns
 COMMON_COLUMNS = "id text PRIMARY KEY, name text, metadata jsonb"
+
+
+def where_clause(flt: Filter | None) -> tuple[sql.Composable, list[Any]]:
+    """The ``WHERE`` clause of a metadata filter and its bound parameters (empty without a filter)."""
+    if flt is None:
+        return sql.SQL(""), []
+    text, params = flt.sql()
+    return sql.SQL("WHERE " + text), list(params)
 
 
 def like_pattern(text: str) -> str:

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from moorings.search.filters import Filter
-from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors
+from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors, where_clause
 from moorings.search.types import Hit, ItemBatch, Vectors
 
 HNSW_M = 16
@@ -83,11 +83,7 @@ class PgvectorStore(PgStoreBase):
 
     @db_errors
     def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
-        where: sql.Composable = sql.SQL("")
-        params: list[Any] = []
-        if flt is not None:
-            text, params = flt.sql()
-            where = sql.SQL("WHERE " + text)
+        where, params = where_clause(flt)
         distance = sql.SQL("{} {} {}").format(self.indexed, sql.SQL(self.operator), self.query_cast)
         query = sql.SQL("SELECT id, name, metadata, {} AS d FROM {} {} ORDER BY d LIMIT %s").format(
             distance, self.table, where
