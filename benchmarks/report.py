@@ -203,7 +203,8 @@ def render(s: Summary, sources: list[Path]) -> str:
         "## Machine and versions",
         "",
         f"- {machine()}",
-        f"- moorings {_git_sha()}; onnxruntime {version(project, 'onnxruntime')}, tensorflow "
+        f"- moorings at commit {s.meta.get('commit') or _git_sha()} (working tree as of the run's start, "
+        f"{s.meta.get('started', '?')}); onnxruntime {version(project, 'onnxruntime')}, tensorflow "
         f"{version(project, 'tensorflow')}, uvicorn {version(project, 'uvicorn')}, "
         f"httptools {version(project, 'httptools')}, uvloop {version(project, 'uvloop')}, "
         f"orjson {version(project, 'orjson')}",

@@ -154,7 +154,8 @@ def configurations(only: set[str], quick: bool) -> list[Server]:
     return out
 
 
-def start(server: Server, log_dir: Path) -> tuple[subprocess.Popen[bytes], int, int, Path]:
+def start(server: Server, log_dir: Path, cpus: str) -> tuple[subprocess.Popen[bytes], int, int, Path]:
+    """Start ``server`` pinned to ``cpus`` (its own setting wins)."""
     port, port2, port3 = free_port(), free_port(), free_port()
     folder = log_dir / f"{server.name}-{server.model}-{port}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -169,8 +170,8 @@ def start(server: Server, log_dir: Path) -> tuple[subprocess.Popen[bytes], int, 
         filled = {k: int(fill[v]) if isinstance(v, str) and v in fill else v for k, v in content.items()}
         (folder / name).write_text(json.dumps(filled))
     command = [sub(a) for a in server.command]
-    if server.cpus:
-        command = ["taskset", "-c", server.cpus, *command]
+    if server.cpus or cpus:
+        command = ["taskset", "-c", server.cpus or cpus, *command]
     env = {**os.environ, **{k: sub(v) for k, v in server.env.items()}, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = ":".join(p for p in (env.get("PYTHONPATH", ""), str(ROOT)) if p)
     log = (folder / "server.log").open("wb")
@@ -321,7 +322,11 @@ def main() -> None:
         with out_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
-    emit({"kind": "meta", "argv": sys.argv, "started": stamp, "load": load_snapshot()})
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    emit({"kind": "meta", "argv": sys.argv, "started": stamp, "load": load_snapshot(),
+          "commit": sha.stdout.strip()})  # fmt: skip
     models = sorted({s.model for s in servers})
     for round_no in range(args.rounds):
         for model in models:  # raw throughput, once per round too
@@ -331,7 +336,7 @@ def main() -> None:
                   f"best b{raw['best_batch']} {raw['best_rows_per_s']:.0f}/s", flush=True)  # fmt: skip
         order = servers[round_no % len(servers) :] + servers[: round_no % len(servers)]  # interleave
         for server in order:
-            process, port, grpc_port, folder = start(server, logs)
+            process, port, grpc_port, folder = start(server, logs, args.server_cpus)
             try:
                 status = wait_ready(server, port, process)
                 if status != 200:

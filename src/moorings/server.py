@@ -79,6 +79,10 @@ async def _main(
     dataplane.readiness_checks.append(tf_serving.ready)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
+    if sockets is not None:
+        # a worker sharing the REST socket takes connections only once its first loads are done
+        while not dataplane.manager.is_ready():
+            await asyncio.sleep(0.05)
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,8 +5,10 @@ GIL to about one core; ``moorings serve --workers N`` runs N processes instead.
 The parent binds the listening socket, starts the workers (spawned, so nothing
 framework-level is inherited half-initialised), and each worker loads the model
 repository itself and serves on the shared socket (the kernel spreads the
-connections). gRPC servers bind their port with SO_REUSEPORT, so every worker
-serves gRPC on the same port too.
+connections). A worker starts taking connections only once its first model
+loads are done, so a client never reaches a worker that does not know the model
+yet. gRPC servers bind their port with SO_REUSEPORT, so every worker serves
+gRPC on the same port too.
 
 - With N no larger than the cores this process may use, worker i is pinned to
   its own share of them, so each worker's thread defaults fit its share.
