@@ -72,3 +72,10 @@ class Unimplemented(MooringsError):
 
 class LoadError(MooringsError):
     """A model version could not be loaded; the message is shown in the status API."""
+
+
+class MethodNotAllowed(MooringsError):
+    """The route exists but not for this HTTP method."""
+
+    http_status = 405
+    grpc_code = "UNIMPLEMENTED"

@@ -17,6 +17,7 @@ from moorings.rest.http import (
     Receive,
     Scope,
     Send,
+    allow_method,
     dump_json,
     parse_json,
     path_segments,
@@ -26,11 +27,6 @@ from moorings.rest.http import (
 from moorings.search.service import Collections
 
 log = logging.getLogger(__name__)
-
-
-class MethodNotAllowed(MooringsError):
-    http_status = 405
-    grpc_code = "UNIMPLEMENTED"
 
 
 class RestApp:
@@ -73,29 +69,24 @@ class RestApp:
         if len(segments) >= 4 and segments[1] == "v1" and segments[2] == "models":
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:
-                _allow(method, "GET")
+                allow_method(method, "GET")
                 return 200, dump_json(tfserving.get(self.dataplane, route))
-            _allow(method, "POST")
+            allow_method(method, "POST")
             body = parse_json(await read_body(scope, receive, self.max_body_bytes))
             return 200, dump_json(await tfserving.post(self.dataplane, route, body))
         if segments[1:] == ["v2", "health", "live"]:
-            _allow(method, "GET")
+            allow_method(method, "GET")
             return 200, dump_json({"live": True})
         if segments[1:] == ["v2", "health", "ready"]:
-            _allow(method, "GET")
+            allow_method(method, "GET")
             ready = self.dataplane.is_ready()
             return (200 if ready else 503), dump_json({"ready": ready})
         if segments[1:] in ([""], []):
-            _allow(method, "GET")
+            allow_method(method, "GET")
             return 200, dump_json(
                 {"name": "moorings", "version": __version__, "models": self.dataplane.manager.model_names()}
             )
         raise NotFound(f"no such route: {scope['path'][:200]}")
-
-
-def _allow(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise MethodNotAllowed(f"method {method} is not allowed here; use {allowed}")
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from moorings.errors import InvalidArgument, MooringsError, NotFound
+from moorings.errors import InvalidArgument, NotFound
+from moorings.rest.http import allow_method
 from moorings.search.service import Collections
 
 VERBS = ("upsert", "delete", "search")
@@ -32,16 +33,6 @@ T = TypeVar("T")
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(fn, *args))
-
-
-class MethodNotAllowed(MooringsError):
-    http_status = 405
-    grpc_code = "UNIMPLEMENTED"
-
-
-def _allow(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise MethodNotAllowed(f"method {method} is not allowed here; use {allowed}")
 
 
 async def handle(
@@ -56,12 +47,12 @@ async def handle(
     if not segments or segments == [""]:
         if method == "GET":
             return 200, {"collections": await _run(collections.list_all)}
-        _allow(method, "POST")
+        allow_method(method, "POST")
         payload = await body()
         return 201, await _run(collections.create, payload)
     head = segments[0]
     if len(segments) == 3 and segments[1] == "items":
-        _allow(method, "GET")
+        allow_method(method, "GET")
         return 200, await _run(collections.get_item, head, segments[2])
     if len(segments) != 1:
         raise NotFound("no such route under /v1/collections")
@@ -69,11 +60,11 @@ async def handle(
     if not sep:
         if method == "DELETE":
             return 200, await _run(collections.drop, head)
-        _allow(method, "GET")
+        allow_method(method, "GET")
         return 200, await _run(collections.describe, head)
     if verb not in VERBS:
         raise InvalidArgument(f"unknown collection verb {verb[:40]!r}; use :upsert, :delete or :search")
-    _allow(method, "POST")
+    allow_method(method, "POST")
     payload = await body()
     call: Callable[[str, Any], dict[str, Any]] = getattr(collections, verb)
     return 200, await _run(call, name, payload)

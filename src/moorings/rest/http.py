@@ -9,7 +9,7 @@ from urllib.parse import unquote_to_bytes
 import numpy as np
 import orjson
 
-from moorings.errors import InvalidArgument, PayloadTooLarge
+from moorings.errors import InvalidArgument, MethodNotAllowed, PayloadTooLarge
 
 Scope = dict[str, Any]
 Receive = Any
@@ -95,3 +95,9 @@ async def send_bytes(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def allow_method(method: str, allowed: str) -> None:
+    """Raise 405 naming the method to use when a route is called with another one."""
+    if method != allowed:
+        raise MethodNotAllowed(f"method {method} is not allowed here; use {allowed}")

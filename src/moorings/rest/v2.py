@@ -21,6 +21,7 @@ from moorings.rest.http import (
     Receive,
     Scope,
     Send,
+    allow_method,
     dump_json,
     header,
     parse_json,
@@ -35,16 +36,6 @@ log = logging.getLogger(__name__)
 OCTET_HEADERS = [(b"content-type", b"application/octet-stream")]
 
 
-class MethodNotAllowed(MooringsError):
-    http_status = 405
-    grpc_code = "UNIMPLEMENTED"
-
-
-def _allow(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise MethodNotAllowed(f"method {method} is not allowed here; use {allowed}")
-
-
 def wants(path: str) -> bool:
     """Whether a path is one of these routes (the health routes are not)."""
     return path in ("/v2", "/v2/") or path.startswith("/v2/models")
@@ -57,7 +48,7 @@ async def serve(dataplane: DataPlane, scope: Scope, receive: Receive, send: Send
         parts = [s for s in segments[2:] if s] if segments[-1:] == [""] else segments[2:]
         method = scope["method"]
         if not parts:
-            _allow(method, "GET")
+            allow_method(method, "GET")
             await send_bytes(send, 200, dump_json(v2_model.server_metadata()))
             return
         if parts[0] != "models" or len(parts) < 2:
@@ -68,14 +59,14 @@ async def serve(dataplane: DataPlane, scope: Scope, receive: Receive, send: Send
             version, rest = rest[1], rest[2:]
         ref = v2_model.model_ref(name, version)
         if not rest:
-            _allow(method, "GET")
+            allow_method(method, "GET")
             await send_bytes(send, 200, dump_json(v2_model.model_metadata(dataplane, ref)))
         elif rest == ["ready"]:
-            _allow(method, "GET")
+            allow_method(method, "GET")
             v2_model.is_model_ready(dataplane, ref)
             await send_bytes(send, 200, dump_json({"name": name, "ready": True}))
         elif rest == ["infer"]:
-            _allow(method, "POST")
+            allow_method(method, "POST")
             await _infer(dataplane, scope, receive, send, ref, max_body)
         else:
             raise NotFound(f"no such route: {scope['path'][:200]}")
