@@ -337,10 +337,11 @@ class FaissStore:
                         results.append(self._exact(q, found, kk))
                     else:
                         results.append((found[:kk], s[: len(found)][:kk]))
+            ids, names, metadata = self.rows.ids, self.rows.names, self.rows.metadata
             return [
                 [
-                    Hit(self.rows.ids[r], float(sc), self.rows.names[r], self.rows.metadata[r])
-                    for r, sc in zip(rows.tolist(), scores_.tolist(), strict=True)
+                    Hit(ids[r], sc, names[r], metadata[r])
+                    for r, sc in zip(rows.tolist(), scores_.astype(np.float64).tolist(), strict=True)
                 ]
                 for rows, scores_ in results
             ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -100,9 +100,11 @@ class Item:
         return {"id": self.id, "name": self.name, "vector": self.vector.tolist(), "metadata": self.metadata}
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One neighbour. ``score``: higher is nearer (inner product; for l2 the negated squared distance)."""
+class Hit(NamedTuple):
+    """One neighbour. ``score``: higher is nearer (inner product; for l2 the negated squared distance).
+
+    A named tuple, not a dataclass: a batch search builds thousands of them per request.
+    """
 
     id: str
     score: float
