@@ -49,6 +49,8 @@ def rss_mb(pid: int | None = None) -> float:
 
 
 ROUNDS = 3
+PIN = False
+SERVER_CPU, CLIENT_CPU = 0, 1
 
 
 def timed_qps(fn: Any, count: int) -> float:
@@ -109,10 +111,12 @@ def through_server(
     repo = data_dir / "empty-repo"
     repo.mkdir(exist_ok=True)
     port, grpc_port = free_port(), free_port()
+    pin = ["taskset", "-c", str(SERVER_CPU)] if PIN else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"} if PIN else None
     process = subprocess.Popen(
-        [sys.executable, "-m", "moorings", "serve", str(repo), "--rest-port", str(port), "--grpc-port",
-         str(grpc_port), "--data-dir", str(data_dir), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [*pin, sys.executable, "-m", "moorings", "serve", str(repo), "--rest-port", str(port), "--grpc-port",
+         str(grpc_port), "--data-dir", str(data_dir), "--log-level", "warning", "--no-tfserving-grpc"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1/collections/bench:search"
     try:
@@ -152,8 +156,14 @@ def through_server(
                     answer = orjson.loads(client.post(url, content=b).content)
                     found.extend([int(h["id"]) for h in r["hits"]] for r in answer["results"])
 
-            batched = timed_qps(run_batches, len(queries))
-            single = timed_qps(lambda: [client.post(url, content=b) for b in bodies], single_n)
+            if PIN:  # the client on the other core: it must not take the server's
+                os.sched_setaffinity(0, {CLIENT_CPU})
+            try:
+                batched = timed_qps(run_batches, len(queries))
+                single = timed_qps(lambda: [client.post(url, content=b) for b in bodies], single_n)
+            finally:
+                if PIN:
+                    os.sched_setaffinity(0, {SERVER_CPU})
             return {
                 "recall@10": round(recall(np.array(found), truth), 4),
                 "qps_single": round(single),
@@ -242,9 +252,21 @@ def main() -> None:
     parser.add_argument("--no-server", dest="server", action="store_false")
     parser.add_argument("--work", default="/tmp")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per measurement; the best counts")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="one core for the search (server, raw FAISS and in-process runs on CPU 0, one FAISS "
+        "thread), the other for the HTTP client (CPU 1): served / raw on equal terms",
+    )
     args = parser.parse_args()
-    global ROUNDS
+    global ROUNDS, PIN
     ROUNDS = args.rounds
+    PIN = args.pin
+    if PIN:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        os.sched_setaffinity(0, {SERVER_CPU})
     rows: list[dict[str, Any]] = []
     for size in args.sizes.split(","):
         n, dim = (int(x) for x in size.lower().split("x"))
