@@ -6,13 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moorings.core.loader import Loader
-from moorings.core.manager import Manager
-from moorings.dataplane import DataPlane
-from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from tests.support import onnx_models, sklearn_models
-from tests.support.asgi import Response, call
+from tests.support.asgi import Response, call, serving_app
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +28,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(repo: Path) -> Iterator[RestApp]:
-    manager = Manager(LocalSource(repo), Loader(repo))
-    manager.poll_once()
-    manager.wait_until_idle(60)
-    dataplane = DataPlane(manager, inference_threads=2)
-    yield RestApp(dataplane, max_body_bytes=1024 * 1024)
-    manager.stop()
-    dataplane.close()
+    with serving_app(repo) as app:
+        yield app
 
 
 def get(app: RestApp, path: str) -> Response:

@@ -8,12 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moorings.core.loader import Loader
-from moorings.core.manager import Manager
-from moorings.dataplane import DataPlane
-from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
-from tests.support.asgi import call
+from tests.support.asgi import call, serving_app
 
 pytestmark = pytest.mark.tensorflow
 
@@ -23,13 +19,8 @@ def app(tf_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
     repo = tmp_path_factory.mktemp("tf-repo")
     for name in ("keras_savedmodel", "keras_file", "text", "examples"):
         shutil.copytree(tf_models / name, repo / name / "1")
-    manager = Manager(LocalSource(repo), Loader(repo))
-    manager.poll_once()
-    manager.wait_until_idle(120)
-    dataplane = DataPlane(manager, inference_threads=2)
-    yield RestApp(dataplane, max_body_bytes=1024 * 1024)
-    manager.stop()
-    dataplane.close()
+    with serving_app(repo, load_timeout=120) as app:
+        yield app
 
 
 def test_savedmodel_and_keras_file_agree(app: RestApp) -> None:

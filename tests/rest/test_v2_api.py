@@ -13,12 +13,9 @@ import numpy as np
 import orjson
 import pytest
 
-from moorings.core.loader import Loader
-from moorings.core.manager import Manager
-from moorings.dataplane import DataPlane
-from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from tests.support import onnx_models, sklearn_models
+from tests.support.asgi import serving_app
 
 X = np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32)
 
@@ -36,13 +33,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, onnx
 
 @pytest.fixture(scope="module")
 def app(repo: tuple[Path, Any, Any]) -> Iterator[RestApp]:
-    manager = Manager(LocalSource(repo[0]), Loader(repo[0]))
-    manager.poll_once()
-    manager.wait_until_idle(60)
-    dataplane = DataPlane(manager, inference_threads=2)
-    yield RestApp(dataplane, max_body_bytes=1024 * 1024)
-    manager.stop()
-    dataplane.close()
+    with serving_app(repo[0]) as app:
+        yield app
 
 
 def request(

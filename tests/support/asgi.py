@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+
+from moorings.core.loader import Loader
+from moorings.core.manager import Manager
+from moorings.dataplane import DataPlane
+from moorings.repository.source import LocalSource
+from moorings.rest.app import RestApp
 
 
 class Response:
@@ -27,3 +36,17 @@ def call(app: Any, method: str, path: str, json: Any = None, content: bytes | No
             return Response(r.status_code, r.content)
 
     return asyncio.run(go())
+
+
+@contextmanager
+def serving_app(repository: Path, load_timeout: float = 60) -> Iterator[RestApp]:
+    """The REST app over a repository whose first loads have finished; stopped afterwards."""
+    manager = Manager(LocalSource(repository), Loader(repository))
+    manager.poll_once()
+    manager.wait_until_idle(load_timeout)
+    dataplane = DataPlane(manager, inference_threads=2)
+    try:
+        yield RestApp(dataplane, max_body_bytes=1024 * 1024)
+    finally:
+        manager.stop()
+        dataplane.close()
