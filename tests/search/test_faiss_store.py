@@ -134,3 +134,29 @@ def test_a_second_process_cannot_open_the_same_folder(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0 and Unavailable.__name__ in result.stderr
     backend.close()
+
+
+def test_the_ann_index_is_saved_during_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after a large ingest must not cost a full index rebuild on the next open."""
+    monkeypatch.setattr(faiss_store, "INDEX_SAVE_MIN_ROWS", 1000)
+    data = clustered(4000, 16)
+    backend = FaissBackend(tmp_path, ann_threshold=1000)
+    store = backend.create(CollectionSpec(name="films", dim=16))
+    store.upsert(_batch(range(0, 500), data))  # type: ignore[arg-type]
+    assert not store.manifest.get("index")  # exact search below the threshold: nothing to save
+    store.upsert(_batch(range(500, 2000), data))  # type: ignore[arg-type]
+    assert store.manifest["index"]["rows"] == 2000  # the new HNSW index is on disk at once
+    store.upsert(_batch(range(2000, 2400), data))  # type: ignore[arg-type]
+    assert store.manifest["index"]["rows"] == 2000  # 400 new rows: not worth a save yet
+    store.upsert(_batch(range(2400, 4000), data))  # type: ignore[arg-type]
+    assert store.manifest["index"]["rows"] == 4000
+    # what a crash leaves (no close): the saved index opens with every row and the same results
+    queries = data[:5] / np.linalg.norm(data[:5], axis=1, keepdims=True)
+    before = store.search(queries, 10, None)
+    reopened = faiss_store.FaissStore(store.spec, store.folder)
+    assert reopened.index is not None and reopened.index.ntotal == 4000
+    after = reopened.search(queries, 10, None)
+    assert [[h.id for h in hits] for hits in after] == [[h.id for h in hits] for hits in before]
+    np.testing.assert_allclose(
+        [[h.score for h in r] for r in after], [[h.score for h in r] for r in before], rtol=1e-5
+    )

@@ -45,6 +45,10 @@ EXACT_SUBSET = 8192
 COMPACT_DEAD_SHARE = 0.25
 COMPACT_MIN_DEAD = 1000
 MAX_SEGMENTS = 256
+#: save the ANN index during ingest once the rows it lacks on disk reach this share of the saved
+#: ones (and at least INDEX_SAVE_MIN_ROWS), so a crash costs a bounded rebuild on the next open
+INDEX_SAVE_SHARE = 0.25
+INDEX_SAVE_MIN_ROWS = 10_000
 RERANK_FACTOR = 10
 
 
@@ -141,6 +145,15 @@ class FaissStore:
             self._ivf_trained_rows = int(saved.get("trained_rows", saved["rows"]))
         elif self.rows.n:
             self._rebuild_index()
+
+    def _maybe_save_index(self) -> None:
+        if self.index is None or self.index.kind == "flat":
+            return
+        saved = self.manifest.get("index")
+        on_disk = saved["rows"] if saved and saved["kind"] == self.index.kind else 0
+        missing = self.index.ntotal - on_disk
+        if missing >= max(INDEX_SAVE_MIN_ROWS, int(on_disk * INDEX_SAVE_SHARE)):
+            self._save_index()
 
     def _save_index(self) -> None:
         """Persist the ANN index (flat indexes are rebuilt on open: adding rows is all they need)."""
@@ -260,6 +273,7 @@ class FaissStore:
             start, end = self.rows.append(batch)
             self._after_append(start, end)
             self._maybe_compact()
+            self._maybe_save_index()
 
     def delete(self, ids: list[str]) -> int:
         with self._lock.write():
