@@ -76,4 +76,4 @@ class RemoteCollections:
         return result
 
     def close(self) -> None:
-        pass
+        """Nothing to release: every call opens and closes its own connection."""

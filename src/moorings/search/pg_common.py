@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -52,7 +53,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class PgStoreBase:
+class PgStoreBase(abc.ABC):
     #: SQL that selects the full vector of a row (a column or an expression), set by each store
     vector_sql: sql.Composable = sql.SQL("")
 
@@ -73,8 +74,9 @@ class PgStoreBase:
             )
         return sql.SQL("CREATE INDEX {} ON {} (lower(name) text_pattern_ops)").format(name, self.table)
 
+    @abc.abstractmethod
     def decode_vector(self, value: Any) -> Vectors:
-        raise NotImplementedError
+        """The full vector of a row, from what ``vector_sql`` selected."""
 
     @db_errors
     def count(self) -> int:
@@ -133,5 +135,5 @@ class PgStoreBase:
             rows = conn.execute(query).fetchall()
         return digest((r[0], self.decode_vector(r[1]), r[2], r[3]) for r in rows)
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - a concrete no-op, not an abstract method
+        """Nothing to release: the connection pool belongs to the backend, which closes it."""
