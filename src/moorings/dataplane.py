@@ -8,7 +8,7 @@ Inference runs in a thread pool, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable, ServableHandle
-from moorings.errors import InvalidArgument, MooringsError
+from moorings.errors import InvalidArgument, MooringsError, first_line
 from moorings.runtimes.base import Example, Tensors
 from moorings.types import (
     CLASSIFY_METHOD,
@@ -93,12 +93,7 @@ class DataPlane:
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self.executor, fn, *args)
-        except MooringsError:
-            raise
-        except (ValueError, TypeError) as exc:
-            raise InvalidArgument(f"the model rejected the input: {_first_line(exc)}") from None
+        return await _model_call(loop.run_in_executor(self.executor, fn, *args))
 
     async def predict(
         self,
@@ -114,12 +109,7 @@ class DataPlane:
         if waiter is None:
             outputs: Tensors = await self._run(servable.predict, signature, inputs)
         else:
-            try:
-                outputs = await waiter
-            except MooringsError:
-                raise
-            except (ValueError, TypeError) as exc:
-                raise InvalidArgument(f"the model rejected the input: {_first_line(exc)}") from None
+            outputs = await _model_call(waiter)
         if all(type(v) is np.ndarray for v in outputs.values()):
             return outputs
         return {k: np.asarray(v) for k, v in outputs.items()}
@@ -148,6 +138,11 @@ def _rows_agree(inputs: Tensors) -> bool:
     return len(sizes) == 1 and -1 not in sizes
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]
+async def _model_call(call: Awaitable[T]) -> T:
+    """Await a model call; the ValueError/TypeError a runtime raises on bad input becomes a 400."""
+    try:
+        return await call
+    except MooringsError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(f"the model rejected the input: {first_line(exc)}") from None

@@ -79,3 +79,9 @@ class MethodNotAllowed(MooringsError):
 
     http_status = 405
     grpc_code = "UNIMPLEMENTED"
+
+
+def first_line(exc: BaseException, limit: int | None = 300) -> str:
+    """The first non-blank line of an exception's message (its type name when empty), cut to ``limit``."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]

@@ -8,7 +8,7 @@ import numpy as np
 
 from moorings import dtypes
 from moorings.config import RuntimeOptions, available_cores
-from moorings.errors import InvalidArgument, LoadError
+from moorings.errors import InvalidArgument, LoadError, first_line
 from moorings.runtimes.base import Runtime, Tensors
 from moorings.types import DEFAULT_SIGNATURE, Signature, TensorSpec
 
@@ -97,6 +97,5 @@ def _as_output(value: np.ndarray) -> np.ndarray:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    message = text[0] if text else type(exc).__name__
-    return message.split(" : ", 1)[-1][:300]
+    """The first line without the ``[ONNXRuntimeError] :`` tag ONNX Runtime puts in front."""
+    return first_line(exc, limit=None).split(" : ", 1)[-1][:300]
