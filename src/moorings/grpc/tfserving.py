@@ -148,6 +148,11 @@ def _fill_classifications(result: ClassifyResult, target: Any) -> None:
             classifications.classes.add(label=label, score=score)
 
 
+def _fill_regressions(values: list[float], target: Any) -> None:
+    for value in values:
+        target.regressions.add(value=value)
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):  # type: ignore[misc]
     def __init__(self, dataplane: DataPlane) -> None:
         self.dataplane = dataplane
@@ -191,8 +196,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
             values = await self.dataplane.regress(servable, name, examples)
             response = regression_pb2.RegressionResponse()
             fill_spec(response.model_spec, servable.id, name or DEFAULT_SIGNATURE)
-        for value in values:
-            response.result.regressions.add(value=value)
+        _fill_regressions(values, response.result)
         return response
 
     @rpc
@@ -213,8 +217,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
                     _fill_classifications(classified, result.classification_result)
                 elif task.method_name == REGRESS_METHOD:
                     values = await self.dataplane.regress(servable, name, examples)
-                    for value in values:
-                        result.regression_result.regressions.add(value=value)
+                    _fill_regressions(values, result.regression_result)
                 else:
                     raise Unimplemented(
                         f"task method_name {task.method_name!r} is not supported; use "
