@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import Future
 from types import TracebackType
 
-from moorings.batching.batcher import Batcher, DeferWake, batchable
+from moorings.batching.batcher import Batcher, batchable
 from moorings.batching.settings import BatchingSettings
 from moorings.errors import NotFound
 from moorings.runtimes.base import Example, Runtime, Tensors
@@ -28,18 +27,6 @@ class Servable:
         if batching is not None and batching.enabled and self._batched:
             name = f"{servable_id.name}-{servable_id.version}"
             self.batcher = Batcher(runtime.predict, batching, name=name)
-
-    def submit(
-        self,
-        signature: Signature,
-        inputs: Tensors,
-        deadline: float | None,
-        defer_wake: DeferWake | None = None,
-    ) -> Future[Tensors] | None:
-        """Queue the request on the batcher; None when this signature is not batched."""
-        if self.batcher is None or signature.name not in self._batched:
-            return None
-        return self.batcher.submit(signature, inputs, deadline, defer_wake)
 
     def submit_async(
         self, signature: Signature, inputs: Tensors, deadline: float | None
