@@ -14,6 +14,7 @@ from moorings.errors import MooringsError, NotFound
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.http import (
+    JSON_HEADERS,
     Receive,
     Scope,
     Send,
@@ -44,17 +45,19 @@ class RestApp:
             return
         if kind != "http":
             return
-        if v2.wants(scope["path"]):
-            await v2.serve(self.dataplane, scope, receive, send, self.max_body_bytes)
-            return
+        headers = JSON_HEADERS
         try:
-            status, body = await self._dispatch(scope, receive)
+            if v2.wants(scope["path"]):
+                status, body, headers = await v2.handle(self.dataplane, scope, receive, self.max_body_bytes)
+            else:
+                status, body = await self._dispatch(scope, receive)
         except MooringsError as exc:
-            status, body = exc.http_status, dump_json({"error": exc.message})
+            status, body, headers = exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS
         except Exception:
             log.exception("unhandled error serving %s %s", scope.get("method"), scope.get("path"))
-            status, body = 500, dump_json({"error": "internal server error; see the server log"})
-        await send_bytes(send, status, body)
+            body = dump_json({"error": "internal server error; see the server log"})
+            status, headers = 500, JSON_HEADERS
+        await send_bytes(send, status, body, headers)
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         method = scope["method"]

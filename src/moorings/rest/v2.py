@@ -11,27 +11,21 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 
 from __future__ import annotations
 
-import logging
-
 from moorings.codecs import v2_binary, v2_json, v2_model
 from moorings.dataplane import DataPlane
-from moorings.errors import MooringsError, NotFound
+from moorings.errors import NotFound
 from moorings.rest.http import (
     JSON_HEADERS,
     Receive,
     Scope,
-    Send,
     allow_method,
     dump_json,
     header,
     parse_json,
     path_segments,
     read_body,
-    send_bytes,
 )
 from moorings.types import ModelRef
-
-log = logging.getLogger(__name__)
 
 OCTET_HEADERS = [(b"content-type", b"application/octet-stream")]
 
@@ -41,45 +35,42 @@ def wants(path: str) -> bool:
     return path in ("/v2", "/v2/") or path.startswith("/v2/models")
 
 
-async def serve(dataplane: DataPlane, scope: Scope, receive: Receive, send: Send, max_body: int) -> None:
-    """Answer one request under ``/v2`` (errors included)."""
-    try:
-        segments = path_segments(scope)
-        parts = [s for s in segments[2:] if s] if segments[-1:] == [""] else segments[2:]
-        method = scope["method"]
-        if not parts:
-            allow_method(method, "GET")
-            await send_bytes(send, 200, dump_json(v2_model.server_metadata()))
-            return
-        if parts[0] != "models" or len(parts) < 2:
-            raise NotFound(f"no such route: {scope['path'][:200]}")
-        name, rest = parts[1], parts[2:]
-        version = ""
-        if rest[:1] == ["versions"] and len(rest) >= 2:
-            version, rest = rest[1], rest[2:]
-        ref = v2_model.model_ref(name, version)
-        if not rest:
-            allow_method(method, "GET")
-            await send_bytes(send, 200, dump_json(v2_model.model_metadata(dataplane, ref)))
-        elif rest == ["ready"]:
-            allow_method(method, "GET")
-            v2_model.is_model_ready(dataplane, ref)
-            await send_bytes(send, 200, dump_json({"name": name, "ready": True}))
-        elif rest == ["infer"]:
-            allow_method(method, "POST")
-            await _infer(dataplane, scope, receive, send, ref, max_body)
-        else:
-            raise NotFound(f"no such route: {scope['path'][:200]}")
-    except MooringsError as exc:
-        await send_bytes(send, exc.http_status, dump_json({"error": exc.message}))
-    except Exception:
-        log.exception("unhandled error serving %s %s", scope.get("method"), scope.get("path"))
-        await send_bytes(send, 500, dump_json({"error": "internal server error; see the server log"}))
+Headers = list[tuple[bytes, bytes]]
+
+
+async def handle(
+    dataplane: DataPlane, scope: Scope, receive: Receive, max_body: int
+) -> tuple[int, bytes, Headers]:
+    """Answer one request under ``/v2``: status, body and headers (errors are raised)."""
+    segments = path_segments(scope)
+    parts = [s for s in segments[2:] if s] if segments[-1:] == [""] else segments[2:]
+    method = scope["method"]
+    if not parts:
+        allow_method(method, "GET")
+        return 200, dump_json(v2_model.server_metadata()), JSON_HEADERS
+    if parts[0] != "models" or len(parts) < 2:
+        raise NotFound(f"no such route: {scope['path'][:200]}")
+    name, rest = parts[1], parts[2:]
+    version = ""
+    if rest[:1] == ["versions"] and len(rest) >= 2:
+        version, rest = rest[1], rest[2:]
+    ref = v2_model.model_ref(name, version)
+    if not rest:
+        allow_method(method, "GET")
+        return 200, dump_json(v2_model.model_metadata(dataplane, ref)), JSON_HEADERS
+    if rest == ["ready"]:
+        allow_method(method, "GET")
+        v2_model.is_model_ready(dataplane, ref)
+        return 200, dump_json({"name": name, "ready": True}), JSON_HEADERS
+    if rest == ["infer"]:
+        allow_method(method, "POST")
+        return await _infer(dataplane, scope, receive, ref, max_body)
+    raise NotFound(f"no such route: {scope['path'][:200]}")
 
 
 async def _infer(
-    dataplane: DataPlane, scope: Scope, receive: Receive, send: Send, ref: ModelRef, max_body: int
-) -> None:
+    dataplane: DataPlane, scope: Scope, receive: Receive, ref: ModelRef, max_body: int
+) -> tuple[int, bytes, Headers]:
     body = await read_body(scope, receive, max_body)
     head, rest = v2_binary.split_body(body, header(scope, v2_binary.HEADER_LENGTH))
     request = v2_json.parse_request(parse_json(head))
@@ -92,7 +83,6 @@ async def _infer(
     response, blobs = v2_json.encode_response(servable_id.name, servable_id.version, request, outputs)
     payload = dump_json(response)
     if not blobs:
-        await send_bytes(send, 200, payload, JSON_HEADERS)
-        return
+        return 200, payload, JSON_HEADERS
     headers = [*OCTET_HEADERS, (v2_binary.HEADER_LENGTH, str(len(payload)).encode())]
-    await send_bytes(send, 200, b"".join([payload, *blobs]), headers)
+    return 200, b"".join([payload, *blobs]), headers
