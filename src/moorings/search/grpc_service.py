@@ -6,7 +6,6 @@ REST and gRPC share every check; errors map to gRPC status codes through ``moori
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from typing import Any
 
@@ -17,6 +16,7 @@ from moorings.errors import InvalidArgument
 from moorings.grpc.status import rpc
 from moorings.protos import search_pb2 as pb
 from moorings.protos import search_pb2_grpc as pb_grpc
+from moorings.search.executor import run
 from moorings.search.service import Collections
 
 
@@ -53,7 +53,7 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
     async def ListCollections(
         self, request: pb.ListCollectionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCollectionsResponse:
-        specs = await asyncio.to_thread(self.collections.list_all)
+        specs = await run(self.collections.list_all)
         return pb.ListCollectionsResponse(collections=[_info(s) for s in specs])
 
     @rpc
@@ -67,19 +67,19 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
             "index": request.index or "auto",
             "reduce_to": request.reduce_to or None,
         }
-        return _info(await asyncio.to_thread(self.collections.create, body))
+        return _info(await run(self.collections.create, body))
 
     @rpc
     async def DescribeCollection(
         self, request: pb.CollectionRef, context: grpc.aio.ServicerContext
     ) -> pb.CollectionInfo:
-        return _info(await asyncio.to_thread(self.collections.describe, request.name))
+        return _info(await run(self.collections.describe, request.name))
 
     @rpc
     async def DropCollection(
         self, request: pb.CollectionRef, context: grpc.aio.ServicerContext
     ) -> pb.DropCollectionResponse:
-        await asyncio.to_thread(self.collections.drop, request.name)
+        await run(self.collections.drop, request.name)
         return pb.DropCollectionResponse(dropped=request.name)
 
     @rpc
@@ -92,19 +92,17 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
             if item.metadata_json:
                 entry["metadata"] = _json_object(item.metadata_json, f"items[{n}].metadata_json")
             items.append(entry)
-        answer = await asyncio.to_thread(self.collections.upsert, request.collection, {"items": items})
+        answer = await run(self.collections.upsert, request.collection, {"items": items})
         return pb.UpsertResponse(upserted=answer["upserted"], count=answer["count"])
 
     @rpc
     async def Delete(self, request: pb.DeleteRequest, context: grpc.aio.ServicerContext) -> pb.DeleteResponse:
-        answer = await asyncio.to_thread(
-            self.collections.delete, request.collection, {"ids": list(request.ids)}
-        )
+        answer = await run(self.collections.delete, request.collection, {"ids": list(request.ids)})
         return pb.DeleteResponse(deleted=answer["deleted"], count=answer["count"])
 
     @rpc
     async def GetItem(self, request: pb.GetItemRequest, context: grpc.aio.ServicerContext) -> pb.Item:
-        item = await asyncio.to_thread(self.collections.get_item, request.collection, request.id)
+        item = await run(self.collections.get_item, request.collection, request.id)
         return pb.Item(
             id=item["id"], vector=item["vector"], name=item["name"], metadata_json=_dump(item["metadata"])
         )
@@ -126,7 +124,7 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
             body["blend"] = {"field": request.blend.field, "weight": request.blend.weight}
         if request.omit_metadata:
             body["include_metadata"] = False
-        answer = await asyncio.to_thread(self.collections.search, request.collection, body)
+        answer = await run(self.collections.search, request.collection, body)
         results = []
         for result in answer["results"]:
             hits = [
