@@ -16,8 +16,9 @@ and no ``data``. The response lists the requested outputs (every output when
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,6 +27,13 @@ from moorings.codecs import v2_binary
 from moorings.codecs.json_values import to_array
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
+
+
+class Named(Protocol):
+    """A requested output: V2Output here, the gRPC request's output message in grpc/kserve.py."""
+
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]
     return {item.name: decode_input(item, blobs.get(item.name)) for item in request.inputs}
 
 
-def select_outputs(request_outputs: list[V2Output] | None, available: list[str]) -> list[str] | None:
+def select_outputs(request_outputs: Sequence[Named] | None, available: list[str]) -> list[str] | None:
     """The output names a request asks for (None: all); InvalidArgument naming an unknown one."""
     if request_outputs is None:
         return None

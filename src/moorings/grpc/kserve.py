@@ -18,7 +18,7 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from moorings import dtypes
 from moorings.codecs import v2_binary, v2_model
-from moorings.codecs.v2_json import parse_datatype
+from moorings.codecs.v2_json import parse_datatype, select_outputs
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
@@ -95,18 +95,6 @@ def decode_inputs(request: Any) -> Tensors:
     return inputs
 
 
-def _requested(request: Any, available: list[str]) -> list[str] | None:
-    if not request.outputs:
-        return None
-    names = [o.name for o in request.outputs]
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise InvalidArgument(
-            f"unknown output(s) {', '.join(repr(n) for n in unknown)}; the model has: {', '.join(available)}"
-        )
-    return names
-
-
 def _tensor_metadata(item: dict[str, Any]) -> Any:
     return service_pb2.ModelMetadataResponse.TensorMetadata(
         name=item["name"], datatype=item["datatype"], shape=item["shape"]
@@ -165,7 +153,7 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
             self.dataplane,
             ref,
             decode,
-            lambda available: _requested(request, available),
+            lambda available: select_outputs(list(request.outputs) or None, available),
             deadline(context),
         )
         response = service_pb2.ModelInferResponse(

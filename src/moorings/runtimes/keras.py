@@ -10,7 +10,7 @@ import numpy as np
 
 from moorings import dtypes
 from moorings.config import RuntimeOptions
-from moorings.errors import LoadError
+from moorings.errors import LoadError, first_line
 from moorings.runtimes.base import Runtime, Tensors
 from moorings.types import DEFAULT_SIGNATURE, Signature, TensorSpec
 
@@ -46,10 +46,7 @@ class KerasRuntime(Runtime):
         try:
             model = keras.saving.load_model(self.path / MODEL_FILE, compile=False, safe_mode=True)
         except Exception as exc:
-            lines = [line for line in str(exc).splitlines() if line.strip()]
-            raise LoadError(
-                f"model.keras could not be loaded: {lines[0][:300] if lines else exc!r}"
-            ) from None
+            raise LoadError(f"model.keras could not be loaded: {first_line(exc)}") from None
         if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
             raise LoadError("model.keras must be a functional or sequential model with known inputs")
         input_names = [t.name for t in model.inputs]

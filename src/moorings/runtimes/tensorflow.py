@@ -18,7 +18,7 @@ import numpy as np
 
 from moorings import dtypes
 from moorings.config import RuntimeOptions
-from moorings.errors import FailedPrecondition, InvalidArgument, LoadError
+from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line
 from moorings.runtimes.base import Example, Runtime, Tensors
 from moorings.types import (
     CLASSIFY_METHOD,
@@ -103,7 +103,7 @@ class TensorFlowRuntime(Runtime):
         try:
             loaded = tf.saved_model.load(str(self.path), tags=["serve"])
         except Exception as exc:
-            raise LoadError(f"the SavedModel could not be loaded: {_short(exc)}") from None
+            raise LoadError(f"the SavedModel could not be loaded: {first_line(exc)}") from None
         self._tf = tf
         self._loaded = loaded
         self._functions = {k: loaded.signatures[k] for k in signatures if k in loaded.signatures}
@@ -123,7 +123,7 @@ class TensorFlowRuntime(Runtime):
         try:
             results = function(**feeds)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
-            raise InvalidArgument(f"the model rejected the input: {_short(exc)}") from None
+            raise InvalidArgument(f"the model rejected the input: {first_line(exc)}") from None
         return {name: results[name].numpy() for name in signature.outputs if name in results}
 
     def _serialized_examples(self, examples: list[Example]) -> np.ndarray:
@@ -196,8 +196,3 @@ def _feature(tf: Any, key: str, value: Any, index: int) -> Any:
                 f"example {index}, feature {key!r}: values must all be numbers or all be strings"
             )
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=items))
-
-
-def _short(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]

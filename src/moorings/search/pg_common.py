@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from moorings.errors import NotFound, Unavailable
+from moorings.errors import NotFound, Unavailable, first_line
 from moorings.search.checksum import digest
 from moorings.search.filters import Filter
 from moorings.search.postgres import items_table
@@ -30,7 +30,7 @@ def db_errors(method: F) -> F:
         except psycopg.errors.UndefinedTable:
             raise NotFound(f"no collection named {self.spec.name!r} (dropped meanwhile)") from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise Unavailable(f"the search database is unavailable: {str(exc).strip()[:200]}") from None
+            raise Unavailable(f"the search database is unavailable: {first_line(exc, 200)}") from None
 
     return wrapped  # type: ignore[return-value]
 
