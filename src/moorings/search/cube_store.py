@@ -41,15 +41,20 @@ class CubeStore(PgStoreBase):
         self.reduced_dim = None if wanted is None else min(wanted, CUBE_MAX_DIM)
         self.projection: reduce.Projection | None = None
         self.fit_rows = 0
-        self._load_projection()
+        if self.reduced_dim is not None:
+            with self.pool.connection() as conn:
+                self._load_projection(conn)
 
-    def _load_projection(self) -> None:
+    def _load_projection(self, conn: psycopg.Connection[Any]) -> None:
+        """Follow a refit by any process: re-read the projection when its ``fit_rows`` moved."""
         if self.reduced_dim is None:
             return
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT projection, fit_rows FROM moorings.collections WHERE number = %s", [self.number]
-            ).fetchone()
+        query = "SELECT fit_rows FROM moorings.collections WHERE number = %s"
+        row = conn.execute(query, [self.number]).fetchone()
+        if not row or row[0] is None or (self.projection is not None and int(row[0]) == self.fit_rows):
+            return
+        query = "SELECT projection, fit_rows FROM moorings.collections WHERE number = %s"
+        row = conn.execute(query, [self.number]).fetchone()
         if row and row[0] is not None:
             self.projection = reduce.Projection.from_bytes(bytes(row[0]), self.spec.dim)
             self.fit_rows = int(row[1])
@@ -103,7 +108,7 @@ class CubeStore(PgStoreBase):
             if self.reduced_dim is not None:
                 # one writer at a time refits, so concurrent batches never mix two projections
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [self.number])
-                self._load_projection()
+                self._load_projection(conn)
                 count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table)).fetchone()
                 total = (int(count[0]) if count else 0) + len(batch)
                 grown = total >= REFIT_GROWTH * max(self.fit_rows, 1) and self.fit_rows < REFIT_MAX_ROWS
@@ -135,7 +140,7 @@ class CubeStore(PgStoreBase):
         out: list[list[Hit]] = []
         with self.pool.connection() as conn:
             if not exact:
-                self._load_projection()
+                self._load_projection(conn)
             for q, coords in zip(queries, self._coords(queries), strict=True):
                 rows = conn.execute(query, [*params, coords, fetch]).fetchall()
                 if not rows:
