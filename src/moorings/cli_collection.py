@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from moorings.errors import InvalidArgument, MooringsError
+from moorings.search.backends import BACKEND_CHOICES
 from moorings.search.types import INDEX_KINDS, METRICS
 
 
@@ -38,7 +39,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--search-backend",
         default="auto",
-        choices=["auto", "pgvector", "cube"],
+        choices=BACKEND_CHOICES,
         help="on PostgreSQL: pgvector when installed, else cube (default auto), or force one",
     )
 

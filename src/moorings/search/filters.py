@@ -27,6 +27,7 @@ from moorings.errors import InvalidArgument
 
 FIELD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 RANGE_OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+_COMPARE = {"gte": np.greater_equal, "gt": np.greater, "lte": np.less_equal, "lt": np.less}
 MAX_IN = 1000
 Scalar = str | int | float | bool
 Mask = npt.NDArray[np.bool_]
@@ -53,12 +54,7 @@ class Filter:
             if cond.op in RANGE_OPS:
                 values = numeric(cond.field)
                 with np.errstate(invalid="ignore"):
-                    part = {
-                        "gte": values >= cond.value,
-                        "gt": values > cond.value,
-                        "lte": values <= cond.value,
-                        "lt": values < cond.value,
-                    }[cond.op]
+                    part = _COMPARE[cond.op](values, cond.value)
             else:
                 col = column(cond.field)
                 wanted = (cond.value,) if cond.op == "eq" else cond.value

@@ -14,7 +14,15 @@ from moorings.errors import InvalidArgument, NotFound
 from moorings.search import blend as blending
 from moorings.search.filters import parse_filter
 from moorings.search.store import Backend, Store
-from moorings.search.types import CollectionSpec, Item, ItemBatch, Query, SearchRequest, SearchResult
+from moorings.search.types import (
+    MAX_NAME_CHARS,
+    CollectionSpec,
+    Item,
+    ItemBatch,
+    Query,
+    SearchRequest,
+    SearchResult,
+)
 from moorings.search.validate import (
     MAX_BATCH,
     MAX_QUERIES,
@@ -165,8 +173,10 @@ class Collections:
             return Query(vector=vector[0])
         if kind == "id":
             return Query(item_id=check_id(value, f"{where} id"))
-        if not isinstance(value, str) or not value.strip() or len(value) > 1024:
-            raise InvalidArgument(f"{where}: 'name' must be a non-empty string of at most 1024 characters")
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
+            raise InvalidArgument(
+                f"{where}: 'name' must be a non-empty string of at most {MAX_NAME_CHARS} characters"
+            )
         return Query(name=value)
 
     def search(self, name: str, body: Any) -> dict[str, Any]:
