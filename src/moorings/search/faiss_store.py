@@ -108,9 +108,11 @@ class FaissStore:
         folder.mkdir()
         atomic.write_bytes(folder / MANIFEST, orjson.dumps(manifest))
 
-    def _next_name(self, prefix: str, suffix: str) -> str:
-        number = int(self.manifest["next"])
-        self.manifest["next"] = number + 1
+    @staticmethod
+    def _next_name(manifest: dict[str, Any], prefix: str, suffix: str) -> str:
+        """A fresh file name, counted in the manifest being prepared (committed with it)."""
+        number = int(manifest["next"])
+        manifest["next"] = number + 1
         return f"{prefix}-{number:06d}{suffix}"
 
     def _commit(self, manifest: dict[str, Any]) -> None:
@@ -162,9 +164,8 @@ class FaissStore:
         saved = self.manifest.get("index")
         if saved and saved["rows"] == self.index.ntotal and saved["kind"] == self.index.kind:
             return
-        manifest = dict(self.manifest)
-        self.manifest = manifest
-        name = self._next_name("index", ".faiss")
+        manifest = dict(self.manifest)  # the live manifest changes only in _commit
+        name = self._next_name(manifest, "index", ".faiss")
         atomic.write_bytes(self.folder / name, self.index.serialize())
         manifest["index"] = {
             "file": name,
@@ -226,21 +227,20 @@ class FaissStore:
         """Rewrite the live items as one segment, refit the projection, rebuild and save the index."""
         live = self.rows.live_batch()
         old = set(self.folder.iterdir())
-        manifest = dict(self.manifest)
-        self.manifest = manifest
-        segment = self._next_name("seg", ".npz")
+        manifest = dict(self.manifest)  # the live manifest changes only in _commit
+        segment = self._next_name(manifest, "seg", ".npz")
         _write_segment(self.folder / segment, "upsert", live)
         projection = None
         if self.spec.reduce_to and len(live):
             projection = reduce.fit(live.vectors, self.spec.reduce_to)
-            manifest["projection"] = self._next_name("proj", ".npy")
+            manifest["projection"] = self._next_name(manifest, "proj", ".npy")
             atomic.write_bytes(self.folder / manifest["projection"], projection.to_bytes())
         rows = Rows(self.spec.dim)
         rows.append(live)
-        self.rows, self.projection = rows, projection
         manifest["segments"] = [segment]
         manifest["index"] = None
         self._commit(manifest)
+        self.rows, self.projection = rows, projection
         for path in old:
             if path.name != MANIFEST and path.name not in (segment, manifest.get("projection")):
                 path.unlink(missing_ok=True)
@@ -255,16 +255,15 @@ class FaissStore:
 
     def upsert(self, batch: ItemBatch) -> None:
         with self._lock.write():
-            manifest = dict(self.manifest)
-            self.manifest = manifest
-            segment = self._next_name("seg", ".npz")
+            manifest = dict(self.manifest)  # the live manifest changes only in _commit
+            segment = self._next_name(manifest, "seg", ".npz")
             _write_segment(self.folder / segment, "upsert", batch)
             manifest["segments"] = [*manifest["segments"], segment]
             fit_now = self.spec.reduce_to is not None and self.projection is None
             if fit_now:
                 assert self.spec.reduce_to is not None
                 projection = reduce.fit(batch.vectors, self.spec.reduce_to)
-                manifest["projection"] = self._next_name("proj", ".npy")
+                manifest["projection"] = self._next_name(manifest, "proj", ".npy")
                 atomic.write_bytes(self.folder / manifest["projection"], projection.to_bytes())
             self._commit(manifest)
             if fit_now:
@@ -280,9 +279,8 @@ class FaissStore:
             present = [i for i in ids if i in self.rows.id_to_row]
             if not present:
                 return 0
-            manifest = dict(self.manifest)
-            self.manifest = manifest
-            segment = self._next_name("seg", ".npz")
+            manifest = dict(self.manifest)  # the live manifest changes only in _commit
+            segment = self._next_name(manifest, "seg", ".npz")
             _write_segment(self.folder / segment, "delete", None, present)
             manifest["segments"] = [*manifest["segments"], segment]
             self._commit(manifest)
