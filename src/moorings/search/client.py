@@ -10,10 +10,34 @@ from typing import Any
 
 import orjson
 
-from moorings.errors import InvalidArgument, MooringsError, NotFound, Unavailable
+from moorings.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    MethodNotAllowed,
+    MooringsError,
+    NotFound,
+    PayloadTooLarge,
+    ResourceExhausted,
+    Unavailable,
+    Unimplemented,
+)
 from moorings.search.errors import AlreadyExists
 
-_BY_STATUS: dict[int, type[MooringsError]] = {400: InvalidArgument, 404: NotFound, 409: AlreadyExists}
+#: the error class the server raised, from the HTTP status it answered with
+_BY_STATUS: dict[int, type[MooringsError]] = {
+    cls.http_status: cls
+    for cls in (
+        InvalidArgument,
+        NotFound,
+        AlreadyExists,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        ResourceExhausted,
+        Unimplemented,
+        Unavailable,
+        DeadlineExceeded,
+    )
+}
 
 
 class RemoteCollections:
