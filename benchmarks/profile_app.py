@@ -1,4 +1,4 @@
-"""Cost of Moorings' own request path, without HTTP: drive the ASGI app in-process.
+"""Cost of Moorings' own request path, without HTTP: drive ``RestApp.handle`` in-process.
 
     taskset -c 0 .venv/bin/python benchmarks/profile_app.py [--no-batching] [--concurrency 32] [--cprofile]
 
@@ -15,7 +15,6 @@ import pstats
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -26,31 +25,14 @@ from moorings.batching.settings import BatchingSettings  # noqa: E402
 from moorings.config import ServerSettings  # noqa: E402
 from moorings.dataplane import DataPlane  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
+from moorings.rest.request import Request  # noqa: E402
 from moorings.server import build_manager  # noqa: E402
 
 
 async def one(app: RestApp, body: bytes, path: str) -> int:
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": path,
-        "raw_path": path.encode(),
-        "headers": [(b"content-length", str(len(body)).encode())],
-    }
-    sent = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
+    """One request as Moorings' HTTP server hands it over: a whole Request to ``RestApp.handle``."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    status, _, _ = await app.handle(Request("POST", path.encode(), headers, body))
     return status
 
 

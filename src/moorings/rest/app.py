@@ -1,7 +1,9 @@
-"""The ASGI application: routing by path segments, JSON errors, bounded bodies.
+"""The REST API: routing by path segments, JSON errors, one answer per request.
 
-It is a plain ASGI callable rather than a framework app so the predict path
-pays only for what it uses.
+``RestApp.handle`` takes a whole :class:`Request` and returns (status, body,
+headers); it never raises. Moorings' own HTTP/1.1 server (``moorings.http1``)
+calls it directly. ``RestApp`` is also a plain ASGI callable, so the same API
+runs under uvicorn (``--http-server uvicorn``) or mounted in another ASGI app.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from moorings.rest.http import (
     dump_json,
     parse_json,
     path_segments,
-    read_body,
+    read_asgi_body,
     send_bytes,
 )
+from moorings.rest.request import Answer, Request
 from moorings.search.service import Collections
 
 log = logging.getLogger(__name__)
@@ -38,34 +41,26 @@ class RestApp:
         self.max_body_bytes = max_body_bytes
         self.collections = collections
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if kind != "http":
-            return
-        headers = JSON_HEADERS
+    async def handle(self, request: Request) -> Answer:
+        """Answer one request; errors become their HTTP status with ``{"error": ...}``."""
         try:
-            if v2.wants(scope["path"]):
-                status, body, headers = await v2.handle(self.dataplane, scope, receive, self.max_body_bytes)
-            else:
-                status, body = await self._dispatch(scope, receive)
+            segments = path_segments(request.raw_path)
+            if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
+                return await v2.handle(self.dataplane, request, segments)
+            status, body = await self._dispatch(request, segments)
+            return status, body, JSON_HEADERS
         except MooringsError as exc:
-            status, body, headers = exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS
+            return exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS
         except Exception:
-            log.exception("unhandled error serving %s %s", scope.get("method"), scope.get("path"))
-            body = dump_json({"error": "internal server error; see the server log"})
-            status, headers = 500, JSON_HEADERS
-        await send_bytes(send, status, body, headers)
+            log.exception("unhandled error serving %s %s", request.method, request.shown_path)
+            return 500, dump_json({"error": "internal server error; see the server log"}), JSON_HEADERS
 
-    async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
-        method = scope["method"]
-        segments = path_segments(scope)
+    async def _dispatch(self, request: Request, segments: list[str]) -> tuple[int, bytes]:
+        method = request.method
         if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
 
             async def body() -> object:
-                return parse_json(await read_body(scope, receive, self.max_body_bytes))
+                return parse_json(request.body)
 
             status, answer = await search_routes.handle(self.collections, method, segments[3:], body)
             return status, dump_json(answer)
@@ -75,8 +70,7 @@ class RestApp:
                 allow_method(method, "GET")
                 return 200, dump_json(tfserving.get(self.dataplane, route))
             allow_method(method, "POST")
-            body = parse_json(await read_body(scope, receive, self.max_body_bytes))
-            return 200, dump_json(await tfserving.post(self.dataplane, route, body))
+            return 200, dump_json(await tfserving.post(self.dataplane, route, parse_json(request.body)))
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})
@@ -89,7 +83,26 @@ class RestApp:
             return 200, dump_json(
                 {"name": "moorings", "version": __version__, "models": self.dataplane.manager.model_names()}
             )
-        raise NotFound(f"no such route: {scope['path'][:200]}")
+        raise NotFound(f"no such route: {request.shown_path}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI: read the whole (bounded) body, then answer as :meth:`handle` does."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        try:
+            body = await read_asgi_body(scope, receive, self.max_body_bytes)
+        except MooringsError as exc:
+            await send_bytes(send, exc.http_status, dump_json({"error": exc.message}))
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
+        request = Request(scope["method"], raw_path.split(b"?", 1)[0], headers, body)
+        status, answer, answer_headers = await self.handle(request)
+        await send_bytes(send, status, answer, answer_headers)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -1,4 +1,4 @@
-"""Small ASGI helpers: read a bounded body, send a JSON answer, split a raw path."""
+"""Small HTTP helpers: bounded ASGI bodies, JSON in and out, path segments, method checks."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def path_segments(scope: Scope) -> list[str]:
+def path_segments(raw_path: bytes) -> list[str]:
     """The path split on '/', each segment percent-decoded on its own ('%2F' stays inside one)."""
-    raw = scope.get("raw_path") or scope["path"].encode()
-    return list(_split_path(raw.split(b"?", 1)[0]))
+    return list(_split_path(raw_path))
 
 
 @lru_cache(maxsize=4096)
@@ -37,17 +36,20 @@ def _split_path(raw: bytes) -> tuple[str, ...]:
     return tuple(segments)
 
 
-def header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    length = header(scope, b"content-length")
+def check_declared_length(length: bytes | None, limit: int) -> None:
+    """413 before reading a body whose Content-Length is over the limit."""
     if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"the request body is {int(length)} bytes; the limit is {limit} bytes")
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+
+
+async def read_asgi_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """An ASGI request's whole body, or PayloadTooLarge as soon as it passes ``limit``."""
+    length = next((bytes(v) for k, v in scope["headers"] if k == b"content-length"), None)
+    check_declared_length(length, limit)
     chunks = []
     size = 0
     while True:
@@ -57,7 +59,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+            raise too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

@@ -14,42 +14,27 @@ from __future__ import annotations
 from moorings.codecs import v2_binary, v2_json, v2_model
 from moorings.dataplane import DataPlane
 from moorings.errors import NotFound
-from moorings.rest.http import (
-    JSON_HEADERS,
-    Receive,
-    Scope,
-    allow_method,
-    dump_json,
-    header,
-    parse_json,
-    path_segments,
-    read_body,
-)
+from moorings.rest.http import JSON_HEADERS, allow_method, dump_json, parse_json
+from moorings.rest.request import Answer, Request
 from moorings.types import ModelRef
 
 OCTET_HEADERS = [(b"content-type", b"application/octet-stream")]
 
 
-def wants(path: str) -> bool:
-    """Whether a path is one of these routes (the health routes are not)."""
-    return path in ("/v2", "/v2/") or path.startswith("/v2/models")
+def wants(segments: list[str]) -> bool:
+    """Whether a path (split, starting with ``/v2``) is one of these routes (the health routes are not)."""
+    return segments[2:] in ([], [""]) or segments[2] == "models"
 
 
-Headers = list[tuple[bytes, bytes]]
-
-
-async def handle(
-    dataplane: DataPlane, scope: Scope, receive: Receive, max_body: int
-) -> tuple[int, bytes, Headers]:
+async def handle(dataplane: DataPlane, request: Request, segments: list[str]) -> Answer:
     """Answer one request under ``/v2``: status, body and headers (errors are raised)."""
-    segments = path_segments(scope)
     parts = [s for s in segments[2:] if s] if segments[-1:] == [""] else segments[2:]
-    method = scope["method"]
+    method = request.method
     if not parts:
         allow_method(method, "GET")
         return 200, dump_json(v2_model.server_metadata()), JSON_HEADERS
     if parts[0] != "models" or len(parts) < 2:
-        raise NotFound(f"no such route: {scope['path'][:200]}")
+        raise NotFound(f"no such route: {request.shown_path}")
     name, rest = parts[1], parts[2:]
     version = ""
     if rest[:1] == ["versions"] and len(rest) >= 2:
@@ -64,15 +49,12 @@ async def handle(
         return 200, dump_json({"name": name, "ready": True}), JSON_HEADERS
     if rest == ["infer"]:
         allow_method(method, "POST")
-        return await _infer(dataplane, scope, receive, ref, max_body)
-    raise NotFound(f"no such route: {scope['path'][:200]}")
+        return await _infer(dataplane, request, ref)
+    raise NotFound(f"no such route: {request.shown_path}")
 
 
-async def _infer(
-    dataplane: DataPlane, scope: Scope, receive: Receive, ref: ModelRef, max_body: int
-) -> tuple[int, bytes, Headers]:
-    body = await read_body(scope, receive, max_body)
-    head, rest = v2_binary.split_body(body, header(scope, v2_binary.HEADER_LENGTH))
+async def _infer(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
+    head, rest = v2_binary.split_body(http.body, http.header(v2_binary.HEADER_LENGTH))
     request = v2_json.parse_request(parse_json(head))
     servable_id, outputs = await v2_model.infer(
         dataplane,

@@ -1,0 +1,32 @@
+"""One HTTP request as the REST routes see it, whatever server read it off the wire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Headers = list[tuple[bytes, bytes]]
+#: what a route answers: status, body and headers (the server adds content-length)
+Answer = tuple[int, bytes, Headers]
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    #: the path as sent, percent-encoded, without the query string
+    raw_path: bytes
+    #: header names in lower case, values as sent
+    headers: Headers
+    #: the whole body, already read and held to the server's size limit
+    body: bytes
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header (``name`` in lower case), or None."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def shown_path(self) -> str:
+        """The path for error messages: printable, at most 200 characters."""
+        return self.raw_path[:200].decode("utf-8", "replace")
