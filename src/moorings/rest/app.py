@@ -58,11 +58,7 @@ class RestApp:
     async def _dispatch(self, request: Request, segments: list[str]) -> tuple[int, bytes]:
         method = request.method
         if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
-
-            async def body() -> object:
-                return parse_json(request.body)
-
-            status, answer = await search_routes.handle(self.collections, method, segments[3:], body)
+            status, answer = await search_routes.handle(self.collections, request, segments[3:])
             return status, dump_json(answer)
         if len(segments) >= 4 and segments[1] == "v1" and segments[2] == "models":
             route = tfserving.parse_route(segments[3:])

@@ -14,31 +14,28 @@ Stores block, so every call runs on the search threads (``moorings.search.execut
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from moorings.errors import InvalidArgument, NotFound
-from moorings.rest.http import allow_method
+from moorings.rest.http import allow_method, parse_json
+from moorings.rest.request import Request
 from moorings.search.executor import run
 from moorings.search.service import Collections
 
 VERBS = ("upsert", "delete", "search")
 
 
-async def handle(
-    collections: Collections | None,
-    method: str,
-    segments: list[str],
-    body: Callable[[], Awaitable[Any]],
-) -> tuple[int, Any]:
-    """``segments`` follow ``/v1/collections``; ``body()`` reads and parses the JSON body."""
+async def handle(collections: Collections | None, request: Request, segments: list[str]) -> tuple[int, Any]:
+    """``segments``: the path's segments after ``/v1/collections``."""
+    method = request.method
     if collections is None:
         raise NotFound("embedding search is not enabled on this server")
     if not segments or segments == [""]:
         if method == "GET":
             return 200, {"collections": await run(collections.list_all)}
         allow_method(method, "POST")
-        payload = await body()
+        payload = parse_json(request.body)
         return 201, await run(collections.create, payload)
     head = segments[0]
     if len(segments) == 3 and segments[1] == "items":
@@ -55,6 +52,6 @@ async def handle(
     if verb not in VERBS:
         raise InvalidArgument(f"unknown collection verb {verb[:40]!r}; use :upsert, :delete or :search")
     allow_method(method, "POST")
-    payload = await body()
+    payload = parse_json(request.body)
     call: Callable[[str, Any], dict[str, Any]] = getattr(collections, verb)
     return 200, await run(call, name, payload)
