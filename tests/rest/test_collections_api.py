@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import orjson
 import pytest
 
 from moorings.core.loader import Loader
@@ -12,9 +15,11 @@ from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
+from moorings.rest.request import Request
 from moorings.search.faiss_store import FaissBackend
+from moorings.search.npy import write_npy
 from moorings.search.service import Collections
-from tests.support.asgi import call
+from tests.support.asgi import Response, call
 
 
 @pytest.fixture
@@ -100,3 +105,65 @@ def test_search_disabled_without_a_service(tmp_path: Path) -> None:
     app = RestApp(DataPlane(manager, inference_threads=1), max_body_bytes=1024)
     answer = call(app, "GET", "/v1/collections")
     assert answer.status == 404 and "not enabled" in answer.json()["error"]
+
+
+def _npy_search(
+    app: RestApp, array: np.ndarray, options: object = None, length: bytes | None = None
+) -> Response:
+    """A binary :search: the JSON options (if any) followed by the .npy array."""
+    prefix = b"" if options is None else orjson.dumps(options)
+    headers = [(b"content-type", b"application/x-npy; q=1")]
+    if options is not None or length is not None:
+        headers.append(
+            (b"search-options-length", length if length is not None else str(len(prefix)).encode())
+        )
+    request = Request("POST", b"/v1/collections/films:search", headers, prefix + write_npy(array))
+    status, body, _ = asyncio.run(app.handle(request))
+    return Response(status, body)
+
+
+def test_npy_body_answers_as_the_json_body_does(app: RestApp) -> None:
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    call(app, "POST", "/v1/collections/films:upsert", json={"items": ITEMS})
+    queries = np.array([[0.1, 1], [1, 0.1], [1, 0.5]], np.float32)
+    options = {"k": 2, "filter": {"year": {"gte": 1990}}, "include_metadata": False}
+    as_json = call(
+        app,
+        "POST",
+        "/v1/collections/films:search",
+        json={"queries": [{"vector": q} for q in queries.tolist()], **options},
+    ).json()
+    binary = _npy_search(app, queries, options)
+    assert binary.status == 200 and binary.json() == as_json
+    assert [h["id"] for h in as_json["results"][0]["hits"]] == ["c", "a"]
+    assert as_json["results"][0]["hits"][0]["metadata"] is None
+    single = _npy_search(app, np.array([0.9, 0.25]))  # float64, one query, default options
+    assert single.status == 200 and [h["id"] for h in single.json()["hits"]][:2] == ["b", "a"]
+    assert single.json()["hits"][0]["metadata"] == {"year": 1980}
+
+
+@pytest.mark.parametrize(
+    ("array", "options", "length", "message"),
+    [
+        (np.ones((2, 3), np.float32), None, None, "dimension 3"),
+        (np.array([[1, np.nan]], np.float32), None, None, "NaN"),
+        (np.zeros((1, 2), np.float32), None, None, "all zeros"),
+        (np.zeros((0, 2), np.float32), None, None, "1 to 10000 queries"),
+        (np.ones(2, np.int32), None, None, "dtype '<i4'"),
+        (np.ones((1, 2), np.float32), {"vector": [1, 0]}, None, "cannot go with binary queries"),
+        (np.ones((1, 2), np.float32), ["k"], None, "must be a JSON object"),
+        (np.ones((1, 2), np.float32), {"k": 0}, None, "'k' must be an integer"),
+        (np.ones((1, 2), np.float32), None, b"-3", "Search-Options-Length must be a byte count"),
+        (np.ones((1, 2), np.float32), None, b"999999", "Search-Options-Length must be a byte count"),
+        (np.ones((1, 2), np.float32), {"k": 1}, b"3", "not valid JSON"),
+        (np.ones((1, 2), np.float32), {"k": 1}, b"0", "must start with the bytes"),
+    ],
+)
+def test_bad_npy_bodies_get_named_400s(
+    app: RestApp, array: np.ndarray, options: object, length: bytes | None, message: str
+) -> None:
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    call(app, "POST", "/v1/collections/films:upsert", json={"items": ITEMS})
+    answer = _npy_search(app, array, options, length)
+    assert answer.status == 400, answer.body
+    assert message in answer.json()["error"]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 
 from moorings.protos import search_pb2 as pb
@@ -132,6 +133,41 @@ def test_create_upsert_search_by_vector_id_and_name(stub: pb_grpc.CollectionServ
             grpc.StatusCode.INVALID_ARGUMENT,
             "filter_json is not valid JSON",
         ),
+        (
+            lambda s: s.Search(
+                pb.SearchRequest(collection="films", vectors=pb.VectorBatch(dim=2, float32_data=b"\0" * 12))
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "multiple of 8 bytes, got 12",
+        ),
+        (
+            lambda s: s.Search(
+                pb.SearchRequest(collection="films", vectors=pb.VectorBatch(dim=3, float32_data=b"\0" * 12))
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "dimension 3",
+        ),
+        (
+            lambda s: s.Search(
+                pb.SearchRequest(
+                    collection="films",
+                    vectors=pb.VectorBatch(dim=2, float32_data=np.array([1, np.nan], "<f4").tobytes()),
+                )
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "NaN",
+        ),
+        (
+            lambda s: s.Search(
+                pb.SearchRequest(
+                    collection="films",
+                    queries=[pb.Query(id="a")],
+                    vectors=pb.VectorBatch(dim=2, float32_data=b"\0" * 8),
+                )
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "not both",
+        ),
     ],
 )
 def test_errors_map_to_grpc_status(
@@ -141,3 +177,38 @@ def test_errors_map_to_grpc_status(
     with pytest.raises(grpc.RpcError) as info:
         call(stub)  # type: ignore[operator]
     assert info.value.code() == code and message in info.value.details()
+
+
+def test_vector_batch_answers_as_the_same_queries_do(stub: pb_grpc.CollectionServiceStub) -> None:
+    stub.CreateCollection(pb.CreateCollectionRequest(name="pts", dim=3, metric="l2"))
+    rng = np.random.default_rng(3)
+    points = rng.standard_normal((50, 3)).astype(np.float32)
+    items = [
+        pb.Item(id=str(i), vector=v.tolist(), metadata_json=f'{{"n": {i}}}') for i, v in enumerate(points)
+    ]
+    stub.Upsert(pb.UpsertRequest(collection="pts", items=items))
+    queries = rng.standard_normal((4, 3)).astype(np.float32)
+    as_messages = stub.Search(
+        pb.SearchRequest(
+            collection="pts", k=5, queries=[pb.Query(vector=pb.Vector(values=q.tolist())) for q in queries]
+        )
+    )
+    as_bytes = stub.Search(
+        pb.SearchRequest(
+            collection="pts", k=5, vectors=pb.VectorBatch(dim=3, float32_data=queries.astype("<f4").tobytes())
+        )
+    )
+    assert as_bytes == as_messages
+    exact = np.argsort(((points[None, :, :] - queries[:, None, :]) ** 2).sum(-1), axis=1)[:, :5]
+    assert [[int(h.id) for h in r.hits] for r in as_bytes.results] == exact.tolist()
+    assert json.loads(as_bytes.results[0].hits[0].metadata_json) == {"n": int(exact[0, 0])}
+    bare = stub.Search(
+        pb.SearchRequest(
+            collection="pts",
+            k=2,
+            omit_metadata=True,
+            filter_json='{"n": {"lt": 10}}',
+            vectors=pb.VectorBatch(dim=3, float32_data=queries[:1].tobytes()),
+        )
+    )
+    assert all(int(h.id) < 10 and h.metadata_json == "" for h in bare.results[0].hits)

@@ -136,21 +136,31 @@ class Blend(_message.Message):
     weight: float
     def __init__(self, field: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
+class VectorBatch(_message.Message):
+    __slots__ = ("dim", "float32_data")
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    FLOAT32_DATA_FIELD_NUMBER: _ClassVar[int]
+    dim: int
+    float32_data: bytes
+    def __init__(self, dim: _Optional[int] = ..., float32_data: _Optional[bytes] = ...) -> None: ...
+
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "queries", "k", "filter_json", "blend", "omit_metadata")
+    __slots__ = ("collection", "queries", "k", "filter_json", "blend", "omit_metadata", "vectors")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_JSON_FIELD_NUMBER: _ClassVar[int]
     BLEND_FIELD_NUMBER: _ClassVar[int]
     OMIT_METADATA_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     queries: _containers.RepeatedCompositeFieldContainer[Query]
     k: int
     filter_json: str
     blend: Blend
     omit_metadata: bool
-    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., k: _Optional[int] = ..., filter_json: _Optional[str] = ..., blend: _Optional[_Union[Blend, _Mapping]] = ..., omit_metadata: _Optional[bool] = ...) -> None: ...
+    vectors: VectorBatch
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., k: _Optional[int] = ..., filter_json: _Optional[str] = ..., blend: _Optional[_Union[Blend, _Mapping]] = ..., omit_metadata: _Optional[bool] = ..., vectors: _Optional[_Union[VectorBatch, _Mapping]] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "name", "metadata_json")

@@ -7,6 +7,7 @@
     POST   /v1/collections/{name}:upsert        {"items": [{"id", "vector", "name"?, "metadata"?}]}
     POST   /v1/collections/{name}:delete        {"ids": [...]}
     POST   /v1/collections/{name}:search        {"vector"|"id"|"name"|"queries", "k"?, "filter"?, "blend"?}
+                                                or Content-Type: application/x-npy (see binary_search)
     GET    /v1/collections/{name}/items/{id}    fetch one item
 
 Stores block, so every call runs on the search threads (``moorings.search.executor``).
@@ -17,13 +18,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from moorings.errors import InvalidArgument, NotFound
 from moorings.rest.http import allow_method, parse_json
 from moorings.rest.request import Request
 from moorings.search.executor import run
+from moorings.search.npy import read_npy
 from moorings.search.service import Collections
 
 VERBS = ("upsert", "delete", "search")
+NPY_TYPE = b"application/x-npy"
+#: the byte length of the JSON options that precede the .npy array in a binary search body
+OPTIONS_LENGTH = b"search-options-length"
 
 
 async def handle(collections: Collections | None, request: Request, segments: list[str]) -> tuple[int, Any]:
@@ -52,6 +59,41 @@ async def handle(collections: Collections | None, request: Request, segments: li
     if verb not in VERBS:
         raise InvalidArgument(f"unknown collection verb {verb[:40]!r}; use :upsert, :delete or :search")
     allow_method(method, "POST")
+    if verb == "search" and _media_type(request) == NPY_TYPE:
+        options, array = binary_search(request)
+        return 200, await run(collections.search_vectors, name, array, options, "the .npy queries")
     payload = parse_json(request.body)
     call: Callable[[str, Any], dict[str, Any]] = getattr(collections, verb)
     return 200, await run(call, name, payload)
+
+
+def _media_type(request: Request) -> bytes:
+    value = request.header(b"content-type") or b""
+    return value.split(b";", 1)[0].strip().lower()
+
+
+def binary_search(request: Request) -> tuple[Any, Any]:
+    """A binary search body: ``[JSON options][.npy array]``.
+
+    The array holds the query vectors, (dim,) for one query or (n, dim) for a batch. The optional
+    JSON object before it holds k, filter, blend and include_metadata; its length in bytes is the
+    ``Search-Options-Length`` header (absent or 0: no options).
+    """
+    raw = request.header(OPTIONS_LENGTH)
+    length = 0
+    if raw is not None:
+        if not raw.strip().isdigit() or int(raw) > len(request.body):
+            raise InvalidArgument(
+                f"Search-Options-Length must be a byte count from 0 to the body's length "
+                f"({len(request.body)}), got {raw[:40].decode('latin-1')!r}"
+            )
+        length = int(raw)
+    options = None
+    if length:
+        try:
+            options = orjson.loads(request.body[:length])
+        except orjson.JSONDecodeError as exc:
+            raise InvalidArgument(
+                f"the search options (the body's first {length} bytes) are not valid JSON: {exc}"
+            ) from None
+    return options, read_npy(request.body[length:] if length else request.body, "the .npy queries")

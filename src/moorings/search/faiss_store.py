@@ -339,6 +339,9 @@ class FaissStore:
                 scores, labels = self.index.search(
                     self._index_queries(queries), min(fetch, matching), selector
                 )
+                if self.projection is None and (labels[:, kk - 1] >= 0).all():
+                    # the common case: every query found its k items; no per-query work
+                    return self._hits(labels.tolist(), scores.astype(np.float64).tolist())
                 subset = None
                 for q, s, lab in zip(queries, scores, labels, strict=True):
                     found = lab[lab >= 0]
@@ -349,14 +352,17 @@ class FaissStore:
                         results.append(self._exact(q, found, kk))
                     else:
                         results.append((found[:kk], s[: len(found)][:kk]))
-            ids, names, metadata = self.rows.ids, self.rows.names, self.rows.metadata
-            return [
-                [
-                    Hit(ids[r], sc, names[r], metadata[r])
-                    for r, sc in zip(rows.tolist(), scores_.astype(np.float64).tolist(), strict=True)
-                ]
-                for rows, scores_ in results
-            ]
+            return self._hits(
+                [rows.tolist() for rows, _ in results], [sc.astype(np.float64).tolist() for _, sc in results]
+            )
+
+    def _hits(self, rows: list[list[int]], scores: list[list[float]]) -> list[list[Hit]]:
+        """Hits of each query from its row numbers and scores (called under the read lock)."""
+        ids, names, metadata = self.rows.ids, self.rows.names, self.rows.metadata
+        return [
+            [Hit(ids[r], sc, names[r], metadata[r]) for r, sc in zip(rr, ss, strict=True)]
+            for rr, ss in zip(rows, scores, strict=True)
+        ]
 
     def checksum(self) -> str:
         with self._lock.read():

@@ -10,6 +10,8 @@ import functools
 from typing import Any
 
 import grpc
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from moorings.errors import InvalidArgument
@@ -18,6 +20,7 @@ from moorings.protos import search_pb2 as pb
 from moorings.protos import search_pb2_grpc as pb_grpc
 from moorings.search.executor import run
 from moorings.search.service import Collections
+from moorings.search.types import SearchRequest, SearchResult
 
 
 def _info(data: dict[str, Any]) -> pb.CollectionInfo:
@@ -109,33 +112,58 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
 
     @rpc
     async def Search(self, request: pb.SearchRequest, context: grpc.aio.ServicerContext) -> pb.SearchResponse:
-        queries: list[dict[str, Any]] = []
-        for n, query in enumerate(request.queries):
-            kind = query.WhichOneof("query")
-            if kind is None:
-                raise InvalidArgument(f"queries[{n}] sets none of vector, id or name")
-            queries.append(
-                {"vector": list(query.vector.values)} if kind == "vector" else {kind: getattr(query, kind)}
-            )
-        body: dict[str, Any] = {"queries": queries, "k": request.k or 10}
+        options: dict[str, Any] = {"k": request.k or 10}
         if request.filter_json:
-            body["filter"] = _json_object(request.filter_json, "filter_json")
+            options["filter"] = _json_object(request.filter_json, "filter_json")
         if request.HasField("blend"):
-            body["blend"] = {"field": request.blend.field, "weight": request.blend.weight}
+            options["blend"] = {"field": request.blend.field, "weight": request.blend.weight}
         if request.omit_metadata:
-            body["include_metadata"] = False
-        answer = await run(self.collections.search, request.collection, body)
-        results = []
-        for result in answer["results"]:
-            hits = [
-                pb.Hit(id=h["id"], score=h["score"], name=h["name"], metadata_json=_dump(h["metadata"]))
-                for h in result["hits"]
-            ]
-            matched = result.get("matched") or {}
-            results.append(
-                pb.Result(hits=hits, matched_id=matched.get("id"), matched_name=matched.get("name"))
+            options["include_metadata"] = False
+        if request.HasField("vectors"):
+            if request.queries:
+                raise InvalidArgument("set either queries or vectors, not both")
+            array = _matrix(request.vectors)
+            found = await run(self.collections.find_vectors, request.collection, array, options, "vectors")
+        else:
+            body = {"queries": [_query(query, n) for n, query in enumerate(request.queries)], **options}
+            found = await run(self.collections.find, request.collection, body)
+        return _response(*found)
+
+
+def _query(query: pb.Query, n: int) -> dict[str, Any]:
+    kind = query.WhichOneof("query")
+    if kind is None:
+        raise InvalidArgument(f"queries[{n}] sets none of vector, id or name")
+    return {"vector": list(query.vector.values)} if kind == "vector" else {kind: getattr(query, kind)}
+
+
+def _matrix(batch: pb.VectorBatch) -> npt.NDArray[np.float32]:
+    """The rows of a VectorBatch as a read-only (rows, dim) view of its bytes."""
+    row_bytes = 4 * batch.dim
+    if batch.dim <= 0 or not batch.float32_data or len(batch.float32_data) % row_bytes:
+        raise InvalidArgument(
+            f"vectors: float32_data must hold one or more rows of dim ({batch.dim}) float32 values, "
+            f"a multiple of {max(row_bytes, 4)} bytes, got {len(batch.float32_data)} bytes"
+        )
+    return np.frombuffer(batch.float32_data, dtype="<f4").reshape(-1, batch.dim)
+
+
+def _response(request: SearchRequest, results: list[SearchResult]) -> pb.SearchResponse:
+    include = request.include_metadata
+    Hit = pb.Hit  # the message class, looked up once for thousands of hits
+    return pb.SearchResponse(
+        results=[
+            pb.Result(
+                hits=[
+                    Hit(id=i, score=s, name=n, metadata_json=_dump(m) if include else "")
+                    for i, s, n, m in result.hits
+                ],
+                matched_id=None if result.matched is None else result.matched["id"],
+                matched_name=None if result.matched is None else result.matched["name"],
             )
-        return pb.SearchResponse(results=results)
+            for result in results
+        ]
+    )
 
 
 def registration(collections: Collections) -> functools.partial[None]:

@@ -22,6 +22,7 @@ from moorings.search.types import (
     Query,
     SearchRequest,
     SearchResult,
+    Vectors,
 )
 from moorings.search.validate import (
     MAX_BATCH,
@@ -33,7 +34,8 @@ from moorings.search.validate import (
     normalise,
 )
 
-SEARCH_FIELDS = {"vector", "id", "name", "queries", "k", "filter", "blend", "include_metadata"}
+OPTION_FIELDS = {"k", "filter", "blend", "include_metadata"}
+SEARCH_FIELDS = {"vector", "id", "name", "queries", *OPTION_FIELDS}
 QUERY_FIELDS = {"vector", "id", "name"}
 
 
@@ -111,19 +113,45 @@ class Collections:
         given = [f for f in ("vector", "id", "name", "queries") if f in body]
         if len(given) != 1:
             raise InvalidArgument("a search needs exactly one of 'vector', 'id', 'name' or 'queries'")
-        batch = given[0] == "queries"
-        if batch:
+        if given[0] == "queries":
             raw = body["queries"]
             if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUERIES:
                 raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
-            queries = self._queries(store, raw)
-        else:
-            queries = [self._query(store, {given[0]: body[given[0]]}, "query")]
+            matrix = self._vector_queries(store, raw)
+            if matrix is not None:
+                return self._request(body, [], matrix, batch=True)
+            queries = [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
+            return self._request(body, queries, None, batch=True)
+        single = self._query(store, {given[0]: body[given[0]]}, "query")
+        return self._request(body, [single], None, batch=False)
+
+    def parse_vectors(self, store: Store, array: Any, options: Any, what: str) -> SearchRequest:
+        """A search whose queries come as an array (a binary body): shape (dim,) answers as a single
+        search, (n, dim) as a batch; ``options`` (a JSON object or None) may hold k, filter, blend and
+        include_metadata."""
+        options = {} if options is None else options
+        if not isinstance(options, dict):
+            raise InvalidArgument("the search options must be a JSON object")
+        unknown = set(options) - OPTION_FIELDS
+        if unknown:
+            raise InvalidArgument(
+                f"field(s) {', '.join(sorted(unknown))} cannot go with binary queries; the options "
+                f"may hold {', '.join(sorted(OPTION_FIELDS))}"
+            )
+        batch = array.ndim == 2
+        if batch and not 1 <= len(array) <= MAX_QUERIES:
+            raise InvalidArgument(f"{what} must hold 1 to {MAX_QUERIES} queries, got {len(array)}")
+        matrix = normalise(as_vectors(array, store.spec.dim, what), store.spec.metric, f"{what} row")
+        return self._request(options, [], matrix, batch)
+
+    @staticmethod
+    def _request(body: dict[str, Any], queries: list[Query], vectors: Any, batch: bool) -> SearchRequest:
         include = body.get("include_metadata", True)
         if not isinstance(include, bool):
             raise InvalidArgument("'include_metadata' must be true or false")
         return SearchRequest(
             queries=queries,
+            vectors=vectors,
             k=check_k(body.get("k", 10)),
             filter=parse_filter(body.get("filter")),
             blend=blending.parse_blend(body.get("blend")),
@@ -131,32 +159,29 @@ class Collections:
             batch=batch,
         )
 
-    def _queries(self, store: Store, raw: list[Any]) -> list[Query]:
-        """Many queries; when all are vectors of the right length, converted and checked in one go
-        (the per-query path runs only to name the first bad one)."""
+    @staticmethod
+    def _vector_queries(store: Store, raw: list[Any]) -> Vectors | None:
+        """All queries as one checked matrix when every one is a valid vector of the right length;
+        None otherwise (then the per-query path runs, and names the first bad one)."""
         dim = store.spec.dim
-        fast = all(
-            isinstance(q, dict)
-            and len(q) == 1
-            and isinstance(q.get("vector"), list)
-            and len(q["vector"]) == dim
+        if not all(
+            isinstance(q, dict) and len(q) == 1 and isinstance(v := q.get("vector"), list) and len(v) == dim
             for q in raw
-        )
-        if fast:
-            try:
-                inferred = np.array([q["vector"] for q in raw])  # strings stay strings: no silent parsing
-            except (ValueError, TypeError):
-                inferred = None
-            if inferred is not None and inferred.ndim == 2 and inferred.dtype.kind in "iuf":
-                with np.errstate(over="ignore", invalid="ignore"):
-                    matrix = inferred.astype(np.float32)
-            else:
-                matrix = None
-            if matrix is not None and np.isfinite(matrix).all():
-                cosine = store.spec.metric == "cosine"
-                if not cosine or (np.linalg.norm(matrix, axis=1) > 0).all():
-                    return [Query(vector=row) for row in normalise(matrix, store.spec.metric)]
-        return [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
+        ):
+            return None
+        try:
+            inferred = np.array([q["vector"] for q in raw])  # strings stay strings: no silent parsing
+        except (ValueError, TypeError):
+            return None
+        if inferred.ndim != 2 or inferred.dtype.kind not in "iuf":
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            matrix = inferred.astype(np.float32)
+        if not np.isfinite(matrix).all():
+            return None
+        if store.spec.metric == "cosine" and not (np.linalg.norm(matrix, axis=1) > 0).all():
+            return None
+        return normalise(matrix, store.spec.metric)
 
     def _query(self, store: Store, raw: Any, where: str) -> Query:
         if not isinstance(raw, dict) or len(raw) != 1 or not set(raw) <= QUERY_FIELDS:
@@ -180,15 +205,43 @@ class Collections:
         return Query(name=value)
 
     def search(self, name: str, body: Any) -> dict[str, Any]:
+        return self.answer(*self.find(name, body))
+
+    def search_vectors(
+        self, name: str, array: Any, options: Any, what: str = "the queries"
+    ) -> dict[str, Any]:
+        """:meth:`search` for queries sent as an array (see :meth:`parse_vectors`)."""
+        return self.answer(*self.find_vectors(name, array, options, what))
+
+    def find(self, name: str, body: Any) -> tuple[SearchRequest, list[SearchResult]]:
+        """A search body's parsed request and its results (the front ends write the answer)."""
         store = self.store(name)
         request = self.parse_search(store, body)
-        results = self.run(store, request)
+        return request, self.run(store, request)
+
+    def find_vectors(
+        self, name: str, array: Any, options: Any, what: str
+    ) -> tuple[SearchRequest, list[SearchResult]]:
+        store = self.store(name)
+        request = self.parse_vectors(store, array, options, what)
+        return request, self.run(store, request)
+
+    @staticmethod
+    def answer(request: SearchRequest, results: list[SearchResult]) -> dict[str, Any]:
+        """The JSON answer: ``{"results": [...]}`` for a batch, the one result otherwise."""
+        include = request.include_metadata
         if request.batch:
-            return {"results": [r.to_json() for r in results]}
-        return results[0].to_json()
+            return {"results": [r.to_json(include) for r in results]}
+        return results[0].to_json(include)
 
     def run(self, store: Store, request: SearchRequest) -> list[SearchResult]:
-        """Resolve id/name queries to vectors, search them in one call, exclude each query's own item."""
+        """Resolve id/name queries to vectors, search them in one call, exclude each query's own item.
+
+        Hits keep their metadata; ``request.include_metadata`` is applied when writing the answer."""
+        k, blend = request.k, request.blend
+        if request.vectors is not None:
+            raw = store.search(request.vectors, blending.candidates(k, blend), request.filter)
+            return [SearchResult(hits=blending.apply(hits, blend, k)) for hits in raw]
         vectors = []
         matched: list[Item | None] = []
         for query in request.queries:
@@ -207,16 +260,13 @@ class Collections:
             vector = item.vector if item is not None else query.vector
             assert vector is not None
             vectors.append(vector)
-        fetch = blending.candidates(request.k, request.blend) + (1 if any(matched) else 0)
+        fetch = blending.candidates(k, blend) + (1 if any(matched) else 0)
         queries = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
         raw = store.search(queries, fetch, request.filter)
         results = []
         for item, hits in zip(matched, raw, strict=True):
             if item is not None:
                 hits = [h for h in hits if h.id != item.id]
-            hits = blending.apply(hits, request.blend, request.k)
-            if not request.include_metadata:
-                hits = [type(h)(h.id, h.score, h.name, None) for h in hits]
             info = None if item is None else {"id": item.id, "name": item.name}
-            results.append(SearchResult(hits=hits, matched=info))
+            results.append(SearchResult(hits=blending.apply(hits, blend, k), matched=info))
         return results
