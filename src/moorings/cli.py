@@ -50,6 +50,18 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--max-body-mb", type=float, default=64.0, help="largest request body accepted (default 64 MiB)"
     )
     p.add_argument(
+        "--http-server",
+        choices=["moorings", "uvicorn"],
+        default="moorings",
+        help="REST front end: Moorings' own HTTP/1.1 server (default) or uvicorn (ASGI)",
+    )
+    p.add_argument(
+        "--keep-alive-seconds",
+        type=float,
+        default=5.0,
+        help="close an idle keep-alive REST connection after this long (default 5)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -134,6 +146,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        http_server=args.http_server,
+        keep_alive_seconds=args.keep_alive_seconds,
         batching=batching,
         search_store=args.search_store,
         search_backend=args.search_backend,

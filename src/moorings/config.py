@@ -99,6 +99,10 @@ class ServerSettings:
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
+    #: the REST front end: "moorings" (its own HTTP/1.1 server) or "uvicorn" (ASGI)
+    http_server: str = "moorings"
+    #: an idle keep-alive REST connection is closed after this many seconds
+    keep_alive_seconds: float = 5.0
     inference_threads: int = field(default_factory=lambda: max(2, available_cores()))
     load_threads: int = 2
     batching: BatchingSettings = field(default_factory=BatchingSettings)

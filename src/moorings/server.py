@@ -1,8 +1,10 @@
 """Wires the pieces together and runs the servers until interrupted.
 
-REST (uvicorn) and gRPC (grpc.aio) run in one asyncio event loop and share one
-Manager and DataPlane. SIGINT/SIGTERM stop uvicorn gracefully (uvicorn
-catches them), then the gRPC server drains, then models are unloaded.
+REST and gRPC (grpc.aio) run in one asyncio event loop (uvloop when installed)
+and share one Manager and DataPlane. REST is served by Moorings' own HTTP/1.1
+server (``moorings.http1``), or by uvicorn with ``http_server="uvicorn"``.
+SIGINT/SIGTERM stop REST gracefully (answers owed are finished), then the gRPC
+server drains, then models are unloaded.
 """
 
 from __future__ import annotations
@@ -12,21 +14,23 @@ import gc
 import logging
 import signal
 import socket
-from collections.abc import Sequence
-
-import uvicorn
+from collections.abc import Callable, Sequence
 
 from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
 from moorings.grpc.server import AddService, build_grpc_server
+from moorings.http1 import HttpServer, Limits
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
 from moorings.search.grpc_service import registration as search_grpc
 
 log = logging.getLogger(__name__)
+
+#: how long REST connections may take to finish the answers they owe on shutdown
+GRACE_SECONDS = 30.0
 
 
 def build_manager(settings: ServerSettings) -> Manager:
@@ -37,30 +41,25 @@ def build_manager(settings: ServerSettings) -> Manager:
     return Manager(source, loader, load_threads=settings.load_threads)
 
 
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
 def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
     """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
     manager = build_manager(settings)
     dataplane = DataPlane(manager, settings.inference_threads)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     app = RestApp(dataplane, settings.max_body_bytes, collections=collections)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.rest_port,
-        loop="auto",
-        http="auto",
-        lifespan="on",
-        access_log=False,
-        proxy_headers=False,  # no X-Forwarded-* rewriting: one less middleware on every request
-        server_header=False,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-    )
     log.info("model repository: %s", settings.repository)
     manager.start(settings.poll_seconds)
     try:
-        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_main(settings, dataplane, config, sockets, [search_grpc(collections)]))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(_main(settings, dataplane, app, sockets, [search_grpc(collections)]))
     finally:
         manager.stop()
         dataplane.close()
@@ -70,11 +69,11 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
 async def _main(
     settings: ServerSettings,
     dataplane: DataPlane,
-    config: uvicorn.Config,
+    app: RestApp,
     sockets: list[socket.socket] | None = None,
     extra_services: Sequence[AddService] = (),
 ) -> None:
-    """Start gRPC, run uvicorn until a signal, then drain gRPC."""
+    """Start gRPC, serve REST until a signal, then drain gRPC."""
     grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
     dataplane.readiness_checks.append(tf_serving.ready)
     await grpc_server.start()
@@ -83,16 +82,53 @@ async def _main(
         # a worker sharing the REST socket takes connections only once its first loads are done
         while not dataplane.manager.is_ready():
             await asyncio.sleep(0.05)
-    log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
-    # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
     freezer = asyncio.create_task(_freeze_heap_when_ready(dataplane))
     try:
-        await uvicorn.Server(config).serve(sockets=sockets)
+        if settings.http_server == "uvicorn":
+            await _serve_uvicorn(settings, app, sockets)
+        else:
+            await _serve_http1(settings, app, sockets)
     finally:
         freezer.cancel()
         await grpc_server.stop(grace=5)
+
+
+async def _serve_http1(settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None) -> None:
+    limits = Limits(max_body_bytes=settings.max_body_bytes, keep_alive_seconds=settings.keep_alive_seconds)
+    server = HttpServer(app.handle, settings.host, settings.rest_port, limits, sockets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
+    try:
+        await stop.wait()
+        log.info("stopping: finishing the answers owed (up to %.0f s)", GRACE_SECONDS)
+    finally:
+        await server.stop(GRACE_SECONDS)
+
+
+async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.rest_port,
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,  # no X-Forwarded-* rewriting: one less middleware on every request
+        server_header=False,
+        log_level="warning",
+        timeout_keep_alive=int(settings.keep_alive_seconds),
+        timeout_graceful_shutdown=int(GRACE_SECONDS),
+    )
+    log.info("REST API (uvicorn) on http://%s:%d", settings.host, settings.rest_port)
+    # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    await uvicorn.Server(config).serve(sockets=sockets)
 
 
 async def _freeze_heap_when_ready(dataplane: DataPlane) -> None:

@@ -1,0 +1,93 @@
+"""Listen, accept connections, sweep idle ones, and drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from moorings.http1 import wire
+from moorings.http1.connection import Handler, HttpConnection
+from moorings.http1.limits import Limits
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 1.0  # how often idle and slow connections are looked at
+
+
+class HttpServer:
+    """Serve ``handler`` on ``host:port``, or on listening sockets bound by a parent process."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: Limits | None = None,
+        sockets: list[socket.socket] | None = None,
+        sweep_seconds: float = SWEEP_SECONDS,
+    ) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._limits = limits or Limits()
+        self._sockets = sockets
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[HttpConnection] = set()
+        self._date = wire.DateHeader()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_seconds = sweep_seconds
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def connection() -> HttpConnection:
+            return HttpConnection(self._handler, self._limits, self._connections, self._date, loop)
+
+        if self._sockets is not None:
+            for sock in self._sockets:
+                self._servers.append(await loop.create_server(connection, sock=sock, backlog=2048))
+        else:
+            self._servers.append(
+                await loop.create_server(connection, self._host, self._port, backlog=2048, reuse_address=True)
+            )
+        self._sweeper = loop.create_task(self._sweep())
+
+    @property
+    def ports(self) -> list[int]:
+        """The ports listened on (useful with port 0)."""
+        return [sock.getsockname()[1] for server in self._servers for sock in server.sockets]
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            now = loop.time()
+            for connection in list(self._connections):
+                connection.check_timeouts(now)
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting, let connections finish the answers they owe (up to ``grace`` s), close the rest."""
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections):
+            connection.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        if self._connections:
+            log.warning("closing %d connection(s) still busy after %.0f s", len(self._connections), grace)
+        for connection in list(self._connections):
+            connection.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for server in self._servers:
+            await server.wait_closed()

@@ -1,0 +1,52 @@
+"""Bytes on the wire: status lines, the Date header, response heads."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from functools import lru_cache
+from http import HTTPStatus
+
+from moorings.rest.request import Headers
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@lru_cache(maxsize=128)
+def status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+
+
+class DateHeader:
+    """The ``date:`` header line, rebuilt at most once a second (RFC 9110 wants it on answers)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = b""
+
+    def line(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._line = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        return self._line
+
+
+def response(
+    status: int, headers: Headers, body: bytes, date: bytes, keep_alive: bool, with_body: bool = True
+) -> bytes:
+    """A whole response; ``with_body`` False for HEAD (the length is still the body's)."""
+    parts = [status_line(status), date]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"content-length: %d\r\n" % len(body))
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if with_body:
+        parts.append(body)
+    return b"".join(parts)
