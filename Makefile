@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt
+$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt src/moorings/codecs/_jsonnum.c
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
 	touch $(STAMP)
 

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from moorings.rest.app import RestApp
@@ -185,3 +186,21 @@ def test_malformed_json_and_huge_body(app: RestApp) -> None:
     assert r.status == 400 and "empty" in r.json()["error"]
     r = call(app, "POST", "/v1/models/mlp:predict", content=b"[" + b"1," * 600_000 + b"1]")
     assert r.status == 413 and "limit" in r.json()["error"]
+
+
+def test_fast_and_general_json_paths_answer_alike(app: RestApp) -> None:
+    """A body starting with its numbers takes the C path; the same body in another key order does not."""
+    x = np.random.default_rng(5).normal(size=(4, 4)).astype(np.float32)
+    rows = orjson.dumps(x.tolist()).decode()
+    fast = call(app, "POST", "/v1/models/mlp:predict", content=f'{{"instances": {rows}}}'.encode())
+    reordered = f'{{"signature_name": "", "instances": {rows}}}'.encode()
+    general = call(app, "POST", "/v1/models/mlp:predict", content=reordered)
+    assert fast.status == general.status == 200
+    assert fast.body == general.body
+    columns = call(app, "POST", "/v1/models/mlp:predict", content=f'{{"inputs": {rows}}}'.encode())
+    assert columns.json()["outputs"] == fast.json()["predictions"]
+    # integers through the fast path keep the integer model's checks
+    ints = call(app, "POST", "/v1/models/ints:predict", content=b'{"instances": [[1, 2.5]]}')
+    assert ints.status == 400 and "non-integers" in ints.json()["error"]
+    strings = call(app, "POST", "/v1/models/mlp:predict", content=b'{"instances": [[1, 2, 3, "4"]]}')
+    assert strings.status == 400 and "expected float32" in strings.json()["error"]

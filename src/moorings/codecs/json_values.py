@@ -20,6 +20,8 @@ from moorings.errors import InvalidArgument
 def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
     """Convert a (nested) JSON value into an array of ``dtype``; ``where`` names it in errors."""
     if dtype.is_string:
+        if isinstance(value, np.ndarray) and value.dtype.kind != "O":
+            raise InvalidArgument(f'{where}: expected strings or {{"b64": ...}} objects, got numbers')
         return _strings(value, where)
     if isinstance(value, dict):
         raise InvalidArgument(f"{where}: expected {dtype.name} values, got an object")

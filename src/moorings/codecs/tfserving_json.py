@@ -24,7 +24,8 @@ class PredictBody:
     """The parsed parts of a :predict body that do not depend on the signature."""
 
     signature_name: str | None
-    instances: list[Any] | None
+    #: the rows: a JSON list, or a float64 array when the body's numbers were read straight into one
+    instances: list[Any] | np.ndarray | None
     inputs: Any
 
 
@@ -39,12 +40,15 @@ def parse_predict_body(body: Any) -> PredictBody:
         raise InvalidArgument(
             "the request must have exactly one of 'instances' (row format) or 'inputs' (columnar format)"
         )
-    instances = body.get("instances")
-    if has_instances and not isinstance(instances, list):
-        raise InvalidArgument("'instances' must be a list with one entry per example")
-    if has_instances and not instances:
-        raise InvalidArgument("'instances' is empty")
-    return PredictBody(signature_name, instances if has_instances else None, body.get("inputs"))
+    instances: list[Any] | np.ndarray | None = None
+    if has_instances:
+        value = body["instances"]
+        if not isinstance(value, list | np.ndarray):
+            raise InvalidArgument("'instances' must be a list with one entry per example")
+        if len(value) == 0:
+            raise InvalidArgument("'instances' is empty")
+        instances = value
+    return PredictBody(signature_name, instances, body.get("inputs"))
 
 
 def decode_inputs(request: PredictBody, signature: Signature) -> dict[str, np.ndarray]:
@@ -62,8 +66,8 @@ def _single_input(signature: Signature, fmt: str) -> str:
     return next(iter(signature.inputs))
 
 
-def _decode_rows(instances: list[Any], signature: Signature) -> dict[str, np.ndarray]:
-    named = isinstance(instances[0], dict) and not is_b64(instances[0])
+def _decode_rows(instances: list[Any] | np.ndarray, signature: Signature) -> dict[str, np.ndarray]:
+    named = isinstance(instances, list) and isinstance(instances[0], dict) and not is_b64(instances[0])
     if not named:
         name = _single_input(signature, "each instance (an object per row)")
         spec = signature.inputs[name]

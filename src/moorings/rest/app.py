@@ -22,7 +22,6 @@ from moorings.rest.http import (
     Send,
     allow_method,
     dump_json,
-    parse_json,
     path_segments,
     read_asgi_body,
     send_bytes,
@@ -66,7 +65,7 @@ class RestApp:
                 allow_method(method, "GET")
                 return 200, dump_json(tfserving.get(self.dataplane, route))
             allow_method(method, "POST")
-            return 200, dump_json(await tfserving.post(self.dataplane, route, parse_json(request.body)))
+            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body))
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})

@@ -16,10 +16,12 @@ from functools import lru_cache
 from typing import Any
 
 from moorings.codecs import tfserving_json as tfjson
+from moorings.codecs.json_fast import parse_leading_array
 from moorings.codecs.tfserving_status import metadata_json, status_json
 from moorings.core.manager import parse_ref
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
+from moorings.rest.http import parse_json
 from moorings.types import ModelRef
 
 VERBS = ("predict", "classify", "regress")
@@ -70,16 +72,17 @@ def get(dataplane: DataPlane, route: Route) -> Any:
     return status_json(dataplane.status(route.ref))
 
 
-async def post(dataplane: DataPlane, route: Route, body: Any) -> Any:
+async def post(dataplane: DataPlane, route: Route, raw: bytes) -> Any:
     if route.verb == "predict":
-        request = tfjson.parse_predict_body(body)
+        parsed = parse_leading_array(raw)
+        request = tfjson.parse_predict_body(parsed if parsed is not None else parse_json(raw))
         with dataplane.acquire(route.ref) as servable:
             signature = servable.signature(request.signature_name)
             inputs = tfjson.decode_inputs(request, signature)
             row_format = request.instances is not None
             outputs = await dataplane.predict(servable, signature, inputs, same_batch=row_format)
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
-    signature_name, examples = tfjson.parse_examples(body)
+    signature_name, examples = tfjson.parse_examples(parse_json(raw))
     with dataplane.acquire(route.ref) as servable:
         if route.verb == "classify":
             result = await dataplane.classify(servable, signature_name, examples)

@@ -1,0 +1,295 @@
+/*
+ * Nested JSON arrays of numbers -> a packed float64 buffer and a shape, with no
+ * Python object per value.
+ *
+ * parse(buf: bytes, pos: int) -> (bytearray, shape: tuple[int, ...], end: int) | None
+ *
+ * `pos` indexes the '[' that opens the array; `end` is the index just after its
+ * ']'. The array must be rectangular, hold only JSON numbers at its innermost
+ * level and nothing empty. Anything else -- strings, booleans, null, objects,
+ * ragged rows, empty arrays, numbers that do not fit a double, integers too big
+ * to stay exact in a double, malformed JSON -- returns None, and the caller
+ * parses the body the general way (which also produces its error messages).
+ *
+ * Numbers are converted exactly as a correct JSON parser does: decimal values
+ * with at most 19 significant digits whose mantissa fits 53 bits and whose
+ * power of ten is within 1e22 take Clinger's fast path (one correctly rounded
+ * IEEE multiplication or division); all others go to CPython's correctly
+ * rounded, locale-independent PyOS_string_to_double.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define MAX_DEPTH 32
+
+static const double POW10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+typedef struct {
+    const char *p;
+    const char *end;
+    int leaf; /* depth at which the numbers sit, -1 until the first number */
+    Py_ssize_t dims[MAX_DEPTH];
+    double *out;
+    Py_ssize_t n;
+    Py_ssize_t cap;
+} Scan;
+
+static inline void skip_ws(Scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) {
+        s->p++;
+    }
+}
+
+static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* One JSON number at s->p; 0 and the value on success, -1 otherwise. */
+static int parse_number(Scan *s, double *value) {
+    const char *p = s->p;
+    const char *end = s->end;
+    const char *start = p;
+    int negative = 0;
+    uint64_t mantissa = 0;
+    int digits = 0;     /* significant digits kept in the mantissa */
+    int exact = 1;      /* every significant digit fits in the mantissa */
+    int integer = 1;    /* no fraction and no exponent */
+    long exp10 = 0;
+
+    if (p < end && *p == '-') {
+        negative = 1;
+        p++;
+    }
+    if (p >= end || !is_digit(*p)) {
+        return -1;
+    }
+    if (*p == '0') {
+        p++;
+    } else {
+        while (p < end && is_digit(*p)) {
+            if (digits < 19) {
+                mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+                digits++;
+            } else {
+                exact = 0;
+                exp10++;
+            }
+            p++;
+        }
+    }
+    if (p < end && *p == '.') {
+        integer = 0;
+        p++;
+        if (p >= end || !is_digit(*p)) {
+            return -1;
+        }
+        while (p < end && is_digit(*p)) {
+            int d = *p - '0';
+            if (mantissa == 0 && d == 0) {
+                exp10--;
+            } else if (digits < 19) {
+                mantissa = mantissa * 10 + (uint64_t)d;
+                digits++;
+                exp10--;
+            } else if (d != 0) {
+                exact = 0;
+            }
+            p++;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        long e = 0;
+        int sign = 1;
+        integer = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            sign = *p == '-' ? -1 : 1;
+            p++;
+        }
+        if (p >= end || !is_digit(*p)) {
+            return -1;
+        }
+        while (p < end && is_digit(*p)) {
+            if (e < 100000) {
+                e = e * 10 + (*p - '0');
+            }
+            p++;
+        }
+        exp10 += sign * e;
+    }
+    s->p = p;
+    if (integer && digits > 15) {
+        return -1; /* an integer that may not survive a double: the general parser keeps it exact */
+    }
+    if (integer && mantissa == 0) {
+        negative = 0; /* the integer -0 is 0 (only a float has a negative zero) */
+    }
+    if (exact && mantissa <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)mantissa;
+        v = exp10 < 0 ? v / POW10[-exp10] : v * POW10[exp10];
+        *value = negative ? -v : v;
+        return 0;
+    }
+    {
+        char *stop = NULL;
+        double v = PyOS_string_to_double(start, &stop, NULL);
+        if (v == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (stop != p || !isfinite(v)) {
+            return -1;
+        }
+        *value = v;
+    }
+    return 0;
+}
+
+static int push(Scan *s, double value) {
+    if (s->n == s->cap) {
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 1024;
+        double *grown = (double *)PyMem_Realloc(s->out, (size_t)cap * sizeof(double));
+        if (grown == NULL) {
+            return -1;
+        }
+        s->out = grown;
+        s->cap = cap;
+    }
+    s->out[s->n++] = value;
+    return 0;
+}
+
+/* The array at s->p (which is '['), at nesting `level`. */
+static int parse_array(Scan *s, int level) {
+    Py_ssize_t count = 0;
+    if (level >= MAX_DEPTH) {
+        return -1;
+    }
+    s->p++; /* '[' */
+    for (;;) {
+        skip_ws(s);
+        if (s->p >= s->end) {
+            return -1;
+        }
+        if (*s->p == '[') {
+            if (s->leaf != -1 && level + 1 > s->leaf) {
+                return -1;
+            }
+            if (parse_array(s, level + 1) < 0) {
+                return -1;
+            }
+        } else {
+            double value;
+            if (s->leaf == -1) {
+                s->leaf = level;
+            } else if (s->leaf != level) {
+                return -1;
+            }
+            if (parse_number(s, &value) < 0 || push(s, value) < 0) {
+                return -1;
+            }
+        }
+        count++;
+        skip_ws(s);
+        if (s->p >= s->end) {
+            return -1;
+        }
+        if (*s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (*s->p == ']') {
+            s->p++;
+            break;
+        }
+        return -1;
+    }
+    if (s->dims[level] == -1) {
+        s->dims[level] = count;
+    } else if (s->dims[level] != count) {
+        return -1; /* ragged */
+    }
+    return 0;
+}
+
+static PyObject *jsonnum_parse(PyObject *module, PyObject *args) {
+    Py_buffer buffer;
+    Py_ssize_t pos;
+    Scan s;
+    PyObject *data = NULL, *shape = NULL, *result = NULL;
+    Py_ssize_t total = 1;
+    int ok;
+
+    if (!PyArg_ParseTuple(args, "y*n", &buffer, &pos)) {
+        return NULL;
+    }
+    if (pos < 0 || pos >= buffer.len || ((const char *)buffer.buf)[pos] != '[') {
+        PyBuffer_Release(&buffer);
+        Py_RETURN_NONE;
+    }
+    s.p = (const char *)buffer.buf + pos;
+    s.end = (const char *)buffer.buf + buffer.len;
+    s.leaf = -1;
+    s.out = NULL;
+    s.n = 0;
+    s.cap = 0;
+    for (int i = 0; i < MAX_DEPTH; i++) {
+        s.dims[i] = -1;
+    }
+    ok = parse_array(&s, 0) == 0 && s.leaf >= 0;
+    if (ok) {
+        for (int i = 0; i <= s.leaf; i++) {
+            if (s.dims[i] <= 0) {
+                ok = 0;
+            } else {
+                total *= s.dims[i];
+            }
+        }
+        ok = ok && total == s.n;
+    }
+    if (!ok) {
+        PyMem_Free(s.out);
+        PyBuffer_Release(&buffer);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    data = PyByteArray_FromStringAndSize((const char *)s.out, s.n * (Py_ssize_t)sizeof(double));
+    shape = PyTuple_New(s.leaf + 1);
+    if (data != NULL && shape != NULL) {
+        int failed = 0;
+        for (int i = 0; i <= s.leaf; i++) {
+            PyObject *dim = PyLong_FromSsize_t(s.dims[i]);
+            if (dim == NULL) {
+                failed = 1;
+                break;
+            }
+            PyTuple_SET_ITEM(shape, i, dim);
+        }
+        if (!failed) {
+            result = Py_BuildValue("(OOn)", data, shape, (Py_ssize_t)(s.p - (const char *)buffer.buf));
+        }
+    }
+    Py_XDECREF(data);
+    Py_XDECREF(shape);
+    PyMem_Free(s.out);
+    PyBuffer_Release(&buffer);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"parse", jsonnum_parse, METH_VARARGS,
+     "parse(buf, pos) -> (bytearray of float64, shape, end) | None: the JSON number array at buf[pos]."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_jsonnum", "JSON number arrays straight into a float64 buffer.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__jsonnum(void) { return PyModule_Create(&module); }
