@@ -46,12 +46,8 @@ def check_inputs(signature: Signature, inputs: Tensors, same_batch: bool = False
                 f"unknown input {name!r}; the signature {signature.name!r} takes: "
                 + ", ".join(sorted(signature.inputs))
             )
-        if spec.shape is None:
-            continue
-        got = "[" + ", ".join(str(d) for d in array.shape) + "]"
-        if array.ndim != len(spec.shape) or any(
-            want not in (-1, have) for want, have in zip(spec.shape, array.shape, strict=False)
-        ):
+        if spec.shape is not None and not _shape_fits(array.shape, spec.shape):
+            got = "[" + ", ".join(str(d) for d in array.shape) + "]"
             raise InvalidArgument(
                 f"input {name!r} has shape {got} but the signature expects {spec.describe_shape()}"
             )
@@ -60,6 +56,10 @@ def check_inputs(signature: Signature, inputs: Tensors, same_batch: bool = False
         if len(set(sizes.values())) != 1:
             detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
             raise InvalidArgument(f"every input needs the same number of rows ({detail})")
+
+
+def _shape_fits(shape: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    return len(shape) == len(want) and all(need in (-1, have) for have, need in zip(shape, want, strict=True))
 
 
 def _pick(servable: Servable, name: str | None, method: str) -> Signature:
@@ -105,7 +105,8 @@ class DataPlane:
     ) -> Tensors:
         """Run a prediction; ``deadline`` is a ``time.monotonic()`` after which it is not started."""
         check_inputs(signature, inputs, same_batch)
-        waiter = servable.submit_async(signature, inputs, deadline) if _rows_agree(inputs) else None
+        rows = _common_rows(inputs)
+        waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
         if waiter is None:
             outputs: Tensors = await self._run(servable.predict, signature, inputs)
         else:
@@ -132,10 +133,14 @@ class DataPlane:
         self.executor.shutdown(wait=True)
 
 
-def _rows_agree(inputs: Tensors) -> bool:
-    """Batching needs every input to have the same leading dimension."""
-    sizes = {a.shape[0] if a.ndim else -1 for a in inputs.values()}
-    return len(sizes) == 1 and -1 not in sizes
+def _common_rows(inputs: Tensors) -> int | None:
+    """The leading dimension every input shares (what batching needs), else None."""
+    rows = None
+    for array in inputs.values():
+        if not array.ndim or (rows is not None and array.shape[0] != rows):
+            return None
+        rows = array.shape[0]
+    return rows
 
 
 async def _model_call(call: Awaitable[T]) -> T:

@@ -110,21 +110,28 @@ class Batcher:
         return task.future
 
     def submit_async(
-        self, signature: Signature, inputs: Tensors, deadline: float | None = None
+        self, signature: Signature, inputs: Tensors, deadline: float | None = None, rows: int | None = None
     ) -> asyncio.Future[Tensors]:
-        """``submit`` for a caller on the running event loop: an awaitable, woken per loop iteration."""
+        """``submit`` for a caller on the running event loop: an awaitable, woken per loop iteration.
+
+        ``rows``: the inputs' common leading dimension when the caller has checked it already.
+        """
         loop = asyncio.get_running_loop()
-        task = self._task(signature, inputs, deadline)
+        task = self._task(signature, inputs, deadline, rows)
         task.waiter, task.loop = loop.create_future(), loop
         self._enqueue(task, loop.call_soon)
         return task.waiter
 
-    def _task(self, signature: Signature, inputs: Tensors, deadline: float | None) -> _Task:
-        rows = _rows(inputs)
-        key: BatchKey = (
-            signature.name,
-            tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())),
-        )
+    def _task(
+        self, signature: Signature, inputs: Tensors, deadline: float | None, rows: int | None = None
+    ) -> _Task:
+        if rows is None:
+            rows = _rows(inputs)
+        if len(inputs) == 1:
+            ((name, array),) = inputs.items()
+            key: BatchKey = (signature.name, ((name, array.shape[1:], array.dtype.str),))
+        else:
+            key = (signature.name, tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())))
         return _Task(signature, inputs, rows, key, deadline)
 
     def _enqueue(self, task: _Task, defer_wake: DeferWake | None) -> None:

@@ -19,6 +19,8 @@ from moorings.errors import InvalidArgument
 
 def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
     """Convert a (nested) JSON value into an array of ``dtype``; ``where`` names it in errors."""
+    if type(value) is np.ndarray and value.dtype.kind == "f" and value.size and dtype.numpy.kind == "f":
+        return value.astype(dtype.numpy, copy=False)  # numbers read straight into an array (json_fast)
     if dtype.is_string:
         if isinstance(value, np.ndarray) and value.dtype.kind != "O":
             raise InvalidArgument(f'{where}: expected strings or {{"b64": ...}} objects, got numbers')

@@ -29,12 +29,12 @@ class Servable:
             self.batcher = Batcher(runtime.predict, batching, name=name)
 
     def submit_async(
-        self, signature: Signature, inputs: Tensors, deadline: float | None
+        self, signature: Signature, inputs: Tensors, deadline: float | None, rows: int
     ) -> asyncio.Future[Tensors] | None:
-        """Queue the request on the batcher from the event loop; None when this signature is not batched."""
+        """Queue ``rows`` rows on the batcher from the event loop; None when this signature is not batched."""
         if self.batcher is None or signature.name not in self._batched:
             return None
-        return self.batcher.submit_async(signature, inputs, deadline)
+        return self.batcher.submit_async(signature, inputs, deadline, rows)
 
     def signature(self, name: str | None) -> Signature:
         key = name or DEFAULT_SIGNATURE
