@@ -56,7 +56,7 @@ def _npy_with_header(header: str, data: bytes = b"") -> bytes:
     ],
 )
 def test_rejects_what_is_not_a_query_matrix(body: bytes, message: str) -> None:
-    with pytest.raises(InvalidArgument, match="the .npy body") as info:
+    with pytest.raises(InvalidArgument, match=r"the \.npy body") as info:
         read_npy(body)
     assert message in info.value.message
 
