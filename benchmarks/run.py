@@ -72,15 +72,21 @@ def body_path(name: str) -> Path:
     raise FileNotFoundError(name)
 
 
-def moorings(model: str, protocol: str, batching: bool, body: str, path: str, workers: int = 1) -> Server:
+def moorings(
+    model: str, protocol: str, batching: bool, body: str, path: str, workers: int = 1, http_server: str = ""
+) -> Server:
     args = [str(ROOT / ".venv/bin/moorings"), "serve", str(model_dir(model).parent.parent)]
     args += ["--rest-port", "{port}", "--grpc-port", "{port2}", "--log-level", "warning"]
+    if http_server:
+        args += ["--http-server", http_server]
     if not batching:
         args.append("--no-batching")
     if workers > 1:
         args += ["--workers", str(workers)]
-    name = f"moorings-{protocol}-{'batched' if batching else 'unbatched'}" + (
-        f"-{workers}workers" if workers > 1 else ""
+    name = (
+        f"moorings-{protocol}-{'batched' if batching else 'unbatched'}"
+        + (f"-{workers}workers" if workers > 1 else "")
+        + (f"-{http_server}" if http_server else "")
     )
     headers = ""
     content_type = "application/json"
@@ -130,6 +136,8 @@ def configurations(only: set[str], quick: bool) -> list[Server]:
     if "mlp" in only:
         for batching in (True, False):
             out.append(moorings("mlp", "tfs-rows", batching, "mlp-rows", mlp_path))
+        # the same server with uvicorn as its REST front end: what Moorings' own HTTP server buys
+        out.append(moorings("mlp", "tfs-rows", True, "mlp-rows", mlp_path, http_server="uvicorn"))
         out.append(moorings("mlp", "tfs-columns", True, "mlp-columns", mlp_path))
         out.append(moorings("mlp", "v2-json", True, "mlp-v2", "/v2/models/mlp/infer"))
         out.append(moorings("mlp", "v2-binary", True, "mlp-v2-binary", "/v2/models/mlp/infer"))
