@@ -65,6 +65,24 @@ def test_upsert_replaces_and_same_batch_twice_is_idempotent(faiss_backend: Faiss
     assert store.count() == 100
 
 
+def test_hits_carry_the_current_name_and_metadata(faiss_backend: FaissBackend) -> None:
+    """Hits are gathered from cached object columns: a replacement or delete must show at once."""
+    data = clustered(50, 4)
+    store = faiss_backend.create(CollectionSpec(name="c", dim=4, metric="l2"))
+    store.upsert(_batch(range(0, 50), data, "l2"))  # type: ignore[arg-type]
+    queries = data[[3, 7]]
+    first = store.search(queries, 3, None)
+    assert [(h.id, h.name, h.metadata) for h in (first[0][0], first[1][0])] == [
+        ("3", "item 3", {"n": 3}),
+        ("7", "item 7", {"n": 7}),
+    ]
+    store.upsert(batch_from_arrays(["3"], data[3:4], 4, "l2", names=["renamed"], metadata=[{"n": 30}]))
+    store.delete(["7"])
+    again = store.search(queries, 3, None)
+    assert (again[0][0].id, again[0][0].name, again[0][0].metadata) == ("3", "renamed", {"n": 30})
+    assert "7" not in {h.id for h in again[1]} and len(again[1]) == 3
+
+
 def test_delete_and_compaction_keep_results_exact(
     faiss_backend: FaissBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -341,7 +341,7 @@ class FaissStore:
                 )
                 if self.projection is None and (labels[:, kk - 1] >= 0).all():
                     # the common case: every query found its k items; no per-query work
-                    return self._hits(labels.tolist(), scores.astype(np.float64).tolist())
+                    return self._matrix_hits(labels, scores)
                 subset = None
                 for q, s, lab in zip(queries, scores, labels, strict=True):
                     found = lab[lab >= 0]
@@ -355,6 +355,14 @@ class FaissStore:
             return self._hits(
                 [rows.tolist() for rows, _ in results], [sc.astype(np.float64).tolist() for _, sc in results]
             )
+
+    def _matrix_hits(self, labels: np.ndarray, scores: np.ndarray) -> list[list[Hit]]:
+        """Hits of every query from whole (queries, k) label and score matrices (under the read lock)."""
+        ids, names, metadata = (column[labels].tolist() for column in self.rows.objects())
+        return [
+            list(map(Hit, *per_query))
+            for per_query in zip(ids, scores.astype(np.float64).tolist(), names, metadata, strict=True)
+        ]
 
     def _hits(self, rows: list[list[int]], scores: list[list[float]]) -> list[list[Hit]]:
         """Hits of each query from its row numbers and scores (called under the read lock)."""

@@ -27,6 +27,7 @@ class Rows:
         self._columns: dict[str, npt.NDArray[Any]] = {}
         self._numeric: dict[str, npt.NDArray[np.float64]] = {}
         self._lower: list[str] | None = None
+        self._objects: tuple[npt.NDArray[np.object_], ...] | None = None
 
     @property
     def vectors(self) -> Vectors:
@@ -59,6 +60,20 @@ class Rows:
         self._columns.clear()
         self._numeric.clear()
         self._lower = None
+        self._objects = None
+
+    def objects(self) -> tuple[npt.NDArray[np.object_], ...]:
+        """ids, names and metadata as object arrays (kept until the next change), so the hits of a
+        whole result matrix are gathered by one indexing call each instead of a lookup per hit."""
+        objects = self._objects
+        if objects is None:
+            arrays = []
+            for values in (self.ids, self.names, self.metadata):
+                array = np.empty(self.n, dtype=object)
+                array[:] = values
+                arrays.append(array)
+            objects = self._objects = tuple(arrays)
+        return objects
 
     def append(self, batch: ItemBatch) -> tuple[int, int]:
         """Add the batch as new rows (replacing rows of the same ids); return the new row range."""
