@@ -107,3 +107,36 @@ def test_leading_array_keeps_the_other_members() -> None:
 )
 def test_leading_array_steps_aside(body: bytes) -> None:
     assert json_fast.parse_leading_array(body) is None
+
+
+def test_v2_data_arrays_are_read_straight_into_arrays() -> None:
+    body = (
+        b'{"id": "a\\"data\\": [9]", "inputs": ['
+        b'{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [[1, 2], [3, 4.5]]},'
+        b'{"name": "s", "shape": [1], "datatype": "BYTES", "data": ["text"]},'
+        b'{"name": "y", "shape": [3], "datatype": "INT32", "data": [1, 2, 3]}]}'
+    )
+    parsed = json_fast.parse_v2_data_arrays(body)
+    assert parsed is not None
+    assert parsed["id"] == 'a"data": [9]'  # a "data" inside a string is not a member
+    x, s, y = parsed["inputs"]
+    assert isinstance(x["data"], np.ndarray) and x["data"].tolist() == [[1.0, 2.0], [3.0, 4.5]]
+    assert s["data"] == ["text"]
+    assert isinstance(y["data"], np.ndarray) and y["data"].tolist() == [1.0, 2.0, 3.0]
+    assert {k: v for k, v in x.items() if k != "data"} == {"name": "x", "shape": [2, 2], "datatype": "FP32"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"inputs": [{"name": "x", "data": ["a", "b"]}]}',  # no numeric data at all
+        b'{"inputs": [{"name": "x", "data": [1], "parameters": {"data": [2]}}]}',  # not an input's data
+        b'{"parameters": {"data": [1]}, "inputs": [{"name": "x", "data": [1]}]}',
+        b'{"inputs": [{"name": "x", "data": [1], "data": [2]}]}',  # repeated key: orjson's rules apply
+        b'{"inputs": [{"name": "x", "data": [1]}] trailing',
+        b'{"inputs": [{"name": "x", "data": [1]}], "outputs": [{"name": "y"}],}',
+        b'{"inputs": {"name": "x", "data": [1]}}',
+    ],
+)
+def test_v2_data_arrays_step_aside(body: bytes) -> None:
+    assert json_fast.parse_v2_data_arrays(body) is None

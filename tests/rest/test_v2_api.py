@@ -184,3 +184,15 @@ def test_errors(app: RestApp, method: str, path: str, body: bytes | None, status
     r = request(app, method, path, body)
     assert r.status_code == status, r.text
     assert message in r.json()["error"]
+
+
+def test_fast_and_general_json_paths_answer_alike(app: RestApp) -> None:
+    """Numeric ``data`` takes the C helper; a "data" member elsewhere sends the request the general way."""
+    tensor = {"name": "x", "datatype": "FP32", "shape": [3, 4], "data": X.tolist()}
+    fast = infer_json(app, "/v2/models/mlp/infer", {"inputs": [tensor]})
+    general = infer_json(app, "/v2/models/mlp/infer", {"parameters": {"data": [0]}, "inputs": [tensor]})
+    assert fast.status_code == general.status_code == 200
+    assert fast.json()["outputs"] == general.json()["outputs"]
+    ints = {"name": "x", "datatype": "INT32", "shape": [3, 4], "data": X.tolist()}
+    wrong = infer_json(app, "/v2/models/mlp/infer", {"inputs": [ints]})
+    assert wrong.status_code == 400 and "non-integers" in wrong.json()["error"]

@@ -5,7 +5,13 @@
  * parse(buf: bytes, pos: int) -> (bytearray, shape: tuple[int, ...], end: int) | None
  *
  * `pos` indexes the '[' that opens the array; `end` is the index just after its
- * ']'. The array must be rectangular, hold only JSON numbers at its innermost
+ * ']'.
+ *
+ * find_data(buf: bytes) -> list[(start, end, bytearray, shape)]
+ *
+ * Every member `"data": [...]` of the JSON text whose array parse() accepts, in
+ * order (KServe V2's tensors). Strings are skipped whole (escapes included), so
+ * a "data" inside a string value is never taken for a key. The array must be rectangular, hold only JSON numbers at its innermost
  * level and nothing empty. Anything else -- strings, booleans, null, objects,
  * ragged rows, empty arrays, numbers that do not fit a double, integers too big
  * to stay exact in a double, malformed JSON -- returns None, and the caller
@@ -22,6 +28,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_DEPTH 32
 
@@ -216,13 +223,70 @@ static int parse_array(Scan *s, int level) {
     return 0;
 }
 
+/* Parse the array at buf[pos]; 1 with s filled, 0 when it is not accepted, -1 on a Python error. */
+static int scan_array(Scan *s, const char *buf, Py_ssize_t len, Py_ssize_t pos) {
+    Py_ssize_t total = 1;
+    int ok;
+    s->p = buf + pos;
+    s->end = buf + len;
+    s->leaf = -1;
+    s->out = NULL;
+    s->n = 0;
+    s->cap = 0;
+    for (int i = 0; i < MAX_DEPTH; i++) {
+        s->dims[i] = -1;
+    }
+    ok = parse_array(s, 0) == 0 && s->leaf >= 0;
+    if (ok) {
+        for (int i = 0; i <= s->leaf; i++) {
+            if (s->dims[i] <= 0) {
+                ok = 0;
+            } else {
+                total *= s->dims[i];
+            }
+        }
+        ok = ok && total == s->n;
+    }
+    if (!ok) {
+        PyMem_Free(s->out);
+        s->out = NULL;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return 1;
+}
+
+/* (bytearray, shape) of a scanned array; frees its buffer. */
+static PyObject *take_array(Scan *s) {
+    PyObject *data = PyByteArray_FromStringAndSize((const char *)s->out, s->n * (Py_ssize_t)sizeof(double));
+    PyObject *shape = PyTuple_New(s->leaf + 1);
+    PyObject *result = NULL;
+    PyMem_Free(s->out);
+    s->out = NULL;
+    if (data != NULL && shape != NULL) {
+        int failed = 0;
+        for (int i = 0; i <= s->leaf; i++) {
+            PyObject *dim = PyLong_FromSsize_t(s->dims[i]);
+            if (dim == NULL) {
+                failed = 1;
+                break;
+            }
+            PyTuple_SET_ITEM(shape, i, dim);
+        }
+        if (!failed) {
+            result = PyTuple_Pack(2, data, shape);
+        }
+    }
+    Py_XDECREF(data);
+    Py_XDECREF(shape);
+    return result;
+}
+
 static PyObject *jsonnum_parse(PyObject *module, PyObject *args) {
     Py_buffer buffer;
     Py_ssize_t pos;
     Scan s;
-    PyObject *data = NULL, *shape = NULL, *result = NULL;
-    Py_ssize_t total = 1;
-    int ok;
+    PyObject *array, *result;
+    int found;
 
     if (!PyArg_ParseTuple(args, "y*n", &buffer, &pos)) {
         return NULL;
@@ -231,60 +295,97 @@ static PyObject *jsonnum_parse(PyObject *module, PyObject *args) {
         PyBuffer_Release(&buffer);
         Py_RETURN_NONE;
     }
-    s.p = (const char *)buffer.buf + pos;
-    s.end = (const char *)buffer.buf + buffer.len;
-    s.leaf = -1;
-    s.out = NULL;
-    s.n = 0;
-    s.cap = 0;
-    for (int i = 0; i < MAX_DEPTH; i++) {
-        s.dims[i] = -1;
-    }
-    ok = parse_array(&s, 0) == 0 && s.leaf >= 0;
-    if (ok) {
-        for (int i = 0; i <= s.leaf; i++) {
-            if (s.dims[i] <= 0) {
-                ok = 0;
-            } else {
-                total *= s.dims[i];
-            }
-        }
-        ok = ok && total == s.n;
-    }
-    if (!ok) {
-        PyMem_Free(s.out);
+    found = scan_array(&s, (const char *)buffer.buf, buffer.len, pos);
+    if (found <= 0) {
         PyBuffer_Release(&buffer);
-        if (PyErr_Occurred()) {
+        if (found < 0) {
             return NULL;
         }
         Py_RETURN_NONE;
     }
-    data = PyByteArray_FromStringAndSize((const char *)s.out, s.n * (Py_ssize_t)sizeof(double));
-    shape = PyTuple_New(s.leaf + 1);
-    if (data != NULL && shape != NULL) {
-        int failed = 0;
-        for (int i = 0; i <= s.leaf; i++) {
-            PyObject *dim = PyLong_FromSsize_t(s.dims[i]);
-            if (dim == NULL) {
-                failed = 1;
-                break;
-            }
-            PyTuple_SET_ITEM(shape, i, dim);
-        }
-        if (!failed) {
-            result = Py_BuildValue("(OOn)", data, shape, (Py_ssize_t)(s.p - (const char *)buffer.buf));
-        }
-    }
-    Py_XDECREF(data);
-    Py_XDECREF(shape);
-    PyMem_Free(s.out);
+    array = take_array(&s);
+    result = array == NULL ? NULL
+                           : Py_BuildValue("(OOn)", PyTuple_GET_ITEM(array, 0), PyTuple_GET_ITEM(array, 1),
+                                           (Py_ssize_t)(s.p - (const char *)buffer.buf));
+    Py_XDECREF(array);
     PyBuffer_Release(&buffer);
     return result;
+}
+
+static PyObject *jsonnum_find_data(PyObject *module, PyObject *args) {
+    Py_buffer buffer;
+    const char *buf, *p, *end;
+    PyObject *found = NULL;
+
+    if (!PyArg_ParseTuple(args, "y*", &buffer)) {
+        return NULL;
+    }
+    buf = (const char *)buffer.buf;
+    p = buf;
+    end = buf + buffer.len;
+    found = PyList_New(0);
+    while (found != NULL && p < end) {
+        const char *q;
+        int is_data;
+        if (*p != '"') {
+            p++;
+            continue;
+        }
+        q = p + 1;
+        while (q < end && *q != '"') {
+            q += *q == '\\' ? 2 : 1;
+        }
+        if (q >= end) {
+            break; /* an unterminated string: the general parser reports it */
+        }
+        is_data = q - p - 1 == 4 && memcmp(p + 1, "data", 4) == 0;
+        p = q + 1;
+        if (is_data) {
+            const char *r = p;
+            while (r < end && (*r == ' ' || *r == '\n' || *r == '\r' || *r == '\t')) {
+                r++;
+            }
+            if (r < end && *r == ':') {
+                r++;
+                while (r < end && (*r == ' ' || *r == '\n' || *r == '\r' || *r == '\t')) {
+                    r++;
+                }
+                if (r < end && *r == '[') {
+                    Scan s;
+                    int ok = scan_array(&s, buf, buffer.len, r - buf);
+                    if (ok < 0) {
+                        Py_CLEAR(found);
+                        break;
+                    }
+                    if (ok > 0) {
+                        PyObject *array = take_array(&s);
+                        PyObject *item = array == NULL ? NULL
+                                                       : Py_BuildValue("(nnOO)", (Py_ssize_t)(r - buf),
+                                                                       (Py_ssize_t)(s.p - buf),
+                                                                       PyTuple_GET_ITEM(array, 0),
+                                                                       PyTuple_GET_ITEM(array, 1));
+                        Py_XDECREF(array);
+                        if (item == NULL || PyList_Append(found, item) < 0) {
+                            Py_XDECREF(item);
+                            Py_CLEAR(found);
+                            break;
+                        }
+                        Py_DECREF(item);
+                        p = s.p;
+                    }
+                }
+            }
+        }
+    }
+    PyBuffer_Release(&buffer);
+    return found;
 }
 
 static PyMethodDef methods[] = {
     {"parse", jsonnum_parse, METH_VARARGS,
      "parse(buf, pos) -> (bytearray of float64, shape, end) | None: the JSON number array at buf[pos]."},
+    {"find_data", jsonnum_find_data, METH_VARARGS,
+     "find_data(buf) -> [(start, end, bytearray of float64, shape)]: every numeric \"data\": [...] member."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,6 +12,7 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 from __future__ import annotations
 
 from moorings.codecs import v2_binary, v2_json, v2_model
+from moorings.codecs.json_fast import parse_v2_data_arrays
 from moorings.dataplane import DataPlane
 from moorings.errors import NotFound
 from moorings.rest.http import JSON_HEADERS, allow_method, dump_json, parse_json
@@ -55,7 +56,8 @@ async def handle(dataplane: DataPlane, request: Request, segments: list[str]) ->
 
 async def _infer(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
     head, rest = v2_binary.split_body(http.body, http.header(v2_binary.HEADER_LENGTH))
-    request = v2_json.parse_request(parse_json(head))
+    parsed = parse_v2_data_arrays(head)
+    request = v2_json.parse_request(parsed if parsed is not None else parse_json(head))
     servable_id, outputs = await v2_model.infer(
         dataplane,
         ref,
