@@ -1,14 +1,17 @@
-"""Multi-process serving: one parent binds the REST socket, N workers serve on it.
+"""Multi-process serving: one parent binds the REST port, N workers serve on it.
 
 For models whose request path is pure-Python-heavy, one process is bound by its
 GIL to about one core; ``moorings serve --workers N`` runs N processes instead.
-The parent binds the listening socket, starts the workers (spawned, so nothing
-framework-level is inherited half-initialised), and each worker loads the model
-repository itself and serves on the shared socket (the kernel spreads the
-connections). A worker starts taking connections only once its first model
-loads are done, so a client never reaches a worker that does not know the model
-yet. gRPC servers bind their port with SO_REUSEPORT, so every worker serves
-gRPC on the same port too.
+The parent binds one listening socket per worker, all on the same address with
+SO_REUSEPORT, starts the workers (spawned, so nothing framework-level is
+inherited half-initialised) and hands each its socket. Each worker loads the
+model repository itself and starts listening only once its first model loads
+are done: the kernel spreads new connections evenly over the workers that are
+listening, and a client never reaches a worker that does not know the model
+yet. (One socket shared by every worker lets whichever worker wakes first
+accept a whole burst of connections, which piles most of the load on one
+process.) gRPC servers bind their port with SO_REUSEPORT too, so every worker
+serves gRPC on the same port.
 
 - With N no larger than the cores this process may use, worker i is pinned to
   its own share of them, so each worker's thread defaults fit its share.
@@ -41,14 +44,27 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 40.0
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to one address with SO_REUSEPORT, not yet listening (each worker listens).
+
+    With ``port`` 0 the first socket picks a free port and the others take the same one.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def core_groups(workers: int) -> list[list[int] | None]:
@@ -73,14 +89,14 @@ def _worker_main(settings: ServerSettings, sock: socket.socket, cores: list[int]
 
 
 def serve_workers(settings: ServerSettings, workers: int) -> int:
-    """Run ``workers`` serving processes on one shared REST socket; return the exit status."""
-    sock = bind_socket(settings.host, settings.rest_port)
+    """Run ``workers`` serving processes on one REST port (a socket each); return the exit status."""
+    sockets = bind_sockets(settings.host, settings.rest_port, workers)
     settings = dataclasses.replace(settings, reuse_port=True)
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     processes: list[BaseProcess] = [
         context.Process(target=_worker_main, args=(settings, sock, cores, level), name=f"moorings-worker-{i}")
-        for i, cores in enumerate(core_groups(workers))
+        for i, (sock, cores) in enumerate(zip(sockets, core_groups(workers), strict=True))
     ]
     stopping = threading.Event()
 
@@ -107,7 +123,8 @@ def serve_workers(settings: ServerSettings, workers: int) -> int:
                 break
     finally:
         _stop(processes)
-        sock.close()
+        for sock in sockets:
+            sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return status
