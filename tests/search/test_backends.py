@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from moorings.errors import InvalidArgument, NotFound
+from moorings.search.backends import open_collections
 from moorings.search.faiss_store import FaissBackend
 from moorings.search.postgres import PostgresBackend
 from moorings.search.reduce import exact_neighbours, recall
@@ -194,3 +195,20 @@ def test_auto_picks_cube_where_pgvector_is_missing() -> None:
                 service.create({"name": "ip", "dim": 3, "metric": "ip"})
         finally:
             backend.close()
+
+
+def test_open_all_opens_every_collection_then_is_ready(service: Collections) -> None:
+    _load(service)
+    service.create({"name": "empty", "dim": 4})
+    fresh = Collections(service.backend)
+    assert not fresh.ready()
+    assert sorted(fresh.open_all()) == ["empty", "films"]
+    assert fresh.ready()
+    assert _ids(fresh.search("films", {"name": "rogue one", "k": 2})) == ["2", "3"]
+
+
+def test_open_all_on_an_empty_embedded_store_creates_nothing(tmp_path: Path) -> None:
+    collections = open_collections("embedded", tmp_path / "data")
+    assert collections.open_all() == [] and collections.ready()
+    assert not (tmp_path / "data").exists()  # no folder, no lock: search was never used
+    collections.close()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
-from moorings.errors import InvalidArgument, MooringsError, NotFound
+from moorings.errors import InvalidArgument, MooringsError, NotFound, Unavailable
+from moorings.search.backends import open_collections
+from moorings.search.faiss_store import MANIFEST
 from moorings.search.service import Collections
 
 FILMS = [
@@ -200,3 +204,26 @@ def test_batch_vectors_are_checked_one_by_one_when_bad(
     _load(embedded)
     with pytest.raises(InvalidArgument, match=message):
         embedded.search("films", {"queries": queries})
+
+
+def test_open_all_loads_what_is_stored_and_skips_a_broken_collection(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = open_collections("embedded", tmp_path)
+    for name in ("a", "b", "c"):
+        first.create({"name": name, "dim": 2})
+        first.upsert(name, {"items": [{"id": "1", "vector": [1, 0]}, {"id": "2", "vector": [0, 1]}]})
+    first.close()
+    folder = tmp_path / "collections" / "b"
+    segment = orjson.loads((folder / MANIFEST).read_bytes())["segments"][0]
+    (folder / segment).write_bytes(b"not a segment")
+
+    again = open_collections("embedded", tmp_path)
+    assert not again.ready()
+    assert again.open_all() == ["a", "c"] and again.ready()
+    assert "could not open collection b" in caplog.text
+    assert _ids(again.search("c", {"vector": [0, 1], "k": 1})) == ["2"]
+    again.close()
+    with pytest.raises(Unavailable, match="closed"):
+        again.search("a", {"vector": [1, 0]})
+    assert again.open_all() == []  # after close: opens nothing, and says why in the log

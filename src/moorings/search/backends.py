@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from moorings.errors import InvalidArgument
+from moorings.errors import InvalidArgument, Unavailable
 from moorings.search.service import Collections
 from moorings.search.store import Backend, Store
 from moorings.search.types import CollectionSpec
@@ -43,9 +43,12 @@ class LazyFaissBackend:
         self.data_dir = data_dir
         self._backend: Backend | None = None
         self._guard = threading.Lock()
+        self._closed = False
 
     def _get(self) -> Backend:
         with self._guard:
+            if self._closed:
+                raise Unavailable("the search store is closed (the server is stopping)")
             if self._backend is None:
                 from moorings.search.faiss_store import FaissBackend
 
@@ -53,6 +56,8 @@ class LazyFaissBackend:
             return self._backend
 
     def specs(self) -> list[CollectionSpec]:
+        if self._backend is None and not (self.data_dir / "collections").is_dir():
+            return []  # nothing was ever stored: no need to create the folder and take its lock
         return self._get().specs()
 
     def create(self, spec: CollectionSpec) -> Store:
@@ -66,6 +71,7 @@ class LazyFaissBackend:
 
     def close(self) -> None:
         with self._guard:
+            self._closed = True
             if self._backend is not None:
                 self._backend.close()
                 self._backend = None

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -359,8 +360,9 @@ class FaissStore:
     def _matrix_hits(self, labels: np.ndarray, scores: np.ndarray) -> list[list[Hit]]:
         """Hits of every query from whole (queries, k) label and score matrices (under the read lock)."""
         ids, names, metadata = (column[labels].tolist() for column in self.rows.objects())
+        # tuple.__new__(Hit, fields) is what Hit(...) does, without a Python frame per hit
         return [
-            list(map(Hit, *per_query))
+            list(map(tuple.__new__, repeat(Hit), zip(*per_query, strict=True)))
             for per_query in zip(ids, scores.astype(np.float64).tolist(), names, metadata, strict=True)
         ]
 
@@ -415,6 +417,7 @@ class FaissBackend:
             ) from None
         self._stores: dict[str, FaissStore] = {}
         self._guard = threading.Lock()
+        self._closed = False
         for path in self.root.iterdir():  # leftovers of a create or drop cut short
             if path.name.startswith((".tmp-", ".trash-")):
                 shutil.rmtree(path, ignore_errors=True)
@@ -435,6 +438,8 @@ class FaissBackend:
 
     def create(self, spec: CollectionSpec) -> FaissStore:
         with self._guard:
+            if self._closed:
+                raise Unavailable("the search store is closed (the server is stopping)")
             folder = self._folder(spec.name)
             if folder.exists():
                 raise AlreadyExists(f"collection {spec.name!r} already exists")
@@ -449,6 +454,8 @@ class FaissBackend:
 
     def open(self, name: str) -> FaissStore:
         with self._guard:
+            if self._closed:
+                raise Unavailable("the search store is closed (the server is stopping)")
             store = self._stores.get(name)
             if store is not None:
                 return store
@@ -473,6 +480,7 @@ class FaissBackend:
 
     def close(self) -> None:
         with self._guard:
+            self._closed = True
             for store in self._stores.values():
                 try:
                     store.close()

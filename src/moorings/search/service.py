@@ -6,6 +6,8 @@ client value is checked here or in :mod:`moorings.search.validate` before a stor
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -38,10 +40,43 @@ OPTION_FIELDS = {"k", "filter", "blend", "include_metadata"}
 SEARCH_FIELDS = {"vector", "id", "name", "queries", *OPTION_FIELDS}
 QUERY_FIELDS = {"vector", "id", "name"}
 
+log = logging.getLogger(__name__)
+
 
 class Collections:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._opened = threading.Event()
+        self._closed = False
+
+    # ---- start-up --------------------------------------------------------------------------------
+    def open_all(self) -> list[str]:
+        """Open every stored collection now (blocking: FAISS indexes are read, PostgreSQL stores
+        connect), so no request pays for it; return the names opened. A collection that fails to
+        open is logged and left to fail on use (one broken collection must not keep the models from
+        serving), and so is a store that cannot list its collections. :meth:`ready` is True once this
+        has run. Stops early when :meth:`close` is called meanwhile."""
+        opened: list[str] = []
+        try:
+            names = [spec.name for spec in self.backend.specs()]
+        except Exception:
+            log.exception("could not list the stored collections; each opens on first use")
+            names = []
+        for name in names:
+            if self._closed:
+                break
+            try:
+                self.backend.open(name)
+                opened.append(name)
+            except Exception:
+                log.exception("could not open collection %s; it will fail on use", name)
+        log.info("opened %d of %d stored collection(s)", len(opened), len(names))
+        self._opened.set()
+        return opened
+
+    def ready(self) -> bool:
+        """True once :meth:`open_all` has run: a readiness check for the server."""
+        return self._opened.is_set()
 
     # ---- collections ----------------------------------------------------------------------------
     def _describe(self, store: Store) -> dict[str, Any]:
@@ -65,6 +100,7 @@ class Collections:
         return {"dropped": name}
 
     def close(self) -> None:
+        self._closed = True
         self.backend.close()
 
     # ---- items -----------------------------------------------------------------------------------
