@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -180,13 +181,32 @@ def through_server(
                 )
                 for s in starts
             ]
-            found: dict[str, list[list[int]]] = {"json": [], "npy": [], "grpc": []}
+            found: dict[str, list[list[int]]] = {"json": [], "npy": [], "grpc": [], "npy2": []}
 
             def rest(kind: str, batches: list[bytes], headers: dict[str, str] | None = None) -> None:
                 found[kind] = []
                 for b in batches:
                     answer = orjson.loads(client.post(url, content=b, headers=headers).content)
                     found[kind].extend([int(h["id"]) for h in r["hits"]] for r in answer["results"])
+
+            second = httpx.Client(timeout=600)
+
+            def npy_two_connections() -> None:
+                """The same batches over two connections, so the client's own work overlaps the server's."""
+                answers: list[Any] = [None] * len(npy_batches)
+
+                def send(conn: Any, part: range) -> None:
+                    for n in part:
+                        answers[n] = conn.post(url, content=npy_batches[n], headers=npy_headers).content
+
+                half = len(npy_batches) // 2
+                other = threading.Thread(target=send, args=(second, range(half, len(npy_batches))))
+                other.start()
+                send(client, range(half))
+                other.join()
+                found["npy2"] = [
+                    [int(h["id"]) for h in r["hits"]] for a in answers for r in orjson.loads(a)["results"]
+                ]
 
             def grpc_batches() -> None:
                 found["grpc"] = []
@@ -200,6 +220,7 @@ def through_server(
                 "json": (CLIENT_CPU, lambda: rest("json", json_batches)),
                 "npy": (CLIENT_CPU, lambda: rest("npy", npy_batches, npy_headers)),
                 "grpc": (CLIENT_CPU, grpc_batches),
+                "npy2": (CLIENT_CPU, npy_two_connections),
             }
             qps = dict.fromkeys(runs, 0.0)
             try:
@@ -217,9 +238,15 @@ def through_server(
                 if PIN:
                     os.sched_setaffinity(0, {SERVER_CPU})
             rss = round(rss_mb(process.pid))
-            paths = {"json": "server REST JSON", "npy": "server REST npy", "grpc": "server gRPC bytes"}
+            second.close()
+            paths = {
+                "json": "server REST JSON",
+                "npy": "server REST npy",
+                "grpc": "server gRPC bytes",
+                "npy2": "server REST npy, 2 connections",
+            }
             rows: list[dict[str, Any]] = [{"path": "raw FAISS, same rounds", "qps_batch": round(qps["raw"])}]
-            for kind in ("json", "npy", "grpc"):
+            for kind in paths:
                 rows.append(
                     {
                         "path": paths[kind],
