@@ -94,11 +94,18 @@ class Collection:
     ) -> list[list[dict[str, Any]]]:
         spec = self.spec
         array = normalise(as_vectors(vectors, spec.dim), spec.metric)
-        return self._run([Query(vector=row) for row in array], k, filter, blend)
+        return self._run([], k, filter, blend, array)
 
-    def _run(self, queries: list[Query], k: int, flt: Any, blend: Any) -> list[list[dict[str, Any]]]:
+    def _run(
+        self, queries: list[Query], k: int, flt: Any, blend: Any, vectors: Any = None
+    ) -> list[list[dict[str, Any]]]:
+        """``queries``, or (when all are vectors) ``vectors``: the (n, dim) matrix of them."""
         request = SearchRequest(
-            queries=queries, k=check_k(k), filter=parse_filter(flt), blend=blending.parse_blend(blend)
+            queries=queries,
+            vectors=vectors,
+            k=check_k(k),
+            filter=parse_filter(flt),
+            blend=blending.parse_blend(blend),
         )
         results = self.search_api.service.run(self._store, request)
         return [[h.to_json() for h in r.hits] for r in results]
