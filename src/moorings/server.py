@@ -14,6 +14,7 @@ import gc
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable, Sequence
 
 from moorings.config import ServerSettings
@@ -57,6 +58,9 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     app = RestApp(dataplane, settings.max_body_bytes, collections=collections)
     log.info("model repository: %s", settings.repository)
     manager.start(settings.poll_seconds)
+    # stored collections open beside the first model loads; readiness waits for both
+    threading.Thread(target=collections.open_all, name="moorings-open-collections", daemon=True).start()
+    dataplane.readiness_checks.append(collections.ready)
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(_main(settings, dataplane, app, sockets, [search_grpc(collections)]))
@@ -79,8 +83,8 @@ async def _main(
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
     if sockets is not None:
-        # a worker sharing the REST socket takes connections only once its first loads are done
-        while not dataplane.manager.is_ready():
+        # a worker listens on its REST socket only once its first loads are done
+        while not (dataplane.manager.is_ready() and (app.collections is None or app.collections.ready())):
             await asyncio.sleep(0.05)
     freezer = asyncio.create_task(_freeze_heap_when_ready(dataplane))
     try:

@@ -69,6 +69,8 @@ def test_search_after_restart_returns_the_same_results(tmp_path: Path) -> None:
             f"{server.url}/v1/collections/c:search", json={"name": "ITEM 2999", "k": 3}
         ).json()
     with running_server(tmp_path / "repo", *args) as server:
+        # ready means the stored collection is open already: no request pays for reading its index
+        assert "opened 1 of 1 stored collection(s)" in server.log()
         assert httpx.get(f"{server.url}/v1/collections/c").json()["count"] == 3000
         assert httpx.post(f"{server.url}/v1/collections/c:search", json=queries).json() == before
         assert (
