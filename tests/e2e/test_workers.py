@@ -112,7 +112,7 @@ def test_connections_are_spread_over_the_workers(repo: Path) -> None:
     with running_server(repo, "--workers", "2") as server:
         workers = _children(server.process.pid)
         deadline = time.monotonic() + 60
-        while server.log().count("REST API on") < 2 and time.monotonic() < deadline:
+        while server.log().count("moorings.server: REST API on") < 2 and time.monotonic() < deadline:
             time.sleep(0.1)  # both workers listening
         before = [_cpu_seconds(pid) for pid in workers]
         connections = _burst_of_connections(server.rest_port, 32)
