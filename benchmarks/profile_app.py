@@ -30,11 +30,13 @@ from moorings.rest.app import RestApp  # noqa: E402
 from moorings.rest.request import Request  # noqa: E402
 from moorings.server import build_manager  # noqa: E402
 
+EXTRA_HEADERS: list[tuple[bytes, bytes]] = []
+
 
 async def one(app: RestApp, body: bytes, path: str) -> int:
     """One request as Moorings' HTTP server hands it over: a whole Request to ``RestApp.handle``."""
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    status, _, _ = await app.handle(Request("POST", path.encode(), headers, body))
+    status, _, _ = await app.handle(Request("POST", path.encode(), headers + EXTRA_HEADERS, body))
     return status
 
 
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--body", default="mlp-rows")
     parser.add_argument("--path", default="/v1/models/mlp:predict")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--header", action="append", default=[], help="extra request header, NAME:VALUE")
     parser.add_argument(
         "--split-cores",
         action="store_true",
@@ -75,6 +78,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     body = write_all()[args.body].read_bytes()
+    for item in args.header:
+        name, _, value = item.partition(":")
+        EXTRA_HEADERS.append((name.strip().lower().encode(), value.strip().encode()))
     settings = ServerSettings(
         repository=HERE / ".work/repos/mlp", batching=BatchingSettings(enabled=not args.no_batching)
     )

@@ -9,8 +9,10 @@ Raw lines go to benchmarks/.work/results/<stamp>.jsonl; ``report.py`` turns them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -227,14 +229,32 @@ def wait_ready(server: Server, port: int, process: subprocess.Popen[bytes], time
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server and everything it started (its own session): SIGTERM, then SIGKILL what is left.
+
+    Some servers leave children behind that ignore SIGTERM (a LitServe worker kept spinning at
+    ~60 % of a core after its parent exited), which would tax every configuration measured after it.
+    """
     try:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
-    except ProcessLookupError:
         pass
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _group_alive(process.pid):
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def load(
