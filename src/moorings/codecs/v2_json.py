@@ -36,7 +36,7 @@ class Named(Protocol):
     def name(self) -> str: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class V2Input:
     name: str
     dtype: DType
@@ -45,13 +45,13 @@ class V2Input:
     binary_size: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class V2Output:
     name: str
     binary: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class V2Request:
     id: str | None
     inputs: list[V2Input]

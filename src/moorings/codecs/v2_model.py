@@ -8,6 +8,7 @@ labels of its own; this makes ``/v2/models/m/versions/stable`` work).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,9 @@ def server_metadata() -> dict[str, Any]:
     return {"name": "moorings", "version": __version__, "extensions": EXTENSIONS}
 
 
+@lru_cache(maxsize=4096)
 def model_ref(name: str, version: str = "") -> ModelRef:
+    """Cached: a ref depends on the URL parts alone (bad ones raise, and are not cached)."""
     if not version:
         return parse_ref(name)
     if version.isdigit():
