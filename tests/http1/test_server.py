@@ -98,6 +98,15 @@ def is_closed(sock: socket.socket, timeout: float = 2.0) -> bool:
         return False
 
 
+def expect_error_and_close(sock: socket.socket, status: int, *texts: bytes) -> None:
+    """The next answer is ``status`` with an error naming each of ``texts``, and the server closes."""
+    got, _, body = read_response(sock, bytearray())
+    assert got == status, body
+    for text in texts:
+        assert text in body, body
+    assert is_closed(sock)
+
+
 def post(path: str, body: bytes, extra: str = "") -> bytes:
     return f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
 
@@ -144,16 +153,12 @@ def test_a_body_over_the_limit_gets_413_by_declared_length_and_by_chunks() -> No
     with serving(Limits(max_body_bytes=100)) as server:
         with server.connect() as sock:
             sock.sendall(b"POST /a HTTP/1.1\r\nContent-Length: 101\r\n\r\n")
-            status, _, body = read_response(sock, bytearray())
-            assert status == 413 and b"101 bytes" in body and b"100 bytes" in body
-            assert is_closed(sock)
+            expect_error_and_close(sock, 413, b"101 bytes", b"100 bytes")
         with server.connect() as sock:
             chunk = b"x" * 60
             sock.sendall(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
             sock.sendall(b"3c\r\n" + chunk + b"\r\n3c\r\n" + chunk + b"\r\n0\r\n\r\n")
-            status, _, body = read_response(sock, bytearray())
-            assert status == 413 and b"over the limit of 100 bytes" in body
-            assert is_closed(sock)
+            expect_error_and_close(sock, 413, b"over the limit of 100 bytes")
 
 
 def test_chunked_bodies_are_reassembled() -> None:
@@ -177,9 +182,7 @@ def test_expect_100_continue_is_answered_before_the_body() -> None:
 def test_a_head_over_the_limit_gets_431() -> None:
     with serving(Limits(max_head_bytes=1024)) as server, server.connect() as sock:
         sock.sendall(b"GET /a HTTP/1.1\r\nX-Big: " + b"y" * 2000 + b"\r\n\r\n")
-        status, _, body = read_response(sock, bytearray())
-        assert status == 431 and b"1024 bytes" in body
-        assert is_closed(sock)
+        expect_error_and_close(sock, 431, b"1024 bytes")
 
 
 @pytest.mark.parametrize(
@@ -195,9 +198,7 @@ def test_malformed_requests_get_400_and_the_server_goes_on(raw: bytes) -> None:
     with serving() as server:
         with server.connect() as sock:
             sock.sendall(raw)
-            status, _, body = read_response(sock, bytearray())
-            assert status == 400 and b"malformed HTTP request" in body
-            assert is_closed(sock)
+            expect_error_and_close(sock, 400, b"malformed HTTP request")
         with server.connect() as sock:
             sock.sendall(post("/a", b"ok"))
             assert read_response(sock, bytearray())[0] == 200
@@ -236,9 +237,7 @@ def test_idle_connections_close_after_the_keep_alive_time() -> None:
 def test_a_request_that_does_not_arrive_in_time_gets_408() -> None:
     with serving(Limits(request_seconds=0.3)) as server, server.connect() as sock:
         sock.sendall(b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\nhalf")
-        status, _, body = read_response(sock, bytearray())
-        assert status == 408 and b"did not arrive" in body
-        assert is_closed(sock)
+        expect_error_and_close(sock, 408, b"did not arrive")
 
 
 def test_absolute_form_urls_route_by_their_path() -> None:
