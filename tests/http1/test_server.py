@@ -19,9 +19,12 @@ import pytest
 from moorings.http1 import HttpServer, Limits
 from moorings.rest.request import Answer, Request
 
+SEEN: list[bytes] = []
+
 
 async def echo(request: Request) -> Answer:
-    """Echo the request; ``/sleep/<ms>`` waits first, ``/boom`` raises."""
+    """Echo the request; ``/sleep/<ms>`` waits first, ``/boom`` raises. Paths run are kept in SEEN."""
+    SEEN.append(request.raw_path)
     parts = request.raw_path.split(b"/")
     if parts[1:2] == [b"sleep"]:
         await asyncio.sleep(int(parts[2]) / 1000)
@@ -147,6 +150,14 @@ def test_connection_close_and_http_1_0_close_after_the_answer() -> None:
             sock.sendall(b"GET /a HTTP/1.0\r\n\r\n")
             assert read_response(sock, bytearray())[0] == 200
             assert is_closed(sock)
+
+
+def test_requests_pipelined_behind_connection_close_are_not_run() -> None:
+    with serving() as server, server.connect() as sock:
+        sock.sendall(post("/first", b"", "Connection: close\r\n") + post("/never-run", b""))
+        assert read_response(sock, bytearray())[0] == 200
+        assert is_closed(sock)
+        assert b"/first" in SEEN and b"/never-run" not in SEEN
 
 
 def test_a_body_over_the_limit_gets_413_by_declared_length_and_by_chunks() -> None:

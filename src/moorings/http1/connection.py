@@ -155,6 +155,8 @@ class HttpConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._reading = False
+        if self._closing:
+            return  # pipelined behind a request that closes the connection: never run
         parser = self._parser
         method = parser.get_method().decode("ascii", "replace")
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
@@ -162,7 +164,7 @@ class HttpConnection(asyncio.Protocol):
         keep_alive = parser.should_keep_alive() and not self._closing and not self._draining
         slot = _Slot(keep_alive, method != "HEAD")
         self._pending.append(slot)
-        if self._draining:
+        if not keep_alive:
             self._closing = True
             self._pause_reading()
         elif len(self._pending) >= self._limits.max_pipelined:
