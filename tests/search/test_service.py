@@ -227,3 +227,16 @@ def test_open_all_loads_what_is_stored_and_skips_a_broken_collection(
     with pytest.raises(Unavailable, match="closed"):
         again.search("a", {"vector": [1, 0]})
     assert again.open_all() == []  # after close: opens nothing, and says why in the log
+    assert "stored collections not opened: the search store is closed" in caplog.text
+
+
+def test_open_all_where_another_process_holds_the_folder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder = open_collections("embedded", tmp_path)
+    holder.create({"name": "a", "dim": 2})
+    second = open_collections("embedded", tmp_path)  # a second worker of `moorings serve --workers`
+    assert second.open_all() == [] and second.ready()
+    assert "in use by another Moorings process" in caplog.text
+    holder.close()
+    second.close()

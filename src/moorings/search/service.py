@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from moorings.errors import InvalidArgument, NotFound
+from moorings.errors import InvalidArgument, MooringsError, NotFound
 from moorings.search import blend as blending
 from moorings.search.filters import parse_filter
 from moorings.search.store import Backend, Store
@@ -59,6 +59,9 @@ class Collections:
         opened: list[str] = []
         try:
             names = [spec.name for spec in self.backend.specs()]
+        except MooringsError as exc:  # e.g. another worker holds the embedded folder
+            log.warning("stored collections not opened: %s", exc.message)
+            names = []
         except Exception:
             log.exception("could not list the stored collections; each opens on first use")
             names = []
