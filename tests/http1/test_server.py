@@ -160,6 +160,16 @@ def test_requests_pipelined_behind_connection_close_are_not_run() -> None:
         assert b"/first" in SEEN and b"/never-run" not in SEEN
 
 
+def test_http_1_0_keep_alive_is_announced_and_kept() -> None:
+    with serving() as server, server.connect() as sock:
+        buffer = bytearray()
+        for _ in range(2):
+            sock.sendall(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            status, headers, _ = read_response(sock, buffer)
+            assert status == 200 and headers["connection"] == "keep-alive"
+        assert not is_closed(sock, 0.2)
+
+
 def test_a_body_over_the_limit_gets_413_by_declared_length_and_by_chunks() -> None:
     with serving(Limits(max_body_bytes=100)) as server:
         with server.connect() as sock:

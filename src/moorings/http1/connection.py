@@ -41,12 +41,13 @@ class _Rejected(Exception):
 class _Slot:
     """The answer to one request, once it is ready."""
 
-    __slots__ = ("data", "keep_alive", "with_body")
+    __slots__ = ("data", "http10", "keep_alive", "with_body")
 
-    def __init__(self, keep_alive: bool, with_body: bool) -> None:
+    def __init__(self, keep_alive: bool, with_body: bool, http10: bool = False) -> None:
         self.data: bytes | None = None
         self.keep_alive = keep_alive
         self.with_body = with_body
+        self.http10 = http10
 
 
 class HttpConnection(asyncio.Protocol):
@@ -162,7 +163,7 @@ class HttpConnection(asyncio.Protocol):
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = parser.should_keep_alive() and not self._closing and not self._draining
-        slot = _Slot(keep_alive, method != "HEAD")
+        slot = _Slot(keep_alive, method != "HEAD", keep_alive and parser.get_http_version() == "1.0")
         self._pending.append(slot)
         if not keep_alive:
             self._closing = True
@@ -183,7 +184,9 @@ class HttpConnection(asyncio.Protocol):
             log.exception("unhandled error answering %s %s", request.method, request.shown_path)
             body = _error_body("internal server error; see the server log")
             status, headers = 500, ERROR_HEADERS
-        slot.data = wire.response(status, headers, body, self._date.line(), slot.keep_alive, slot.with_body)
+        slot.data = wire.response(
+            status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
+        )
         self._flush()
 
     def _flush(self) -> None:

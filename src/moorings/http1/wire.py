@@ -37,15 +37,26 @@ class DateHeader:
 
 
 def response(
-    status: int, headers: Headers, body: bytes, date: bytes, keep_alive: bool, with_body: bool = True
+    status: int,
+    headers: Headers,
+    body: bytes,
+    date: bytes,
+    keep_alive: bool,
+    with_body: bool = True,
+    http10: bool = False,
 ) -> bytes:
-    """A whole response; ``with_body`` False for HEAD (the length is still the body's)."""
+    """A whole response; ``with_body`` False for HEAD (the length is still the body's).
+
+    ``http10``: the request was HTTP/1.0, whose keep-alive must be announced in the answer.
+    """
     parts = [status_line(status), date]
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"content-length: %d\r\n" % len(body))
     if not keep_alive:
         parts.append(b"connection: close\r\n")
+    elif http10:
+        parts.append(b"connection: keep-alive\r\n")
     parts.append(b"\r\n")
     if with_body:
         parts.append(body)
