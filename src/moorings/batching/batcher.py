@@ -51,7 +51,7 @@ def batchable(signature: Signature) -> bool:
     return bool(signature.inputs) and all(s.shape is not None and s.shape[:1] == (-1,) for s in specs)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Task:
     signature: Signature
     inputs: Tensors

@@ -19,7 +19,7 @@ from moorings.errors import InvalidArgument
 from moorings.types import Signature
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PredictBody:
     """The parsed parts of a :predict body that do not depend on the signature."""
 
