@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.server import free_port  # noqa: E402
 from tests.support.vectors import clustered, queries_near  # noqa: E402
 
-from moorings.search.faiss_index import HNSW_EF_SEARCH  # noqa: E402
+from moorings.search.faiss_index import hnsw_ef_search  # noqa: E402
 from moorings.search.faiss_store import FaissBackend  # noqa: E402
 from moorings.search.reduce import exact_neighbours, recall  # noqa: E402
 from moorings.search.types import CollectionSpec, ItemBatch  # noqa: E402
@@ -283,7 +283,7 @@ def run_faiss(
         rows = [{**base, "path": "in-process", **in_process(store, queries, truth, args.batch, args.single)}]
         index = store.index.index
         if kind == "hnsw":  # the same search effort as the store uses at k=10
-            index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * K)
+            index.hnsw.efSearch = hnsw_ef_search(K, index.ntotal)
         raw = raw_faiss(index, queries, args.batch, args.single, truth)
         rows.append({**base, "path": "raw FAISS", **raw})
         backend.close()  # saves the index, as a server shutdown does

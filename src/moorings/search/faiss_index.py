@@ -4,7 +4,8 @@ Labels are row numbers of the owning store. Rows that are deleted or filtered ou
 with an ``IDSelectorBitmap``. Scores: higher is nearer (inner product, or negated squared L2).
 
 Defaults (measured on clustered data, see tests/search/test_recall.py): HNSW M=32,
-efConstruction=80, efSearch=max(160, 2k) (recall@10 0.98 at 100k x 384, 0.94 with 96);
+efConstruction=80, efSearch=max(160, 2k) (recall@10 0.98 at 100k x 384, 0.94 with 96), 384 from
+250,000 items (160 gave 0.89 at 1M x 128, 384 gives 0.965);
 IVF nlist≈4·√n, nprobe=max(16, nlist/32).
 """
 
@@ -22,6 +23,10 @@ from moorings.search.types import Vectors
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 160
+#: from this many items, HNSW searches with HNSW_EF_SEARCH_LARGE: on clustered 1M x 128 data,
+#: efSearch 160 gives recall@10 0.889, 256 0.939, 384 0.965, 512 0.976 (benchmarks/search/RESULTS.md)
+HNSW_LARGE = 250_000
+HNSW_EF_SEARCH_LARGE = 384
 #: collections with at least this many items get an ANN index when the index kind is "auto"
 ANN_THRESHOLD = 50_000
 
@@ -33,6 +38,11 @@ def choose_kind(kind: str, rows: int, threshold: int = ANN_THRESHOLD) -> str:
     if kind != "auto":
         return kind
     return "hnsw" if rows >= threshold else "flat"
+
+
+def hnsw_ef_search(k: int, rows: int) -> int:
+    """The HNSW search effort for ``k`` neighbours in an index of ``rows`` items."""
+    return max(HNSW_EF_SEARCH if rows < HNSW_LARGE else HNSW_EF_SEARCH_LARGE, 2 * k)
 
 
 def ivf_lists(rows: int) -> int:
@@ -94,7 +104,7 @@ class AnnIndex:
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = max(HNSW_EF_SEARCH, 2 * k)
+            params.efSearch = hnsw_ef_search(k, self.ntotal)
         elif self.kind == "ivf":
             params = faiss.SearchParametersIVF()
             params.nprobe = self.index.nprobe
