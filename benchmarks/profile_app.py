@@ -1,9 +1,14 @@
-"""Cost of Moorings' own request path, without HTTP: drive ``RestApp.handle`` in-process.
+"""Cost of Moorings' own request path without the kernel: drive it in-process.
 
     taskset -c 0 .venv/bin/python benchmarks/profile_app.py [--no-batching] [--concurrency 32] [--cprofile]
+    taskset -c 0 .venv/bin/python benchmarks/profile_app.py --through-http1
 
-Prints microseconds of CPU per request for the TF Serving :predict of the MLP
-(what is left once the HTTP server's own cost is taken away).
+Prints microseconds of CPU per request for the TF Serving :predict of the MLP.
+By default requests go straight to ``RestApp.handle`` (what is left once the
+HTTP server's own cost is taken away). ``--through-http1`` feeds the request
+bytes to Moorings' real HTTP/1.1 connections over a transport that keeps what
+is written instead of sending it: the whole server's own cost without socket
+system calls, steadier than a run under wrk on a shared machine.
 """
 
 from __future__ import annotations
@@ -25,10 +30,16 @@ from benchmarks.bodies import write_all  # noqa: E402
 
 from moorings.batching.settings import BatchingSettings  # noqa: E402
 from moorings.config import ServerSettings  # noqa: E402
+from moorings.core.manager import Manager  # noqa: E402
 from moorings.dataplane import DataPlane  # noqa: E402
+from moorings.http1.connection import HttpConnection  # noqa: E402
+from moorings.http1.limits import Limits  # noqa: E402
+from moorings.http1.wire import DateHeader  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
 from moorings.rest.request import Request  # noqa: E402
+from moorings.runtimes.base import Tensors  # noqa: E402
 from moorings.server import build_manager  # noqa: E402
+from moorings.types import ModelRef, Signature  # noqa: E402
 
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []
 
@@ -55,6 +66,97 @@ async def drive(app: RestApp, body: bytes, path: str, concurrency: int, seconds:
     return done
 
 
+class _Budget:
+    """Until when requests are sent: a time, or a number of requests (steady counts for callgrind)."""
+
+    def __init__(self, seconds: float, requests: int) -> None:
+        self.stop = time.monotonic() + seconds
+        self.counted = requests > 0
+        self.left = requests
+
+    def take(self) -> bool:
+        """Whether the client whose answer just came sends another request."""
+        if self.counted:
+            self.left -= 1
+            return self.left > 0
+        return time.monotonic() < self.stop
+
+
+class _LoopbackTransport:
+    """Stands in for a socket: each answer written makes the client send its next request."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, request: bytes, budget: _Budget) -> None:
+        self.loop, self.request, self.budget = loop, request, budget
+        self.protocol: HttpConnection | None = None
+        self.answers = 0
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def write(self, data: bytes) -> None:
+        if not data.startswith(b"HTTP/1.1 200"):
+            if not self.done.done():
+                self.done.set_exception(AssertionError(f"not a 200 answer: {data[:300]!r}"))
+            return
+        self.answers += 1
+        if self.budget.take():
+            self.loop.call_soon(self.send)
+        elif not self.done.done():
+            self.done.set_result(None)
+
+    def send(self) -> None:
+        assert self.protocol is not None
+        self.protocol.data_received(self.request)
+
+    def pause_reading(self) -> None:
+        pass  # one request in flight per connection: nothing to hold back
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        raise AssertionError("the server closed a keep-alive connection")
+
+    def abort(self) -> None:
+        self.close()
+
+
+async def drive_http1(
+    app: RestApp, body: bytes, path: str, concurrency: int, seconds: float, requests: int = 0
+) -> int:
+    loop = asyncio.get_running_loop()
+    extra = [f"{k.decode()}: {v.decode()}" for k, v in EXTRA_HEADERS]
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", *extra]  # fmt: skip
+    request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    budget = _Budget(seconds, requests)
+    connections: set[HttpConnection] = set()
+    transports = []
+    for _ in range(concurrency):
+        transport = _LoopbackTransport(loop, request, budget)
+        transport.protocol = HttpConnection(app.handle, Limits(), connections, DateHeader(), loop)
+        transport.protocol.connection_made(transport)  # type: ignore[arg-type]
+        transports.append(transport)
+        loop.call_soon(transport.send)
+    await asyncio.gather(*(t.done for t in transports))
+    return sum(t.answers for t in transports)
+
+
+def count_model_calls(manager: Manager) -> list[int]:
+    """Record the rows of every call into the MLP's runtime (the batch sizes that formed)."""
+    rows: list[int] = []
+    with manager.acquire(ModelRef("mlp")) as servable:
+        runtime = servable.runtime
+        predict = runtime.predict
+
+        def counted(signature: Signature, inputs: Tensors) -> Tensors:
+            rows.append(len(next(iter(inputs.values()))))
+            return predict(signature, inputs)
+
+        runtime.predict = counted  # type: ignore[method-assign]
+        if servable.batcher is not None:
+            servable.batcher._predict = counted
+    return rows
+
+
 def split_cores() -> None:
     """Pin this (the loop) thread to CPU 0 and the threads already started (batching) to CPU 1."""
     me = threading.get_native_id()
@@ -70,6 +172,10 @@ def main() -> None:
     parser.add_argument("--body", default="mlp-rows")
     parser.add_argument("--path", default="/v1/models/mlp:predict")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--through-http1", action="store_true", help="through the HTTP/1.1 connections")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="with --through-http1: send this many requests, not --seconds"
+    )
     parser.add_argument("--header", action="append", default=[], help="extra request header, NAME:VALUE")
     parser.add_argument(
         "--split-cores",
@@ -89,24 +195,33 @@ def main() -> None:
     while not manager.is_ready():
         time.sleep(0.05)
     app = RestApp(DataPlane(manager, settings.inference_threads), settings.max_body_bytes)
+    model_calls = count_model_calls(manager)
     import uvloop
 
     if args.split_cores:
         split_cores()
 
-    uvloop.run(drive(app, body, args.path, args.concurrency, 0.5))
+    if args.through_http1:
+        uvloop.run(drive_http1(app, body, args.path, args.concurrency, 0.5, args.requests and 500))
+    else:
+        uvloop.run(drive(app, body, args.path, args.concurrency, 0.5))
     profiler = cProfile.Profile() if args.cprofile else None
+    model_calls.clear()
     cpu0, wall0, main0 = time.process_time(), time.perf_counter(), time.thread_time()
     if profiler:
         profiler.enable()
-    done = uvloop.run(drive(app, body, args.path, args.concurrency, args.seconds))
+    if args.through_http1:
+        done = uvloop.run(drive_http1(app, body, args.path, args.concurrency, args.seconds, args.requests))
+    else:
+        done = uvloop.run(drive(app, body, args.path, args.concurrency, args.seconds))
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     main_cpu = time.thread_time() - main0
     print(
         f"{done / wall:.0f} req/s, {cpu / done * 1e6:.1f} us CPU per request (all threads), "
-        f"{main_cpu / done * 1e6:.1f} us on the event loop thread"
+        f"{main_cpu / done * 1e6:.1f} us on the event loop thread, "
+        f"{sum(model_calls) / max(len(model_calls), 1):.1f} rows per model call"
     )
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
