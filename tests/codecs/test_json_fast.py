@@ -62,6 +62,29 @@ def test_random_arrays_match_orjson_bit_for_bit() -> None:
     assert checked > 2500
 
 
+def test_digit_runs_of_every_length_and_at_every_distance_from_the_end() -> None:
+    """Digits are read up to 8 at a time: runs that end on, before and past a word, and bodies ending soon."""
+    numbers = []
+    for n in range(1, 21):
+        digits = "".join(str((i * 7 + n) % 10) for i in range(n))
+        numbers += [
+            digits.lstrip("0") or "0",
+            f"0.{digits}",
+            f"-{n}.{digits}",
+            f"{digits[:9].lstrip('0') or '1'}e-{n}",
+        ]
+    for number in numbers:
+        for pad in range(10):
+            body = f"[{number}{' ' * pad}]".encode()
+            want = np.array(orjson.loads(body), dtype=np.float64)
+            got = parse(body, 0)
+            if got is None:
+                assert number.lstrip("-").isdigit() and len(number.lstrip("-")) > 15, number
+                continue
+            array = np.frombuffer(got[0], dtype=np.float64)
+            assert array.view(np.uint64).tolist() == want.view(np.uint64).tolist(), body
+
+
 @pytest.mark.parametrize(
     "text",
     [b"[]", b"[[]]", b"[[1],[1,2]]", b"[[1],2]", b"[1,[2]]", b"[1,]", b"[01]", b"[1.]", b"[.5]", b"[+1]",

@@ -21,7 +21,9 @@
  * with at most 19 significant digits whose mantissa fits 53 bits and whose
  * power of ten is within 1e22 take Clinger's fast path (one correctly rounded
  * IEEE multiplication or division); all others go to CPython's correctly
- * rounded, locale-independent PyOS_string_to_double.
+ * rounded, locale-independent PyOS_string_to_double. Digits are read up to
+ * eight at a time (digit_run), and the values gather in a scratch buffer kept
+ * between calls.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -55,6 +57,86 @@ static inline void skip_ws(Scan *s) {
 
 static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* 8 bytes read as one little-endian word (digit_run); elsewhere digits are read one at a time */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_DIGITS 1
+#else
+#define WORD_DIGITS 0
+#endif
+
+static const uint64_t POW10_U64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/*
+ * The run of decimal digits at the start of the 8 bytes at p (which must all be
+ * readable): how many there are (0-8), and their value in *value.
+ *
+ * Subtracting '0' from every byte leaves a digit's byte at 0-9; a byte below '0'
+ * borrows (high bit set) and a byte above '9' reaches 0x80 once 0x76 is added.
+ * Borrows only travel towards later bytes, so the first flagged byte is the
+ * first non-digit. The digits are then moved to the top of the word (the bytes
+ * below them are zero, i.e. leading zeros) and combined pairwise: 8 digits in
+ * three multiplications instead of one per digit.
+ */
+#if WORD_DIGITS
+static inline int digit_run(const char *p, uint64_t *value) {
+    uint64_t word, x, flags;
+    int n;
+    memcpy(&word, p, 8);
+    x = word - UINT64_C(0x3030303030303030);
+    flags = (x | (x + UINT64_C(0x7676767676767676))) & UINT64_C(0x8080808080808080);
+    n = flags ? __builtin_ctzll(flags) >> 3 : 8;
+    if (n == 0) {
+        *value = 0;
+        return 0;
+    }
+    x <<= 8 * (8 - n);
+    x = x * 10 + (x >> 8);
+    x = (((x & UINT64_C(0x000000FF000000FF)) * UINT64_C(0x000F424000000064)) +
+         (((x >> 16) & UINT64_C(0x000000FF000000FF)) * UINT64_C(0x0000271000000001))) >>
+        32;
+    *value = (uint32_t)x;
+    return n;
+}
+#endif
+
+/*
+ * The digits at p, added to *mantissa (while at most 19 are kept: beyond that
+ * *exact is cleared and the rest are only counted in *dropped). Returns the end.
+ */
+static inline const char *read_digits(const char *p, const char *end, uint64_t *mantissa, int *digits,
+                                      int *exact, long *dropped) {
+    for (;;) {
+        uint64_t value;
+        int n;
+        if (WORD_DIGITS && end - p >= 8) {
+#if WORD_DIGITS
+            n = digit_run(p, &value);
+#endif
+        } else {
+            value = 0;
+            n = 0;
+            while (p + n < end && is_digit(p[n])) {
+                value = value * 10 + (uint64_t)(p[n] - '0');
+                n++;
+            }
+        }
+        if (n == 0) {
+            return p;
+        }
+        if (*exact && *digits + n <= 19) {
+            *mantissa = *mantissa * POW10_U64[n] + value;
+            *digits += n;
+        } else {
+            *exact = 0;
+            *dropped += n;
+        }
+        p += n;
+        if (n < 8) {
+            return p;
+        }
+    }
+}
+
 /* One JSON number at s->p; 0 and the value on success, -1 otherwise. */
 static int parse_number(Scan *s, double *value) {
     const char *p = s->p;
@@ -62,9 +144,10 @@ static int parse_number(Scan *s, double *value) {
     const char *start = p;
     int negative = 0;
     uint64_t mantissa = 0;
-    int digits = 0;     /* significant digits kept in the mantissa */
-    int exact = 1;      /* every significant digit fits in the mantissa */
+    int digits = 0;     /* digits kept in the mantissa (leading zeros of a fraction included) */
+    int exact = 1;      /* every digit fits in the mantissa */
     int integer = 1;    /* no fraction and no exponent */
+    long dropped = 0;   /* digits beyond the 19 kept */
     long exp10 = 0;
 
     if (p < end && *p == '-') {
@@ -75,18 +158,9 @@ static int parse_number(Scan *s, double *value) {
         return -1;
     }
     if (*p == '0') {
-        p++;
+        p++; /* JSON has no other leading zero: a digit after it ends the number (and fails later) */
     } else {
-        while (p < end && is_digit(*p)) {
-            if (digits < 19) {
-                mantissa = mantissa * 10 + (uint64_t)(*p - '0');
-                digits++;
-            } else {
-                exact = 0;
-                exp10++;
-            }
-            p++;
-        }
+        p = read_digits(p, end, &mantissa, &digits, &exact, &dropped);
     }
     if (p < end && *p == '.') {
         integer = 0;
@@ -94,18 +168,12 @@ static int parse_number(Scan *s, double *value) {
         if (p >= end || !is_digit(*p)) {
             return -1;
         }
-        while (p < end && is_digit(*p)) {
-            int d = *p - '0';
-            if (mantissa == 0 && d == 0) {
-                exp10--;
-            } else if (digits < 19) {
-                mantissa = mantissa * 10 + (uint64_t)d;
-                digits++;
-                exp10--;
-            } else if (d != 0) {
-                exact = 0;
-            }
-            p++;
+        if (exact) {
+            int before = digits;
+            p = read_digits(p, end, &mantissa, &digits, &exact, &dropped);
+            exp10 -= digits - before; /* the fraction digits kept */
+        } else {
+            p = read_digits(p, end, &mantissa, &digits, &exact, &dropped);
         }
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
@@ -129,7 +197,7 @@ static int parse_number(Scan *s, double *value) {
         exp10 += sign * e;
     }
     s->p = p;
-    if (integer && digits > 15) {
+    if (integer && (digits > 15 || dropped)) {
         return -1; /* an integer that may not survive a double: the general parser keeps it exact */
     }
     if (integer && mantissa == 0) {
@@ -156,18 +224,41 @@ static int parse_number(Scan *s, double *value) {
     return 0;
 }
 
+/*
+ * The values are gathered in one scratch buffer that is kept between calls (the
+ * GIL is held throughout, so calls never overlap) and copied out once the array
+ * is known to be good; only a buffer grown past SCRATCH_KEEP values is let go.
+ */
+#define SCRATCH_KEEP (1 << 20)
+static double *scratch = NULL;
+static Py_ssize_t scratch_cap = 0;
+
 static int push(Scan *s, double value) {
     if (s->n == s->cap) {
-        Py_ssize_t cap = s->cap ? s->cap * 2 : 1024;
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 4096;
         double *grown = (double *)PyMem_Realloc(s->out, (size_t)cap * sizeof(double));
         if (grown == NULL) {
-            return -1;
+            return -1; /* the general parser gets its turn */
         }
         s->out = grown;
         s->cap = cap;
     }
     s->out[s->n++] = value;
     return 0;
+}
+
+/* Hand the scratch buffer back after a scan, keeping it unless it grew too large. */
+static void release_scratch(Scan *s) {
+    if (s->cap > SCRATCH_KEEP) {
+        PyMem_Free(s->out);
+        scratch = NULL;
+        scratch_cap = 0;
+    } else {
+        scratch = s->out;
+        scratch_cap = s->cap;
+    }
+    s->out = NULL;
+    s->cap = 0;
 }
 
 /* The array at s->p (which is '['), at nesting `level`. */
@@ -230,9 +321,11 @@ static int scan_array(Scan *s, const char *buf, Py_ssize_t len, Py_ssize_t pos) 
     s->p = buf + pos;
     s->end = buf + len;
     s->leaf = -1;
-    s->out = NULL;
+    s->out = scratch;
     s->n = 0;
-    s->cap = 0;
+    s->cap = scratch_cap;
+    scratch = NULL; /* taken; release_scratch() gives it back */
+    scratch_cap = 0;
     for (int i = 0; i < MAX_DEPTH; i++) {
         s->dims[i] = -1;
     }
@@ -248,8 +341,7 @@ static int scan_array(Scan *s, const char *buf, Py_ssize_t len, Py_ssize_t pos) 
         ok = ok && total == s->n;
     }
     if (!ok) {
-        PyMem_Free(s->out);
-        s->out = NULL;
+        release_scratch(s);
         return PyErr_Occurred() ? -1 : 0;
     }
     return 1;
@@ -260,8 +352,7 @@ static PyObject *take_array(Scan *s) {
     PyObject *data = PyByteArray_FromStringAndSize((const char *)s->out, s->n * (Py_ssize_t)sizeof(double));
     PyObject *shape = PyTuple_New(s->leaf + 1);
     PyObject *result = NULL;
-    PyMem_Free(s->out);
-    s->out = NULL;
+    release_scratch(s);
     if (data != NULL && shape != NULL) {
         int failed = 0;
         for (int i = 0; i <= s->leaf; i++) {
