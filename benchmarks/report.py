@@ -256,15 +256,27 @@ def _wrk_version() -> str:
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 
 
+META = ("meta", "meta-end")
+
+
+def _measured(record: Record) -> tuple[object, ...]:
+    """What a record measures: a served configuration of a model, or a model's raw throughput."""
+    if record["kind"] == "served":
+        return (record.get("model"), record.get("name"))
+    return (record.get("model"), record["kind"])
+
+
 def merge(paths: list[Path]) -> list[Record]:
-    """Records of several runs; a later run replaces the earlier runs' records of the models it measured."""
+    """Records of several runs; a later run replaces what earlier runs measured of the same
+    configurations (and raw models), and its start/end lines (machine, commit) replace theirs."""
     records: list[Record] = []
     for path in paths:
         new = load(path)
-        models = {r["model"] for r in new if "model" in r}
-        records = [r for r in records if r.get("model") not in models or r["kind"] == "meta"] + [
-            r for r in new if r["kind"] not in ("meta", "meta-end") or not records
-        ]
+        replaced = {_measured(r) for r in new if r["kind"] not in META}
+        new_meta = any(r["kind"] in META for r in new)
+        kept = [r for r in records if r["kind"] not in META and _measured(r) not in replaced]
+        meta = [r for r in records if r["kind"] in META and not new_meta]
+        records = meta + kept + new
     return records
 
 
