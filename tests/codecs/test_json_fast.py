@@ -114,6 +114,37 @@ def test_leading_array_keeps_the_other_members() -> None:
     assert columns is not None and columns["inputs"].tolist() == [3.0]
 
 
+def test_named_inputs_are_read_straight_into_arrays() -> None:
+    body = b'{"inputs": {"x": [[0.5, 1e-3], [2, -0.25]], "y" : [7]} , "signature_name": "s"}'
+    parsed = json_fast.parse_leading_array(body)
+    want = orjson.loads(body)
+    assert parsed is not None and parsed.keys() == want.keys() and parsed["signature_name"] == "s"
+    assert list(parsed["inputs"]) == ["x", "y"]
+    for name, array in parsed["inputs"].items():
+        expected = np.array(want["inputs"][name], dtype=np.float64)
+        assert array.dtype == np.float64
+        assert array.view(np.uint64).tolist() == expected.view(np.uint64).tolist()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"inputs": {}}',
+        b'{"inputs": {"x": [1], "x": [2]}}',  # a repeated name: orjson's rules apply
+        b'{"inputs": {"x": [1], "y": "text"}}',
+        b'{"inputs": {"x": [1], "y": {"b64": "AA=="}}}',
+        b'{"inputs": {"b64": [1]}}',  # {"b64": ...} is how bytes travel
+        b'{"inputs": {"x\\"y": [1]}}',  # an escaped name
+        b'{"inputs": {"x": [[1], [2, 3]]}}',
+        b'{"inputs": {"x": [1],}}',
+        b'{"inputs": {"x": [1]}',
+        b'{"inputs": {"x": [1]}, "inputs": 2}',
+    ],
+)
+def test_named_inputs_step_aside(body: bytes) -> None:
+    assert json_fast.parse_leading_array(body) is None
+
+
 @pytest.mark.parametrize(
     "body",
     [
