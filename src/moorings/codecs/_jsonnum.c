@@ -49,11 +49,14 @@ typedef struct {
     Py_ssize_t cap;
 } Scan;
 
-static inline void skip_ws(Scan *s) {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) {
-        s->p++;
+static inline const char *skip_spaces(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+        p++;
     }
+    return p;
 }
+
+static inline void skip_ws(Scan *s) { s->p = skip_spaces(s->p, s->end); }
 
 static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -108,11 +111,12 @@ static inline const char *read_digits(const char *p, const char *end, uint64_t *
     for (;;) {
         uint64_t value;
         int n;
-        if (WORD_DIGITS && end - p >= 8) {
 #if WORD_DIGITS
+        if (end - p >= 8) {
             n = digit_run(p, &value);
+        } else
 #endif
-        } else {
+        {
             value = 0;
             n = 0;
             while (p + n < end && is_digit(p[n])) {
@@ -168,12 +172,10 @@ static int parse_number(Scan *s, double *value) {
         if (p >= end || !is_digit(*p)) {
             return -1;
         }
-        if (exact) {
+        {
             int before = digits;
             p = read_digits(p, end, &mantissa, &digits, &exact, &dropped);
-            exp10 -= digits - before; /* the fraction digits kept */
-        } else {
-            p = read_digits(p, end, &mantissa, &digits, &exact, &dropped);
+            exp10 -= digits - before; /* the fraction digits kept in the mantissa */
         }
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
@@ -416,8 +418,10 @@ static PyObject *jsonnum_find_data(PyObject *module, PyObject *args) {
     end = buf + buffer.len;
     found = PyList_New(0);
     while (found != NULL && p < end) {
-        const char *q;
-        int is_data;
+        const char *q, *r;
+        int is_data, ok;
+        Scan s;
+        PyObject *array, *item;
         if (*p != '"') {
             p++;
             continue;
@@ -431,42 +435,37 @@ static PyObject *jsonnum_find_data(PyObject *module, PyObject *args) {
         }
         is_data = q - p - 1 == 4 && memcmp(p + 1, "data", 4) == 0;
         p = q + 1;
-        if (is_data) {
-            const char *r = p;
-            while (r < end && (*r == ' ' || *r == '\n' || *r == '\r' || *r == '\t')) {
-                r++;
-            }
-            if (r < end && *r == ':') {
-                r++;
-                while (r < end && (*r == ' ' || *r == '\n' || *r == '\r' || *r == '\t')) {
-                    r++;
-                }
-                if (r < end && *r == '[') {
-                    Scan s;
-                    int ok = scan_array(&s, buf, buffer.len, r - buf);
-                    if (ok < 0) {
-                        Py_CLEAR(found);
-                        break;
-                    }
-                    if (ok > 0) {
-                        PyObject *array = take_array(&s);
-                        PyObject *item = array == NULL ? NULL
-                                                       : Py_BuildValue("(nnOO)", (Py_ssize_t)(r - buf),
-                                                                       (Py_ssize_t)(s.p - buf),
-                                                                       PyTuple_GET_ITEM(array, 0),
-                                                                       PyTuple_GET_ITEM(array, 1));
-                        Py_XDECREF(array);
-                        if (item == NULL || PyList_Append(found, item) < 0) {
-                            Py_XDECREF(item);
-                            Py_CLEAR(found);
-                            break;
-                        }
-                        Py_DECREF(item);
-                        p = s.p;
-                    }
-                }
-            }
+        if (!is_data) {
+            continue;
         }
+        r = skip_spaces(p, end);
+        if (r >= end || *r != ':') {
+            continue;
+        }
+        r = skip_spaces(r + 1, end);
+        if (r >= end || *r != '[') {
+            continue;
+        }
+        ok = scan_array(&s, buf, buffer.len, r - buf);
+        if (ok < 0) {
+            Py_CLEAR(found);
+            break;
+        }
+        if (ok == 0) {
+            continue;
+        }
+        array = take_array(&s);
+        item = array == NULL ? NULL
+                             : Py_BuildValue("(nnOO)", (Py_ssize_t)(r - buf), (Py_ssize_t)(s.p - buf),
+                                             PyTuple_GET_ITEM(array, 0), PyTuple_GET_ITEM(array, 1));
+        Py_XDECREF(array);
+        if (item == NULL || PyList_Append(found, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(found);
+            break;
+        }
+        Py_DECREF(item);
+        p = s.p;
     }
     PyBuffer_Release(&buffer);
     return found;
