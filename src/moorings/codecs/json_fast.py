@@ -7,10 +7,10 @@ with ``"instances"`` or ``"inputs"`` holding a rectangular array of plain
 numbers, the C helper ``_jsonnum`` reads that array straight into a float64
 buffer (~9 µs) and orjson parses only the rest of the body. The columnar form
 with named inputs, ``{"inputs": {"x": [...], "y": [...]}}``, gets the same
-treatment for each input. Every other body
-(strings, booleans, objects, ragged rows, other key orders, a missing or
-unbuilt helper) takes the general path (orjson), unchanged, so results and error
-messages do not depend on which path ran. KServe V2 JSON requests get the same
+treatment for each input. Every other body (strings, booleans, objects, ragged
+rows, other key orders, a missing or unbuilt helper) takes the general path
+(orjson), unchanged, so results and error messages do not depend on which path
+ran. KServe V2 JSON requests get the same
 treatment for every input's ``"data": [...]`` (``parse_v2_data_arrays``).
 
 Values are exact: decimal to float64 conversion is correctly rounded (as
@@ -45,10 +45,10 @@ def available() -> bool:
 
 
 def parse_leading_array(body: bytes) -> dict[str, Any] | None:
-    """The body as a dict whose leading numeric ``instances``/``inputs`` is a float64 array; else None.
+    """The body as a dict whose leading numeric ``instances``/``inputs`` are float64 arrays; else None.
 
-    None means "parse it the general way": this body does not have that form, or
-    the helper is not built.
+    ``inputs`` may be one array or an object of named arrays. None means "parse it
+    the general way": this body does not have that form, or the helper is not built.
     """
     if _jsonnum is None:
         return None
@@ -64,7 +64,7 @@ def parse_leading_array(body: bytes) -> dict[str, Any] | None:
     key = match.group(1).decode()
     if rest is None or key in rest:
         return None
-    rest[key] = np.frombuffer(data, dtype=np.float64).reshape(shape)
+    rest[key] = _array(data, shape)
     return rest
 
 
@@ -89,7 +89,7 @@ def _named_inputs(body: bytes, pos: int) -> dict[str, Any] | None:
         if parsed is None or name in inputs or name == "b64":  # {"b64": ...} means bytes: orjson decides
             return None
         data, shape, end = parsed
-        inputs[name] = np.frombuffer(data, dtype=np.float64).reshape(shape)
+        inputs[name] = _array(data, shape)
         after = _NEXT.match(body, end)
         if after is None:
             return None
@@ -103,8 +103,14 @@ def _named_inputs(body: bytes, pos: int) -> dict[str, Any] | None:
     return rest
 
 
+def _array(data: bytearray, shape: tuple[int, ...]) -> np.ndarray:
+    """What the C helper read, as an array (no copy)."""
+    return np.frombuffer(data, dtype=np.float64).reshape(shape)
+
+
 def _rest_of_object(body: bytes, end: int) -> dict[str, Any] | None:
-    """The members after the array, parsed; None when the body is not a well-formed object there."""
+    """The members after the leading one (which ends at ``end``), parsed; None when the body is not
+    a well-formed object there."""
     tail = body[end:].lstrip(_WS)
     if tail[:1] == b"}":
         return {} if not tail[1:].strip(_WS) else None
@@ -141,7 +147,7 @@ def parse_v2_data_arrays(body: bytes | memoryview) -> dict[str, Any] | None:
     for i, (start, end, data, shape) in enumerate(spans):
         marker = f"{_MARKER}{i}"
         parts += (body[previous:start], orjson.dumps(marker))
-        arrays[marker] = np.frombuffer(data, dtype=np.float64).reshape(shape)
+        arrays[marker] = _array(data, shape)
         previous = end
     parts.append(body[previous:])
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -66,7 +67,12 @@ async def read_asgi_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, fast: Callable[[bytes], Any] | None = None) -> Any:
+    """The JSON body; ``fast`` (a reader of one body form, None when the body has another) goes first."""
+    if fast is not None:
+        parsed = fast(body)
+        if parsed is not None:
+            return parsed
     if not body:
         raise InvalidArgument("the request body is empty; send a JSON object")
     try:

@@ -74,8 +74,7 @@ def get(dataplane: DataPlane, route: Route) -> Any:
 
 async def post(dataplane: DataPlane, route: Route, raw: bytes) -> Any:
     if route.verb == "predict":
-        parsed = parse_leading_array(raw)
-        request = tfjson.parse_predict_body(parsed if parsed is not None else parse_json(raw))
+        request = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
         with dataplane.acquire(route.ref) as servable:
             signature = servable.signature(request.signature_name)
             inputs = tfjson.decode_inputs(request, signature)

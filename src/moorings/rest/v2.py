@@ -56,8 +56,7 @@ async def handle(dataplane: DataPlane, request: Request, segments: list[str]) ->
 
 async def _infer(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
     head, rest = v2_binary.split_body(http.body, http.header(v2_binary.HEADER_LENGTH))
-    parsed = parse_v2_data_arrays(head)
-    request = v2_json.parse_request(parsed if parsed is not None else parse_json(head))
+    request = v2_json.parse_request(parse_json(head, parse_v2_data_arrays))
     servable_id, outputs = await v2_model.infer(
         dataplane,
         ref,
