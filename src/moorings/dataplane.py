@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from moorings.batching.batcher import common_rows
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable, ServableHandle
 from moorings.errors import InvalidArgument, MooringsError, first_line
@@ -105,7 +106,7 @@ class DataPlane:
     ) -> Tensors:
         """Run a prediction; ``deadline`` is a ``time.monotonic()`` after which it is not started."""
         check_inputs(signature, inputs, same_batch)
-        rows = _common_rows(inputs)
+        rows = common_rows(inputs)
         waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
         if waiter is None:
             outputs: Tensors = await self._run(servable.predict, signature, inputs)
@@ -131,16 +132,6 @@ class DataPlane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
-
-
-def _common_rows(inputs: Tensors) -> int | None:
-    """The leading dimension every input shares (what batching needs), else None."""
-    rows = None
-    for array in inputs.values():
-        if not array.ndim or (rows is not None and array.shape[0] != rows):
-            return None
-        rows = array.shape[0]
-    return rows
 
 
 async def _model_call(call: Awaitable[T]) -> T:

@@ -304,8 +304,18 @@ def _resolve(outcomes: list[Outcome]) -> None:
             waiter.set_result(value)  # type: ignore[arg-type]
 
 
+def common_rows(inputs: Tensors) -> int | None:
+    """The leading dimension every input shares (what batching needs), else None."""
+    rows = None
+    for array in inputs.values():
+        if not array.ndim or (rows is not None and array.shape[0] != rows):
+            return None
+        rows = array.shape[0]
+    return rows
+
+
 def _rows(inputs: Tensors) -> int:
-    sizes = {a.shape[0] if a.ndim else -1 for a in inputs.values()}
-    if len(sizes) != 1 or -1 in sizes:
+    rows = common_rows(inputs)
+    if rows is None:
         raise InvalidArgument("every input needs the same number of rows (the leading dimension)")
-    return sizes.pop()
+    return rows
