@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from moorings.errors import InvalidArgument, Unavailable
+from moorings.errors import InvalidArgument
+from moorings.search.errors import StoreClosed
 from moorings.search.service import Collections
 from moorings.search.store import Backend, Store
 from moorings.search.types import CollectionSpec
@@ -48,7 +49,7 @@ class LazyFaissBackend:
     def _get(self) -> Backend:
         with self._guard:
             if self._closed:
-                raise Unavailable("the search store is closed (the server is stopping)")
+                raise StoreClosed
             if self._backend is None:
                 from moorings.search.faiss_store import FaissBackend
 

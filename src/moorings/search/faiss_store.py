@@ -30,7 +30,7 @@ from moorings.errors import NotFound, Unavailable
 from moorings.repository.names import check_model_name
 from moorings.search import atomic, reduce
 from moorings.search.checksum import digest
-from moorings.search.errors import AlreadyExists
+from moorings.search.errors import AlreadyExists, StoreClosed
 from moorings.search.faiss_index import ANN_THRESHOLD, AnnIndex, choose_kind, ivf_lists
 from moorings.search.filters import Filter
 from moorings.search.rows import Rows
@@ -439,7 +439,7 @@ class FaissBackend:
     def create(self, spec: CollectionSpec) -> FaissStore:
         with self._guard:
             if self._closed:
-                raise Unavailable("the search store is closed (the server is stopping)")
+                raise StoreClosed
             folder = self._folder(spec.name)
             if folder.exists():
                 raise AlreadyExists(f"collection {spec.name!r} already exists")
@@ -455,7 +455,7 @@ class FaissBackend:
     def open(self, name: str) -> FaissStore:
         with self._guard:
             if self._closed:
-                raise Unavailable("the search store is closed (the server is stopping)")
+                raise StoreClosed
             store = self._stores.get(name)
             if store is not None:
                 return store
