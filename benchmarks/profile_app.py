@@ -201,19 +201,18 @@ def main() -> None:
     if args.split_cores:
         split_cores()
 
-    if args.through_http1:
-        uvloop.run(drive_http1(app, body, args.path, args.concurrency, 0.5, args.requests and 500))
-    else:
-        uvloop.run(drive(app, body, args.path, args.concurrency, 0.5))
+    def run(seconds: float, requests: int) -> int:
+        if args.through_http1:
+            return uvloop.run(drive_http1(app, body, args.path, args.concurrency, seconds, requests))
+        return uvloop.run(drive(app, body, args.path, args.concurrency, seconds))
+
+    run(0.5, args.requests and 500)  # warm-up
     profiler = cProfile.Profile() if args.cprofile else None
     model_calls.clear()
     cpu0, wall0, main0 = time.process_time(), time.perf_counter(), time.thread_time()
     if profiler:
         profiler.enable()
-    if args.through_http1:
-        done = uvloop.run(drive_http1(app, body, args.path, args.concurrency, args.seconds, args.requests))
-    else:
-        done = uvloop.run(drive(app, body, args.path, args.concurrency, args.seconds))
+    done = run(args.seconds, args.requests)
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
