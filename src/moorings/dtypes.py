@@ -8,18 +8,26 @@ String tensors are numpy ``object`` arrays holding ``bytes``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DType:
+    """One row of the table below; the rows are the only instances, so equality is identity."""
+
     name: str
     numpy: np.dtype[np.generic]
     tf_name: str
     tf_enum: int
     v2_name: str
     onnx_name: str
+    #: ``numpy`` in little-endian byte order: how raw tensor bytes (V2 binary, gRPC) are laid out
+    little: np.dtype[np.generic]
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return by_name, (self.name,)  # unpickled as the table's own row
 
     @property
     def is_string(self) -> bool:
@@ -39,7 +47,8 @@ class DType:
 
 
 def _dt(name: str, np_dtype: object, tf_name: str, tf_enum: int, v2: str, onnx: str) -> DType:
-    return DType(name, np.dtype(np_dtype), tf_name, tf_enum, v2, onnx)  # type: ignore[call-overload]
+    numpy = np.dtype(np_dtype)  # type: ignore[call-overload]
+    return DType(name, numpy, tf_name, tf_enum, v2, onnx, numpy.newbyteorder("<"))
 
 
 ALL: tuple[DType, ...] = (
@@ -62,7 +71,10 @@ _BY_NAME = {d.name: d for d in ALL}
 _BY_TF_NAME = {d.tf_name: d for d in ALL}
 _BY_TF_ENUM = {d.tf_enum: d for d in ALL}
 _BY_V2 = {d.v2_name: d for d in ALL}
+#: KServe V2 datatype name -> DType
+V2_NAMES = _BY_V2
 _BY_ONNX = {d.onnx_name: d for d in ALL}
+_BY_NUMPY = {d.numpy: d for d in ALL if d.name != "string"}
 
 FLOAT32 = _BY_NAME["float32"]
 FLOAT64 = _BY_NAME["float64"]
@@ -77,12 +89,12 @@ def by_name(name: str) -> DType:
 
 def from_numpy(dtype: np.dtype[np.generic] | type) -> DType:
     """The DType of a numpy dtype; unicode and bytes arrays count as strings."""
-    dt = np.dtype(dtype)
+    dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    found = _BY_NUMPY.get(dt)
+    if found is not None:
+        return found
     if dt.kind in "OSU":
         return STRING
-    for d in ALL:
-        if d.numpy == dt:
-            return d
     raise KeyError(f"unsupported numpy dtype {dt}")
 
 

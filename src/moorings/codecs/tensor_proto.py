@@ -81,7 +81,7 @@ def to_numpy(proto: Any, where: str = "tensor") -> np.ndarray:
                 f"{where}: tensor_content has {len(content)} bytes but shape {list(shape)} of "
                 f"{dtype.tf_name} needs {expected}"
             )
-        array = np.frombuffer(content, dtype=dtype.numpy.newbyteorder("<"))
+        array = np.frombuffer(content, dtype=dtype.little)
         return array.astype(dtype.numpy, copy=False).reshape(shape)  # no copy on little-endian hosts
     values = getattr(proto, _VALUE_FIELD[dtype.name])
     n = len(values)
@@ -123,7 +123,7 @@ def from_numpy(array: np.ndarray, proto: Any) -> Any:
     if dtype.is_string:
         proto.string_val.extend(_as_bytes(v) for v in array.reshape(-1).tolist())
     else:
-        proto.tensor_content = np.ascontiguousarray(array, dtype=dtype.numpy.newbyteorder("<")).tobytes()
+        proto.tensor_content = np.ascontiguousarray(array, dtype=dtype.little).tobytes()
     return proto
 
 

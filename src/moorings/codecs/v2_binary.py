@@ -54,7 +54,7 @@ def from_raw(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...], wher
             f"{where}: {len(raw)} bytes of data do not fit shape {list(shape)} of {dtype.v2_name} "
             f"({expected} bytes)"
         )
-    array = np.frombuffer(raw, dtype=dtype.numpy.newbyteorder("<"))
+    array = np.frombuffer(raw, dtype=dtype.little)
     if not dtype.numpy.isnative:  # pragma: no cover - big-endian hosts only
         array = array.astype(dtype.numpy)
     return array.reshape(shape)

@@ -68,77 +68,91 @@ def v2_name(dtype: DType) -> str:
 
 
 def parse_datatype(value: Any, where: str) -> DType:
-    if not isinstance(value, str):
+    dtype = dtypes.V2_NAMES.get(value) if type(value) is str else None
+    if dtype is not None:
+        return dtype
+    if type(value) is not str:
         raise InvalidArgument(f"{where}: 'datatype' must be a string such as \"FP32\"")
-    try:
-        return dtypes.from_v2(value)
-    except KeyError:
-        known = ", ".join(d.v2_name for d in dtypes.ALL)
-        raise InvalidArgument(f"{where}: unsupported datatype {value[:40]!r} (supported: {known})") from None
+    known = ", ".join(d.v2_name for d in dtypes.ALL)
+    raise InvalidArgument(f"{where}: unsupported datatype {value[:40]!r} (supported: {known})")
 
 
-def parse_shape(value: Any, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
-    ):
-        raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
+def _shape(value: Any, name: str) -> tuple[int, ...]:
+    if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):  # bool is not int
+        raise InvalidArgument(f"input {name!r}: 'shape' must be a list of non-negative integers")
     if math.prod(value) > 1 << 31:
-        raise InvalidArgument(f"{where}: shape {value} has too many elements")
+        raise InvalidArgument(f"input {name!r}: shape {value} has too many elements")
     return tuple(value)
 
 
 def _parameters(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise InvalidArgument(f"{where}: 'parameters' must be an object")
     return value
 
 
 def parse_request(body: Any) -> V2Request:
-    if not isinstance(body, dict):
+    if type(body) is not dict:
         raise InvalidArgument("the inference request must be a JSON object with 'inputs'")
     request_id = body.get("id")
-    if request_id is not None and not isinstance(request_id, str):
+    if request_id is not None and type(request_id) is not str:
         raise InvalidArgument("'id' must be a string")
     raw_inputs = body.get("inputs")
-    if not isinstance(raw_inputs, list) or not raw_inputs:
+    if type(raw_inputs) is not list or not raw_inputs:
         raise InvalidArgument("'inputs' must be a non-empty list of tensors")
-    inputs = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw_inputs):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise InvalidArgument(f"inputs[{i}] must be an object with a 'name'")
-        name = item["name"]
-        where = f"input {name!r}"
-        if name in seen:
-            raise InvalidArgument(f"{where} is given twice")
-        seen.add(name)
-        dtype = parse_datatype(item.get("datatype"), where)
-        shape = parse_shape(item.get("shape"), where)
-        params = _parameters(item.get("parameters"), where)
-        size = params.get("binary_data_size")
-        if size is not None:
-            if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-                raise InvalidArgument(f"{where}: binary_data_size must be a non-negative integer")
-            if "data" in item:
-                raise InvalidArgument(f"{where} has both 'data' and parameters.binary_data_size")
-        elif "data" not in item:
-            raise InvalidArgument(f"{where} has no 'data' (and no parameters.binary_data_size)")
-        inputs.append(V2Input(name, dtype, shape, item.get("data"), size))
+    inputs = [_parse_input(i, item) for i, item in enumerate(raw_inputs)]
+    if len(inputs) > 1:
+        seen: set[str] = set()
+        for item in inputs:
+            if item.name in seen:
+                raise InvalidArgument(f"input {item.name!r} is given twice")
+            seen.add(item.name)
     outputs = None
     raw_outputs = body.get("outputs")
     if raw_outputs is not None:
-        if not isinstance(raw_outputs, list):
+        if type(raw_outputs) is not list:
             raise InvalidArgument("'outputs' must be a list of {\"name\": ...} objects")
-        outputs = []
-        for i, item in enumerate(raw_outputs):
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise InvalidArgument(f"outputs[{i}] must be an object with a 'name'")
-            params = _parameters(item.get("parameters"), f"output {item['name']!r}")
-            binary = params.get("binary_data")
-            outputs.append(V2Output(item["name"], binary if isinstance(binary, bool) else None))
-    return V2Request(request_id, inputs, outputs, _parameters(body.get("parameters"), "the request"))
+        outputs = [_parse_output(i, item) for i, item in enumerate(raw_outputs)]
+    parameters = body.get("parameters")
+    return V2Request(
+        request_id, inputs, outputs, {} if parameters is None else _parameters(parameters, "the request")
+    )
+
+
+def _parse_input(index: int, item: Any) -> V2Input:
+    """One entry of ``inputs``; the checks come first and the error wording only when one fails."""
+    name = item.get("name") if type(item) is dict else None
+    if type(name) is not str:
+        raise InvalidArgument(f"inputs[{index}] must be an object with a 'name'")
+    datatype = item.get("datatype")
+    dtype = dtypes.V2_NAMES.get(datatype) if type(datatype) is str else None
+    if dtype is None:
+        dtype = parse_datatype(datatype, f"input {name!r}")
+    shape = _shape(item.get("shape"), name)
+    size = None
+    params = item.get("parameters")
+    if params is not None:
+        size = _parameters(params, f"input {name!r}").get("binary_data_size")
+    if size is not None:
+        if type(size) is not int or size < 0:
+            raise InvalidArgument(f"input {name!r}: binary_data_size must be a non-negative integer")
+        if "data" in item:
+            raise InvalidArgument(f"input {name!r} has both 'data' and parameters.binary_data_size")
+        return V2Input(name, dtype, shape, None, size)
+    if "data" not in item:
+        raise InvalidArgument(f"input {name!r} has no 'data' (and no parameters.binary_data_size)")
+    return V2Input(name, dtype, shape, item["data"], None)
+
+
+def _parse_output(index: int, item: Any) -> V2Output:
+    name = item.get("name") if type(item) is dict else None
+    if type(name) is not str:
+        raise InvalidArgument(f"outputs[{index}] must be an object with a 'name'")
+    params = item.get("parameters")
+    binary = None if params is None else _parameters(params, f"output {name!r}").get("binary_data")
+    return V2Output(name, binary if type(binary) is bool else None)
 
 
 def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
@@ -157,7 +171,7 @@ def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
 
 def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]:
     sizes = [(i.name, i.binary_size) for i in request.inputs if i.binary_size is not None]
-    blobs = v2_binary.take_blobs(sizes, rest)
+    blobs = v2_binary.take_blobs(sizes, rest) if sizes or rest else {}
     return {item.name: decode_input(item, blobs.get(item.name)) for item in request.inputs}
 
 
