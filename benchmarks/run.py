@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -260,7 +261,24 @@ def _group_alive(pgid: int) -> bool:
 def load(
     server: Server, port: int, grpc_port: int, concurrency: int, seconds: int, client_cpus: str
 ) -> dict[str, Any]:
-    """Drive the server: wrk for HTTP, the Python gRPC load generator for gRPC."""
+    """Drive the server: wrk for HTTP, the Python gRPC load generator for gRPC.
+
+    ``client_cpu_s``: the load generator's own CPU time (it shares the machine's cores).
+    """
+    before = _children_cpu_seconds()
+    result = _drive(server, port, grpc_port, concurrency, seconds, client_cpus)
+    result["client_cpu_s"] = _children_cpu_seconds() - before
+    return result
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _drive(
+    server: Server, port: int, grpc_port: int, concurrency: int, seconds: int, client_cpus: str
+) -> dict[str, Any]:
     if server.grpc is None:
         return wrk(server, port, concurrency, seconds, client_cpus)
     model, name, shape = server.grpc
@@ -317,10 +335,11 @@ def _cpu(line: str) -> float:
 def show(r: dict[str, Any]) -> None:
     errors = sum(r[k] for k in r if k.endswith("errors") or k == "timeouts")
     cpu_us = r["server_cpu_s"] / max(r["requests"], 1) * 1e6
+    client_us = r.get("client_cpu_s", 0) / max(r["requests"], 1) * 1e6
     print(
         f"round {r['round']} {r['name']:45s} {r['model']:7s} c={r['concurrency']:<3d} {r['rps']:8.0f} req/s "
         f" p50 {r['p50_us'] / 1000:7.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  cpu {cpu_us:6.0f} us/req"
-        f"  errors {errors}",
+        f"  client {client_us:4.0f} us/req  errors {errors}",
         flush=True,
     )
 

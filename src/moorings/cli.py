@@ -96,6 +96,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="threads running batches per model version (default: the number of cores)",
     )
+    b.add_argument(
+        "--inline-micros",
+        type=int,
+        default=BatchingSettings.inline_micros,
+        help="a lone request to an idle model whose small calls take less than this runs on the event "
+        "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
+    )
     add_search_arguments(p)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -133,6 +140,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             "batch_timeout_micros": args.batch_timeout_micros,
             "max_enqueued_batches": args.max_enqueued_batches,
             "batch_threads": args.batch_threads or max(1, available_cores() // max(1, args.workers)),
+            "inline_micros": args.inline_micros,
         },
         BatchingSettings(),
     )

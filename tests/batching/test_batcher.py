@@ -25,12 +25,14 @@ class Model:
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.threads: list[str] = []
         self.gate = threading.Event()
         self.gate.set()
 
     def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
         self.gate.wait(10)
         self.calls.append(inputs["x"].shape[0])
+        self.threads.append(threading.current_thread().name)
         return {"y": inputs["x"] * 2}
 
 
@@ -124,6 +126,70 @@ def test_async_errors_and_cancelled_callers(model: Model, batcher: Batcher) -> N
     assert model.calls == [1, 1]  # the cancelled and the expired requests never ran
 
 
+def _one_at_a_time(batcher: Batcher, requests: int) -> list[Tensors]:
+    """``requests`` async requests, each sent when the previous one is answered (nothing queued)."""
+
+    async def run() -> list[Tensors]:
+        return [await batcher.submit_async(SIG, {"x": _x(1, i)}) for i in range(requests)]
+
+    return asyncio.run(run())
+
+
+def test_a_lone_request_to_a_fast_idle_model_runs_on_the_loop_thread(model: Model, batcher: Batcher) -> None:
+    assert batcher.small_call_seconds is None
+    results = _one_at_a_time(batcher, 3)
+    for i, out in enumerate(results):
+        np.testing.assert_array_equal(out["y"], _x(1, 2 * i))
+    main = threading.current_thread().name
+    # the first call is handed off (nothing measured yet); it measures a fast model, the rest run inline
+    assert model.threads[0] != main and model.threads[1:] == [main, main]
+    assert batcher.small_call_seconds is not None and batcher.small_call_seconds < 100e-6
+
+
+def test_requests_of_one_loop_iteration_still_go_to_a_worker(model: Model, batcher: Batcher) -> None:
+    _one_at_a_time(batcher, 2)  # measured: the model is fast
+
+    async def burst() -> list[Tensors]:
+        return list(await asyncio.gather(*(batcher.submit_async(SIG, {"x": _x(1, i)}) for i in range(3))))
+
+    asyncio.run(burst())
+    assert model.calls[-1] == 3 and model.threads[-1] != threading.current_thread().name
+
+
+@pytest.mark.parametrize("settings", [{"inline_micros": 0}, {"inline_micros": 1, "max_batch_size": 8}])
+def test_no_inline_when_disabled_or_the_model_is_slower(model: Model, settings: dict[str, int]) -> None:
+    gen = _batcher(model, batch_threads=1, **settings)
+    batcher = next(gen)
+    slow = model.predict
+
+    def predict(signature: Signature, inputs: Tensors) -> Tensors:
+        time.sleep(0.001)  # 1 ms: slower than the 1 µs limit
+        return slow(signature, inputs)
+
+    batcher._predict = predict
+    _one_at_a_time(batcher, 3)
+    assert threading.current_thread().name not in model.threads
+    gen.close()
+
+
+def test_inline_requests_keep_deadlines_and_errors(model: Model, batcher: Batcher) -> None:
+    _one_at_a_time(batcher, 2)
+
+    async def late() -> None:
+        await batcher.submit_async(SIG, {"x": _x(1, 0)}, deadline=time.monotonic() - 1)
+
+    with pytest.raises(DeadlineExceeded):
+        asyncio.run(late())
+
+    def broken(signature: Signature, inputs: Tensors) -> Tensors:
+        raise InvalidArgument("no thanks")
+
+    batcher._predict = broken
+    with pytest.raises(InvalidArgument, match="no thanks"):
+        _one_at_a_time(batcher, 1)
+    assert len(model.calls) == 2
+
+
 def test_timeout_waits_for_more(model: Model) -> None:
     for batcher in _batcher(model, max_batch_size=4, batch_timeout_micros=200_000, batch_threads=1):
         futures = [batcher.submit(SIG, {"x": _x(1, i)}) for i in range(4)]
@@ -209,6 +275,7 @@ def test_batchable_needs_free_leading_dims() -> None:
         ({"allowed_batch_sizes": [4, 8]}, "end with max_batch_size"),
         ({"enabled": "yes"}, "true or false"),
         ({"speed": 1}, "unknown batching setting"),
+        ({"inline_micros": -1}, "inline_micros must be an integer >= 0"),
     ],
 )
 def test_bad_settings_are_named(table: dict[str, object], message: str) -> None:

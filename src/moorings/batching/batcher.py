@@ -16,6 +16,12 @@ runs the model once, and hands each request its rows of the outputs.
 - A request larger than ``max_batch_size`` runs alone, in chunks.
 - With ``allowed_batch_sizes`` the batch is padded (repeating its last row) up to
   the next allowed size; the padding rows are dropped from the outputs.
+- A lone request of a few rows that finds the batcher idle runs on the event loop's
+  own thread when the model's recent calls of that size took less than
+  ``inline_micros``: for a model that answers in tens of microseconds the hand-off to
+  a worker and back (two thread switches) costs more than the call. Under load
+  requests arrive together, the queue is not down to one, and batches run on the
+  workers as before.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ Predict = Callable[[Signature, Tensors], Tensors]
 #: schedules a callback to run soon on the caller's thread (``loop.call_soon``)
 DeferWake = Callable[[Callable[[], None]], object]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
+#: calls of at most this many rows count as small: their time decides whether a lone request runs inline
+SMALL_ROWS = 8
 
 
 def batchable(signature: Signature) -> bool:
@@ -83,6 +91,10 @@ class Batcher:
         self._cond = threading.Condition()
         self._closed = False
         self._wake_pending = False
+        #: batches being run now (by workers or inline); inline runs only when this is 0
+        self._running = 0
+        #: recent time of a small model call (moving average, seconds); None until one is measured
+        self.small_call_seconds: float | None = None
         self._threads = [
             threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
             for i in range(settings.batch_threads)
@@ -155,9 +167,36 @@ class Batcher:
             defer_wake(self._wake)
 
     def _wake(self) -> None:
+        """On the event loop, once per iteration: run a lone small request here, else wake a worker."""
         with self._cond:
             self._wake_pending = False
-            self._cond.notify()
+            task = self._take_inline()
+            if task is None:
+                self._cond.notify()
+                return
+            self._running += 1
+        try:
+            _resolve(self._serve([task]))
+        finally:
+            with self._cond:
+                self._running -= 1
+                if self._queue:
+                    self._cond.notify()
+
+    def _take_inline(self) -> _Task | None:
+        """The queue's only task, if it should run inline now (the lock is held)."""
+        limit = self.settings.inline_micros
+        if not limit or self._running or len(self._queue) != 1 or self._closed:
+            return None
+        task = self._queue[0]
+        cost = self.small_call_seconds
+        if cost is None or cost * 1e6 >= limit or self.settings.padded_size(task.rows) > SMALL_ROWS:
+            return None
+        if task.loop is None or task.loop is not asyncio.get_running_loop():
+            return None  # a thread's request, or another loop's: its result is delivered elsewhere
+        self._queue.popleft()
+        self._queued_rows -= task.rows
+        return task
 
     # -- workers -------------------------------------------------------------------------------
 
@@ -172,6 +211,7 @@ class Batcher:
             first = self._queue.popleft()
             batch, rows = [first], first.rows
             self._queued_rows -= first.rows
+            self._running += 1
             timeout = self.settings.batch_timeout_micros / 1e6
             wait_until = time.monotonic() + timeout
             while rows < limit:
@@ -202,20 +242,29 @@ class Batcher:
 
     def _work(self) -> None:
         while (batch := self._take_batch()) is not None:
-            now = time.monotonic()
-            live, expired = [], []
-            for task in batch:
-                if not task.claim():
-                    continue  # the caller gave up (e.g. the client went away)
-                if task.deadline is not None and now > task.deadline:
-                    expired.append(task)
-                else:
-                    live.append(task)
-            late = DeadlineExceeded("the request's deadline passed while it was queued")
-            outcomes: list[Outcome] = [(task, None, late) for task in expired]
-            if live:
-                outcomes += self._run(live)
+            try:
+                outcomes = self._serve(batch)
+            finally:
+                with self._cond:
+                    self._running -= 1
             _deliver(outcomes)
+
+    def _serve(self, batch: list[_Task]) -> list[Outcome]:
+        """Run the tasks still wanted and in time; the outcome of each."""
+        now = time.monotonic()
+        live, expired = [], []
+        for task in batch:
+            if not task.claim():
+                continue  # the caller gave up (e.g. the client went away)
+            if task.deadline is not None and now > task.deadline:
+                expired.append(task)
+            else:
+                live.append(task)
+        late = DeadlineExceeded("the request's deadline passed while it was queued")
+        outcomes: list[Outcome] = [(task, None, late) for task in expired]
+        if live:
+            outcomes += self._run(live)
+        return outcomes
 
     def _run(self, batch: list[_Task]) -> list[Outcome]:
         signature = batch[0].signature
@@ -247,7 +296,12 @@ class Batcher:
                 name: np.concatenate([a, np.repeat(a[-1:], size - rows, axis=0)])
                 for name, a in inputs.items()
             }
+        start = time.perf_counter()
         outputs = self._predict(signature, inputs)
+        if size <= SMALL_ROWS:
+            took = time.perf_counter() - start
+            previous = self.small_call_seconds
+            self.small_call_seconds = took if previous is None else 0.8 * previous + 0.2 * took
         for name, value in outputs.items():
             if value.ndim == 0 or value.shape[0] != size:
                 raise InvalidArgument(
