@@ -156,6 +156,22 @@ def test_requests_of_one_loop_iteration_still_go_to_a_worker(model: Model, batch
     assert model.calls[-1] == 3 and model.threads[-1] != threading.current_thread().name
 
 
+def test_after_concurrent_arrivals_lone_requests_go_to_workers_until_it_is_quiet(
+    model: Model, batcher: Batcher
+) -> None:
+    _one_at_a_time(batcher, 2)
+
+    async def burst() -> list[Tensors]:
+        return list(await asyncio.gather(*(batcher.submit_async(SIG, {"x": _x(1, i)}) for i in range(6))))
+
+    asyncio.run(burst())
+    assert batcher.requests_per_call >= 1.5  # requests arrive together: batches should form
+    _one_at_a_time(batcher, 12)
+    main = threading.current_thread().name
+    assert model.threads[-12] != main  # right after the burst: a worker
+    assert model.threads[-1] == main  # one request per call for a while: inline again
+
+
 @pytest.mark.parametrize("settings", [{"inline_micros": 0}, {"inline_micros": 1, "max_batch_size": 8}])
 def test_no_inline_when_disabled_or_the_model_is_slower(model: Model, settings: dict[str, int]) -> None:
     gen = _batcher(model, batch_threads=1, **settings)

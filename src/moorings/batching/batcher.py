@@ -18,10 +18,13 @@ runs the model once, and hands each request its rows of the outputs.
   the next allowed size; the padding rows are dropped from the outputs.
 - A lone request of a few rows that finds the batcher idle runs on the event loop's
   own thread when the model's recent calls of that size took less than
-  ``inline_micros``: for a model that answers in tens of microseconds the hand-off to
-  a worker and back (two thread switches) costs more than the call. Under load
-  requests arrive together, the queue is not down to one, and batches run on the
-  workers as before.
+  ``inline_micros`` and recent calls served about one request each (nothing arrives
+  concurrently): the hand-off to a worker and back (two thread switches) adds tens
+  of microseconds to such a request whatever the model, and with nothing else queued
+  the loop has nothing to do meanwhile; the limit bounds how long it is held up.
+  Under concurrent load a lone queued request is only a gap between arrivals: it
+  goes to a worker, so the loop keeps reading while the batch runs and the next
+  batch can form.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ DeferWake = Callable[[Callable[[], None]], object]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
 #: calls of at most this many rows count as small: their time decides whether a lone request runs inline
 SMALL_ROWS = 8
+#: inline runs only while the model is called about one request at a time (a moving average below this)
+INLINE_MAX_REQUESTS_PER_CALL = 1.5
 
 
 def batchable(signature: Signature) -> bool:
@@ -95,6 +100,8 @@ class Batcher:
         self._running = 0
         #: recent time of a small model call (moving average, seconds); None until one is measured
         self.small_call_seconds: float | None = None
+        #: requests per model call (moving average): above one, requests are arriving concurrently
+        self.requests_per_call = 1.0
         self._threads = [
             threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
             for i in range(settings.batch_threads)
@@ -188,6 +195,8 @@ class Batcher:
         limit = self.settings.inline_micros
         if not limit or self._running or len(self._queue) != 1 or self._closed:
             return None
+        if self.requests_per_call >= INLINE_MAX_REQUESTS_PER_CALL:
+            return None  # under concurrent load a lone request is a gap between arrivals: let batches form
         task = self._queue[0]
         cost = self.small_call_seconds
         if cost is None or cost * 1e6 >= limit or self.settings.padded_size(task.rows) > SMALL_ROWS:
@@ -267,6 +276,7 @@ class Batcher:
         return outcomes
 
     def _run(self, batch: list[_Task]) -> list[Outcome]:
+        self.requests_per_call = 0.8 * self.requests_per_call + 0.2 * len(batch)
         signature = batch[0].signature
         try:
             if len(batch) == 1 and batch[0].rows > self.settings.max_batch_size:
