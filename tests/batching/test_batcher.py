@@ -172,18 +172,28 @@ def test_after_concurrent_arrivals_lone_requests_go_to_workers_until_it_is_quiet
     assert model.threads[-1] == main  # one request per call for a while: inline again
 
 
-@pytest.mark.parametrize("settings", [{"inline_micros": 0}, {"inline_micros": 1, "max_batch_size": 8}])
-def test_no_inline_when_disabled_or_the_model_is_slower(model: Model, settings: dict[str, int]) -> None:
+@pytest.mark.parametrize(
+    ("settings", "call_seconds"),
+    [
+        ({"inline_micros": 0}, 0.0),  # turned off
+        ({"inline_micros": 1}, 0.001),  # the model's calls take longer than the limit
+        ({"batch_timeout_micros": 1000}, 0.0),  # the first request is to wait for company
+    ],
+)
+def test_no_inline_when_off_slower_than_the_limit_or_waiting(
+    model: Model, settings: dict[str, int], call_seconds: float
+) -> None:
     gen = _batcher(model, batch_threads=1, **settings)
     batcher = next(gen)
-    slow = model.predict
+    fast = model.predict
 
     def predict(signature: Signature, inputs: Tensors) -> Tensors:
-        time.sleep(0.001)  # 1 ms: slower than the 1 µs limit
-        return slow(signature, inputs)
+        time.sleep(call_seconds)
+        return fast(signature, inputs)
 
     batcher._predict = predict
     _one_at_a_time(batcher, 3)
+    assert batcher.small_call_seconds is not None
     assert threading.current_thread().name not in model.threads
     gen.close()
 

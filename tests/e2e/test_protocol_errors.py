@@ -37,6 +37,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     onnx_models.write_mlp(repo / "mlp" / "1", seed=1)
     onnx_models.write_mlp(repo / "swap" / "1", seed=1)
     onnx_models.write_mlp(repo / "big" / "1", n_in=400_000, hidden=1)
+    # its first request waits 200 ms for company: a short deadline surely passes in the queue
+    onnx_models.write_mlp(repo / "queued" / "1", seed=1)
+    (repo / "queued" / "model.toml").write_text("[batching]\nbatch_timeout_micros = 200000\n")
     with running_server(
         repo, "--max-grpc-message-mb", "1", "--max-body-mb", "1", tfserving_grpc=True
     ) as running:
@@ -122,7 +125,7 @@ def test_oversized_and_deadline_grpc(
     error = _grpc_error(stub.Predict, _predict("big", BIG[None, :]), timeout=10)
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "larger than max" in error.details()
-    error = _grpc_error(stub.Predict, _predict("mlp", X), timeout=0.000_001)
+    error = _grpc_error(stub.Predict, _predict("queued", X), timeout=0.01)
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "deadline" in error.details().lower()
     client = tg.InferenceServerClient(server.grpc_target)
@@ -134,7 +137,7 @@ def test_oversized_and_deadline_grpc(
     small = tg.InferInput("x", [2, 4], "FP32")
     small.set_data_from_numpy(X)
     with pytest.raises(InferenceServerException) as info:
-        client.infer("mlp", [small], client_timeout=0.000_001)
+        client.infer("queued", [small], client_timeout=0.01)
     assert info.value.status() == "StatusCode.DEADLINE_EXCEEDED"
     assert client.infer("mlp", [small]).as_numpy("probabilities").shape == (2, 3)
 

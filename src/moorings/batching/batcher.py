@@ -16,8 +16,8 @@ runs the model once, and hands each request its rows of the outputs.
 - A request larger than ``max_batch_size`` runs alone, in chunks.
 - With ``allowed_batch_sizes`` the batch is padded (repeating its last row) up to
   the next allowed size; the padding rows are dropped from the outputs.
-- A lone request of a few rows that finds the batcher idle runs on the event loop's
-  own thread when the model's recent calls of that size took less than
+- With ``batch_timeout_micros = 0``, a lone request of a few rows that finds the
+  batcher idle runs on the event loop's own thread when the model's recent calls of that size took less than
   ``inline_micros`` and recent calls served about one request each (nothing arrives
   concurrently): the hand-off to a worker and back (two thread switches) adds tens
   of microseconds to such a request whatever the model, and with nothing else queued
@@ -195,6 +195,8 @@ class Batcher:
         limit = self.settings.inline_micros
         if not limit or self._running or len(self._queue) != 1 or self._closed:
             return None
+        if self.settings.batch_timeout_micros:
+            return None  # the first request is meant to wait for company
         if self.requests_per_call >= INLINE_MAX_REQUESTS_PER_CALL:
             return None  # under concurrent load a lone request is a gap between arrivals: let batches form
         task = self._queue[0]
