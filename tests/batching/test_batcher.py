@@ -146,14 +146,19 @@ def test_a_lone_request_to_a_fast_idle_model_runs_on_the_loop_thread(model: Mode
     assert batcher.small_call_seconds is not None and batcher.small_call_seconds < 100e-6
 
 
-def test_requests_of_one_loop_iteration_still_go_to_a_worker(model: Model, batcher: Batcher) -> None:
-    _one_at_a_time(batcher, 2)  # measured: the model is fast
+def test_after_quiet_the_first_of_a_burst_runs_inline_and_the_rest_batch_on_a_worker(
+    model: Model, batcher: Batcher
+) -> None:
+    _one_at_a_time(batcher, 2)  # measured: the model is fast, one request per call
 
     async def burst() -> list[Tensors]:
-        return list(await asyncio.gather(*(batcher.submit_async(SIG, {"x": _x(1, i)}) for i in range(3))))
+        return list(await asyncio.gather(*(batcher.submit_async(SIG, {"x": _x(1, i)}) for i in range(4))))
 
-    asyncio.run(burst())
-    assert model.calls[-1] == 3 and model.threads[-1] != threading.current_thread().name
+    for i, out in enumerate(asyncio.run(burst())):
+        np.testing.assert_array_equal(out["y"], _x(1, 2 * i))
+    main = threading.current_thread().name
+    assert model.calls[-2:] == [1, 3]
+    assert model.threads[-2] == main and model.threads[-1] != main
 
 
 def test_after_concurrent_arrivals_lone_requests_go_to_workers_until_it_is_quiet(

@@ -102,6 +102,8 @@ class Batcher:
         self.small_call_seconds: float | None = None
         #: requests per model call (moving average): above one, requests are arriving concurrently
         self.requests_per_call = 1.0
+        #: a request ran inline during the current loop iteration (cleared at the next one)
+        self._inline_iteration = False
         self._threads = [
             threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
             for i in range(settings.batch_threads)
@@ -165,13 +167,28 @@ class Batcher:
             self._queue.append(task)
             self._queued_rows += rows
             schedule = False
+            inline = None
             if defer_wake is None:
                 self._cond.notify()
             elif not self._wake_pending:
-                self._wake_pending = schedule = True
-        if schedule:
+                # the first request of this loop iteration: run it now if it qualifies and none ran
+                # inline yet in this iteration (the rest of the iteration's requests then batch)
+                inline = None if self._inline_iteration else self._take_inline()
+                if inline is None:
+                    self._wake_pending = schedule = True
+                else:
+                    self._running += 1
+                    self._inline_iteration = True
+        if inline is not None:
+            assert defer_wake is not None
+            defer_wake(self._end_inline_iteration)
+            self._run_inline(inline)
+        elif schedule:
             assert defer_wake is not None
             defer_wake(self._wake)
+
+    def _end_inline_iteration(self) -> None:
+        self._inline_iteration = False
 
     def _wake(self) -> None:
         """On the event loop, once per iteration: run a lone small request here, else wake a worker."""
@@ -182,6 +199,10 @@ class Batcher:
                 self._cond.notify()
                 return
             self._running += 1
+        self._run_inline(task)
+
+    def _run_inline(self, task: _Task) -> None:
+        """Run ``task`` on this (its event loop's) thread; ``_running`` was counted for it."""
         try:
             _resolve(self._serve([task]))
         finally:
