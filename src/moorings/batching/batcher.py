@@ -102,8 +102,6 @@ class Batcher:
         self.small_call_seconds: float | None = None
         #: requests per model call (moving average): above one, requests are arriving concurrently
         self.requests_per_call = 1.0
-        #: a request ran inline during the current loop iteration (cleared at the next one)
-        self._inline_iteration = False
         self._threads = [
             threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
             for i in range(settings.batch_threads)
@@ -171,24 +169,17 @@ class Batcher:
             if defer_wake is None:
                 self._cond.notify()
             elif not self._wake_pending:
-                # the first request of this loop iteration: run it now if it qualifies and none ran
-                # inline yet in this iteration (the rest of the iteration's requests then batch)
-                inline = None if self._inline_iteration else self._take_inline()
-                if inline is None:
-                    self._wake_pending = schedule = True
-                else:
+                # the first request of this loop iteration: the wake-up is scheduled either way (the
+                # rest of the iteration's requests batch behind it), and the request may run now
+                self._wake_pending = schedule = True
+                inline = self._take_inline()
+                if inline is not None:
                     self._running += 1
-                    self._inline_iteration = True
-        if inline is not None:
-            assert defer_wake is not None
-            defer_wake(self._end_inline_iteration)
-            self._run_inline(inline)
-        elif schedule:
+        if schedule:
             assert defer_wake is not None
             defer_wake(self._wake)
-
-    def _end_inline_iteration(self) -> None:
-        self._inline_iteration = False
+        if inline is not None:
+            self._run_inline(inline)
 
     def _wake(self) -> None:
         """On the event loop, once per iteration: run a lone small request here, else wake a worker."""
@@ -196,7 +187,8 @@ class Batcher:
             self._wake_pending = False
             task = self._take_inline()
             if task is None:
-                self._cond.notify()
+                if self._queue:
+                    self._cond.notify()
                 return
             self._running += 1
         self._run_inline(task)
@@ -299,7 +291,7 @@ class Batcher:
         return outcomes
 
     def _run(self, batch: list[_Task]) -> list[Outcome]:
-        self.requests_per_call = 0.8 * self.requests_per_call + 0.2 * len(batch)
+        self.requests_per_call = _moving_average(self.requests_per_call, len(batch))
         signature = batch[0].signature
         try:
             if len(batch) == 1 and batch[0].rows > self.settings.max_batch_size:
@@ -334,7 +326,7 @@ class Batcher:
         if size <= SMALL_ROWS:
             took = time.perf_counter() - start
             previous = self.small_call_seconds
-            self.small_call_seconds = took if previous is None else 0.8 * previous + 0.2 * took
+            self.small_call_seconds = took if previous is None else _moving_average(previous, took)
         for name, value in outputs.items():
             if value.ndim == 0 or value.shape[0] != size:
                 raise InvalidArgument(
@@ -389,6 +381,11 @@ def _resolve(outcomes: list[Outcome]) -> None:
             waiter.set_exception(error)
         else:
             waiter.set_result(value)  # type: ignore[arg-type]
+
+
+def _moving_average(previous: float, value: float) -> float:
+    """An exponentially weighted average that follows the last ~5 values."""
+    return 0.8 * previous + 0.2 * value
 
 
 def common_rows(inputs: Tensors) -> int | None:
