@@ -71,8 +71,6 @@ _BY_NAME = {d.name: d for d in ALL}
 _BY_TF_NAME = {d.tf_name: d for d in ALL}
 _BY_TF_ENUM = {d.tf_enum: d for d in ALL}
 _BY_V2 = {d.v2_name: d for d in ALL}
-#: KServe V2 datatype name -> DType
-V2_NAMES = _BY_V2
 _BY_ONNX = {d.onnx_name: d for d in ALL}
 _BY_NUMPY = {d.numpy: d for d in ALL if d.name != "string"}
 

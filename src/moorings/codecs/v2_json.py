@@ -68,20 +68,20 @@ def v2_name(dtype: DType) -> str:
 
 
 def parse_datatype(value: Any, where: str) -> DType:
-    dtype = dtypes.V2_NAMES.get(value) if type(value) is str else None
-    if dtype is not None:
-        return dtype
     if type(value) is not str:
         raise InvalidArgument(f"{where}: 'datatype' must be a string such as \"FP32\"")
-    known = ", ".join(d.v2_name for d in dtypes.ALL)
-    raise InvalidArgument(f"{where}: unsupported datatype {value[:40]!r} (supported: {known})")
+    try:
+        return dtypes.from_v2(value)
+    except KeyError:
+        known = ", ".join(d.v2_name for d in dtypes.ALL)
+        raise InvalidArgument(f"{where}: unsupported datatype {value[:40]!r} (supported: {known})") from None
 
 
-def _shape(value: Any, name: str) -> tuple[int, ...]:
+def _shape(value: Any, where: str) -> tuple[int, ...]:
     if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):  # bool is not int
-        raise InvalidArgument(f"input {name!r}: 'shape' must be a list of non-negative integers")
+        raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
     if math.prod(value) > 1 << 31:
-        raise InvalidArgument(f"input {name!r}: shape {value} has too many elements")
+        raise InvalidArgument(f"{where}: shape {value} has too many elements")
     return tuple(value)
 
 
@@ -115,34 +115,26 @@ def parse_request(body: Any) -> V2Request:
         if type(raw_outputs) is not list:
             raise InvalidArgument("'outputs' must be a list of {\"name\": ...} objects")
         outputs = [_parse_output(i, item) for i, item in enumerate(raw_outputs)]
-    parameters = body.get("parameters")
-    return V2Request(
-        request_id, inputs, outputs, {} if parameters is None else _parameters(parameters, "the request")
-    )
+    return V2Request(request_id, inputs, outputs, _parameters(body.get("parameters"), "the request"))
 
 
 def _parse_input(index: int, item: Any) -> V2Input:
-    """One entry of ``inputs``; the checks come first and the error wording only when one fails."""
+    """One entry of ``inputs``."""
     name = item.get("name") if type(item) is dict else None
     if type(name) is not str:
         raise InvalidArgument(f"inputs[{index}] must be an object with a 'name'")
-    datatype = item.get("datatype")
-    dtype = dtypes.V2_NAMES.get(datatype) if type(datatype) is str else None
-    if dtype is None:
-        dtype = parse_datatype(datatype, f"input {name!r}")
-    shape = _shape(item.get("shape"), name)
-    size = None
-    params = item.get("parameters")
-    if params is not None:
-        size = _parameters(params, f"input {name!r}").get("binary_data_size")
+    where = f"input {name!r}"
+    dtype = parse_datatype(item.get("datatype"), where)
+    shape = _shape(item.get("shape"), where)
+    size = _parameters(item.get("parameters"), where).get("binary_data_size")
     if size is not None:
         if type(size) is not int or size < 0:
-            raise InvalidArgument(f"input {name!r}: binary_data_size must be a non-negative integer")
+            raise InvalidArgument(f"{where}: binary_data_size must be a non-negative integer")
         if "data" in item:
-            raise InvalidArgument(f"input {name!r} has both 'data' and parameters.binary_data_size")
+            raise InvalidArgument(f"{where} has both 'data' and parameters.binary_data_size")
         return V2Input(name, dtype, shape, None, size)
     if "data" not in item:
-        raise InvalidArgument(f"input {name!r} has no 'data' (and no parameters.binary_data_size)")
+        raise InvalidArgument(f"{where} has no 'data' (and no parameters.binary_data_size)")
     return V2Input(name, dtype, shape, item["data"], None)
 
 
@@ -150,8 +142,7 @@ def _parse_output(index: int, item: Any) -> V2Output:
     name = item.get("name") if type(item) is dict else None
     if type(name) is not str:
         raise InvalidArgument(f"outputs[{index}] must be an object with a 'name'")
-    params = item.get("parameters")
-    binary = None if params is None else _parameters(params, f"output {name!r}").get("binary_data")
+    binary = _parameters(item.get("parameters"), f"output {name!r}").get("binary_data")
     return V2Output(name, binary if type(binary) is bool else None)
 
 
