@@ -112,10 +112,9 @@ class DataPlane:
             outputs: Tensors = await self._run(servable.predict, signature, inputs)
         else:
             outputs = await _model_call(waiter)
-        for value in outputs.values():
-            if type(value) is not np.ndarray:
-                return {k: np.asarray(v) for k, v in outputs.items()}
-        return outputs
+        if all(type(v) is np.ndarray for v in outputs.values()):
+            return outputs
+        return {k: np.asarray(v) for k, v in outputs.items()}
 
     async def classify(
         self, servable: Servable, signature_name: str | None, examples: list[Example]
