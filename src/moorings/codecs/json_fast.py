@@ -32,8 +32,8 @@ try:
 except ImportError:  # built without a C compiler: the general path only
     _jsonnum = None  # type: ignore[assignment]
 
-_LEADING = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(instances|inputs)"[ \t\r\n]*:[ \t\r\n]*\[')
-_NAMED_INPUTS = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"inputs"[ \t\r\n]*:[ \t\r\n]*\{')
+#: the body's first member: ``instances`` or ``inputs``, opening an array (or, for ``inputs``, an object)
+_LEADING = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(instances|inputs)"[ \t\r\n]*:[ \t\r\n]*([\[{])')
 #: one member of the named inputs: a plain name (no escapes) whose value is an array
 _MEMBER = re.compile(rb'[ \t\r\n]*"([^"\\]*)"[ \t\r\n]*:[ \t\r\n]*\[')
 _NEXT = re.compile(rb"[ \t\r\n]*([,}])")
@@ -54,8 +54,9 @@ def parse_leading_array(body: bytes) -> dict[str, Any] | None:
         return None
     match = _LEADING.match(body)
     if match is None:
-        named = _NAMED_INPUTS.match(body)
-        return _named_inputs(body, named.end()) if named is not None else None
+        return None
+    if match.group(2) == b"{":
+        return _named_inputs(body, match.end()) if match.group(1) == b"inputs" else None
     parsed = _jsonnum.parse(body, match.end() - 1)
     if parsed is None:
         return None
@@ -85,8 +86,10 @@ def _named_inputs(body: bytes, pos: int) -> dict[str, Any] | None:
             name = member.group(1).decode("utf-8")
         except UnicodeDecodeError:
             return None
+        if name in inputs or name == "b64":  # {"b64": ...} means bytes: orjson decides
+            return None
         parsed = _jsonnum.parse(body, member.end() - 1)
-        if parsed is None or name in inputs or name == "b64":  # {"b64": ...} means bytes: orjson decides
+        if parsed is None:
             return None
         data, shape, end = parsed
         inputs[name] = _array(data, shape)
