@@ -81,13 +81,15 @@ class Summary:
         return med([r["rps"] for r in self.cells.get((model, name, c), [])])
 
     def cpu_us(self, model: str, name: str, c: int) -> float:
-        cells = self.cells.get((model, name, c), [])
-        return med([r["server_cpu_s"] / max(r["requests"], 1) * 1e6 for r in cells])
+        return self._per_request_us(model, name, c, "server_cpu_s")
 
     def client_us(self, model: str, name: str, c: int) -> float:
         """The load generator's CPU per request (runs from before it was recorded have none)."""
-        cells = [r for r in self.cells.get((model, name, c), []) if "client_cpu_s" in r]
-        return med([r["client_cpu_s"] / max(r["requests"], 1) * 1e6 for r in cells])
+        return self._per_request_us(model, name, c, "client_cpu_s")
+
+    def _per_request_us(self, model: str, name: str, c: int, key: str) -> float:
+        cells = [r for r in self.cells.get((model, name, c), []) if key in r]
+        return med([r[key] / max(r["requests"], 1) * 1e6 for r in cells])
 
     def lat(self, model: str, name: str, c: int, key: str) -> float:
         return med([r[key] / 1000 for r in self.cells.get((model, name, c), [])])
