@@ -1,6 +1,10 @@
-"""The floor of Python gRPC on this machine: a grpc.aio echo server doing nothing else.
+"""The floor of Python gRPC on this machine: an echo server doing nothing else.
 
     python benchmarks/protocols/grpc_floor.py [--seconds 5] [--server-cpu 0] [--client-cpu 1]
+        [--server grpcio|moorings] [--handoff]
+
+``--server grpcio`` (default) is grpc.aio's server; ``--server moorings`` the
+same handler on Moorings' own HTTP/2 front end (``moorings.grpc.http2_server``).
 
 Same pinning, load generator and message size (a 3,136-byte payload, as the
 MLP's input) as run.py. With ``--handoff`` the handler also waits for a thread
@@ -29,7 +33,11 @@ import asyncio, sys, concurrent.futures
 import grpc, uvloop
 pool = concurrent.futures.ThreadPoolExecutor(2)
 async def main():
-    server = grpc.aio.server()
+    if sys.argv[3] == "moorings":
+        from moorings.grpc.http2_server import GrpcHttp2Server
+        server = GrpcHttp2Server(4 << 20)
+    else:
+        server = grpc.aio.server()
     loop = asyncio.get_running_loop()
     handoff = sys.argv[2] == "1"
     async def echo(request, context):
@@ -40,7 +48,7 @@ async def main():
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("floor.Echo", {"Say": handler}),))
     server.add_insecure_port("127.0.0.1:" + sys.argv[1])
     await server.start()
-    await server.wait_for_termination()
+    await asyncio.Event().wait()
 uvloop.run(main())
 """
 
@@ -76,6 +84,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--client-cpu", default="1")
+    parser.add_argument("--server", choices=["grpcio", "moorings"], default="grpcio")
     parser.add_argument("--handoff", action="store_true", help="the handler waits for a thread pool")
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(c) for c in args.client_cpu.split(",")})
@@ -90,14 +99,16 @@ def main() -> None:
             SERVER,
             str(port),
             "1" if args.handoff else "0",
-        ]
+            args.server,
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     try:
         import uvloop
 
         for concurrency in (1, 32):
             rps, cpu_us = uvloop.run(load(port, concurrency, args.seconds, server.pid))
-            print(f"grpc.aio echo{' + thread handoff' if args.handoff else ''} c={concurrency}: "
+            print(f"{args.server} echo{' + thread handoff' if args.handoff else ''} c={concurrency}: "
                   f"{rps:.0f} req/s, server {cpu_us:.0f} us/req")  # fmt: skip
     finally:
         server.terminate()

@@ -56,6 +56,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="REST front end: Moorings' own HTTP/1.1 server (default) or uvicorn (ASGI)",
     )
     p.add_argument(
+        "--grpc-server",
+        choices=["grpcio", "moorings"],
+        default="grpcio",
+        help="gRPC front end: grpcio's server (default) or Moorings' own HTTP/2 server "
+        "(unary calls only; a fraction of grpcio's CPU per call)",
+    )
+    p.add_argument(
         "--keep-alive-seconds",
         type=float,
         default=5.0,
@@ -155,6 +162,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         http_server=args.http_server,
+        grpc_server=args.grpc_server,
         keep_alive_seconds=args.keep_alive_seconds,
         batching=batching,
         search_store=args.search_store,

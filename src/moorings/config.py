@@ -99,6 +99,8 @@ class ServerSettings:
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
+    #: the gRPC front end: "grpcio" (grpc.aio) or "moorings" (its own HTTP/2 server, unary calls)
+    grpc_server: str = "grpcio"
     #: the REST front end: "moorings" (its own HTTP/1.1 server) or "uvicorn" (ASGI)
     http_server: str = "moorings"
     #: an idle keep-alive REST connection is closed after this many seconds

@@ -1,4 +1,7 @@
-"""An in-process gRPC server (its own event loop in a thread) over a real Manager and DataPlane."""
+"""An in-process gRPC server (its own event loop in a thread) over a real Manager and DataPlane.
+
+Every test of a served call runs on both front ends: grpcio's server and Moorings' own HTTP/2 one.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-import grpc
 import numpy as np
 import onnx
 import pytest
@@ -27,8 +30,9 @@ class InProcessServer:
         self,
         dataplane: DataPlane,
         port: int,
-        extra: Sequence[Callable[[grpc.aio.Server], None]] = (),
+        extra: Sequence[Callable[[Any], None]] = (),
         tfserving_grpc: bool = True,
+        front_end: str = "grpcio",
     ) -> None:
         self.target = f"127.0.0.1:{port}"
         self.loop = asyncio.new_event_loop()
@@ -39,14 +43,16 @@ class InProcessServer:
             grpc_port=port,
             max_grpc_message_bytes=1 << 20,
             tfserving_grpc=tfserving_grpc,
+            grpc_server=front_end,
         )
 
-        async def start() -> tuple[grpc.aio.Server, ProtoServices]:
+        async def start() -> tuple[Any, ProtoServices]:
             server, deferred = build_grpc_server(dataplane, settings, extra)
             await server.start()
             return server, deferred
 
         self.server, self.tf_serving = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
+        self.front_end = front_end
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.server.stop(0), self.loop).result(30)
@@ -89,11 +95,20 @@ def dataplane(grpc_repo: tuple[Path, onnx_models.Mlp]) -> Iterator[DataPlane]:
     plane.close()
 
 
+FRONT_ENDS = ["grpcio", "moorings"]
+
+
+@pytest.fixture(scope="package", params=FRONT_ENDS)
+def front_end(request: pytest.FixtureRequest) -> str:
+    kind: str = request.param
+    return kind
+
+
 @pytest.fixture(scope="package")
-def grpc_server(dataplane: DataPlane) -> Iterator[InProcessServer]:
+def grpc_server(dataplane: DataPlane, front_end: str) -> Iterator[InProcessServer]:
     from tests.support.server import free_port
 
-    server = InProcessServer(dataplane, free_port())
+    server = InProcessServer(dataplane, free_port(), front_end=front_end)
     assert server.tf_serving.loaded.wait(60)
     yield server
     server.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import grpc
 import pytest
@@ -31,7 +32,7 @@ def test_every_error_maps_to_its_grpc_code() -> None:
         assert status_code(cls("x")) == code
 
 
-def _echo(server: grpc.aio.Server) -> None:
+def _echo(server: Any) -> None:
     async def echo(request: bytes, context: object) -> bytes:
         return request[::-1]
 
@@ -39,8 +40,8 @@ def _echo(server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", {"Say": handler}),))
 
 
-def test_extra_services_and_deferred_ready(dataplane: DataPlane) -> None:
-    server = InProcessServer(dataplane, free_port(), extra=[_echo])
+def test_extra_services_and_deferred_ready(dataplane: DataPlane, front_end: str) -> None:
+    server = InProcessServer(dataplane, free_port(), extra=[_echo], front_end=front_end)
     try:
         assert server.tf_serving.loaded.wait(60)
         assert server.tf_serving.ready() and server.tf_serving.error is None
@@ -72,8 +73,8 @@ def test_unparsable_messages_are_invalid_argument(grpc_server: InProcessServer) 
             assert f"not a valid message for {method}" in info.value.details()
 
 
-def test_tfserving_grpc_can_be_off(dataplane: DataPlane) -> None:
-    server = InProcessServer(dataplane, free_port(), tfserving_grpc=False)
+def test_tfserving_grpc_can_be_off(dataplane: DataPlane, front_end: str) -> None:
+    server = InProcessServer(dataplane, free_port(), tfserving_grpc=False, front_end=front_end)
     try:
         assert server.tf_serving.ready()
         with grpc.insecure_channel(server.target) as channel:
@@ -87,7 +88,7 @@ def test_tfserving_grpc_can_be_off(dataplane: DataPlane) -> None:
         server.close()
 
 
-def test_calls_before_the_deferred_import_wait_for_it(dataplane: DataPlane) -> None:
+def test_calls_before_the_deferred_import_wait_for_it(dataplane: DataPlane, front_end: str) -> None:
     pytest.importorskip("tensorflow_serving")
     from concurrent.futures import ThreadPoolExecutor
 
@@ -98,7 +99,7 @@ def test_calls_before_the_deferred_import_wait_for_it(dataplane: DataPlane) -> N
     request = get_model_status_pb2.GetModelStatusRequest()
     request.model_spec.name = "mlp"
     with ThreadPoolExecutor(1) as pool, tf_runtime._IMPORT_LOCK:  # holds the TF Serving import back
-        server = InProcessServer(dataplane, free_port())
+        server = InProcessServer(dataplane, free_port(), front_end=front_end)
         channel = grpc.insecure_channel(server.target)
         stub = model_service_pb2_grpc.ModelServiceStub(channel)
         pending = pool.submit(stub.GetModelStatus, request, timeout=60)

@@ -33,10 +33,11 @@ import grpc
 
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
+from moorings.grpc.http2_server import GrpcHttp2Server
 
 log = logging.getLogger(__name__)
 
-AddService = Callable[[grpc.aio.Server], None]
+AddService = Callable[[Any], None]  # given the server (grpc.aio.Server or GrpcHttp2Server) before it starts
 TF_SERVING_SERVICES = frozenset({"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"})
 TF_SERVING_MODULE = "moorings.grpc.tfserving"
 KSERVE_SERVICES = frozenset({"inference.GRPCInferenceService"})
@@ -174,8 +175,10 @@ def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
 
 def build_grpc_server(
     dataplane: DataPlane, settings: ServerSettings, extra_services: Sequence[AddService] = ()
-) -> tuple[grpc.aio.Server, ProtoServices]:
-    """The server, bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
+) -> tuple[Any, ProtoServices]:
+    """The server bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
+
+    The server is grpcio's, or Moorings' own with ``settings.grpc_server == "moorings"``.
 
     Call inside the event loop that will run it. The TF Serving import starts here.
     """
@@ -184,7 +187,11 @@ def build_grpc_server(
     tf_serving = ProtoServices(TF_SERVING_SERVICES, TF_SERVING_MODULE, dataplane)
     if not settings.tfserving_grpc:
         tf_serving.error = "TF Serving's gRPC API is off on this server (--no-tfserving-grpc)"
-    server = grpc.aio.server(options=grpc_options(settings))
+    server: Any
+    if settings.grpc_server == "moorings":
+        server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
+    else:
+        server = grpc.aio.server(options=grpc_options(settings))
     for add in extra_services:
         add(server)
     server.add_generic_rpc_handlers((kserve, tf_serving))

@@ -1,0 +1,79 @@
+"""The servicer context that Moorings' own gRPC front end hands to method handlers.
+
+It offers what the handlers here (and grpcio's generated servicer bases) use
+of ``grpc.aio.ServicerContext``: ``abort``, ``time_remaining``,
+``invocation_metadata``, ``set_code``/``set_details``, ``peer``. ``abort``
+raises a ``grpc.aio.AbortError``, so code written for grpc.aio treats it the
+same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import NoReturn
+
+import grpc
+import grpc.aio
+
+Metadata = tuple[tuple[str, str | bytes], ...]
+
+#: headers of the HTTP/2 and gRPC protocols themselves, not call metadata
+_PROTOCOL_HEADERS = frozenset(
+    {b"te", b"content-type", b"grpc-timeout", b"grpc-encoding", b"grpc-accept-encoding"}
+)
+
+
+class Aborted(grpc.aio.AbortError):  # type: ignore[misc]
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+
+
+class CallContext:
+    __slots__ = ("_deadline", "_headers", "_peer", "details", "expired", "status")
+
+    def __init__(self, deadline: float | None, headers: list[tuple[bytes, bytes]], peer: str) -> None:
+        self._deadline = deadline  # time.monotonic() value
+        self._headers = headers
+        self._peer = peer
+        self.status: grpc.StatusCode | None = None
+        self.details = ""
+        self.expired = False  # set when the deadline cancelled the call
+
+    async def abort(
+        self, code: grpc.StatusCode, details: str = "", trailing_metadata: Metadata = ()
+    ) -> NoReturn:
+        if code == grpc.StatusCode.OK:
+            raise ValueError("abort() needs a status other than OK")
+        raise Aborted(code, details)
+
+    def time_remaining(self) -> float | None:
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
+
+    def invocation_metadata(self) -> Metadata:
+        items: list[tuple[str, str | bytes]] = []
+        for name, value in self._headers:
+            if name.startswith(b":") or name in _PROTOCOL_HEADERS:
+                continue
+            key = name.decode("ascii", "replace")
+            if key.endswith("-bin"):
+                items.append((key, base64.b64decode(value + b"=" * (-len(value) % 4))))
+            else:
+                items.append((key, value.decode("ascii", "replace")))
+        return tuple(items)
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self.status = code
+
+    def set_details(self, details: str) -> None:
+        self.details = details
+
+    def code(self) -> grpc.StatusCode | None:
+        return self.status
+
+    def peer(self) -> str:
+        return self._peer

@@ -1,0 +1,501 @@
+"""One server-side HTTP/2 connection (RFC 9113) as an asyncio protocol.
+
+Requests are buffered whole: ``handler(stream)`` is called once per stream,
+when the client ended it (or as soon as its body passed the limit, with
+``stream.oversized`` set), and answers with :meth:`Stream.respond` or
+:meth:`Stream.respond_headers`, from any task on the loop. What the
+connection does itself: the preface and SETTINGS exchange, HPACK decoding,
+CONTINUATION, padding, both directions of flow control (a response waits for
+the client's window), PING answers, stream resets both ways (a reset reaches
+the handler through ``stream.on_reset``), MAX_CONCURRENT_STREAMS, and GOAWAY
+on shutdown (streams already started are finished). A peer that breaks the
+protocol gets GOAWAY with the RFC's error code and the connection closes.
+
+Writes made while one callback runs are joined into one ``transport.write``
+at the end of the loop iteration: a batch of answers leaves in one syscall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import cast
+
+from moorings.http2 import frames as f
+from moorings.http2.frames import Http2Error
+from moorings.http2.header_blocks import HeaderDecoder, Headers
+from moorings.http2.limits import Limits
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Stream"], None]
+
+
+class Stream:
+    """A request (headers, whole body) and the way to answer it."""
+
+    __slots__ = (
+        "_connection",
+        "_out",
+        "_trailers",
+        "answered",
+        "body",
+        "dispatched",
+        "ended",
+        "headers",
+        "id",
+        "on_reset",
+        "oversized",
+        "recv_window",
+        "send_window",
+        "unacked",
+    )  # fmt: skip
+
+    def __init__(
+        self, connection: Http2Connection, stream_id: int, headers: Headers, send_window: int
+    ) -> None:
+        self.id = stream_id
+        self.headers = headers
+        self.body = bytearray()
+        self.ended = False  # the client sent END_STREAM
+        self.oversized = False  # the body passed Limits.max_body_bytes; the rest is dropped
+        self.on_reset: Callable[[], object] | None = None  # called if the client resets or disconnects
+        self.send_window = send_window
+        self.recv_window = connection.limits.stream_window
+        self.unacked = 0
+        self.dispatched = False
+        self.answered = False
+        self._connection = connection
+        self._out = memoryview(b"")
+        self._trailers = b""
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def respond(self, head: bytes, data: bytes, trailers: bytes) -> None:
+        """Send a header block, the data (as the client's windows allow), then trailers ending the stream."""
+        if self.answered:
+            return
+        self.answered = True
+        connection = self._connection
+        if connection.closed:
+            return
+        self._out, self._trailers = memoryview(data), trailers
+        connection.write(f.header_frames(self.id, head, False, connection.peer_max_frame))
+        connection.send_data(self)
+
+    def respond_headers(self, block: bytes) -> None:
+        """Answer with one header block that ends the stream (e.g. a gRPC trailers-only error)."""
+        if self.answered:
+            return
+        self.answered = True
+        connection = self._connection
+        if not connection.closed:
+            connection.write(f.header_frames(self.id, block, True, connection.peer_max_frame))
+            connection.finished(self)
+
+
+class Http2Connection(asyncio.Protocol):
+    def __init__(
+        self,
+        handler: Handler,
+        limits: Limits,
+        registry: set[Http2Connection],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.limits = limits
+        self.closed = False
+        self.peer_max_frame = f.DEFAULT_FRAME_SIZE
+        self._handler = handler
+        self._registry = registry
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._preface = False
+        self._preface_timer: asyncio.TimerHandle | None = None
+        self._decoder = HeaderDecoder(limits.max_header_list_bytes)
+        self._streams: dict[int, Stream] = {}
+        self._last_stream = 0
+        self._peer_window = f.DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
+        self._send_window = f.DEFAULT_WINDOW
+        self._recv_window = limits.connection_window
+        self._recv_unacked = 0
+        self._blocked: deque[Stream] = deque()
+        self._continuing: tuple[int, int, bytearray] | None = None  # stream, flags, block so far
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._going_away = False
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
+        self._registry.add(self)
+        limits = self.limits
+        self.write(
+            f.settings(
+                {
+                    f.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
+                    f.INITIAL_WINDOW_SIZE: limits.stream_window,
+                    f.MAX_HEADER_LIST_SIZE: limits.max_header_list_bytes,
+                    f.ENABLE_PUSH: 0,
+                }
+            )
+        )
+        if limits.connection_window > f.DEFAULT_WINDOW:
+            self.write(f.window_update(0, limits.connection_window - f.DEFAULT_WINDOW))
+        self._preface_timer = self._loop.call_later(limits.preface_seconds, self._no_preface)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._registry.discard(self)
+        if self._preface_timer is not None:
+            self._preface_timer.cancel()
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            if stream.on_reset is not None and not stream.answered:
+                stream.on_reset()
+        self._blocked.clear()
+
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()  # a client that does not read gets no more answers queued
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        buffer = self._buffer
+        buffer += data
+        try:
+            if not self._preface:
+                if len(buffer) < len(f.PREFACE):
+                    if not f.PREFACE.startswith(bytes(buffer)):
+                        raise Http2Error(f.PROTOCOL_ERROR, "not an HTTP/2 connection preface")
+                    return
+                if buffer[: len(f.PREFACE)] != f.PREFACE:
+                    raise Http2Error(f.PROTOCOL_ERROR, "not an HTTP/2 connection preface")
+                del buffer[: len(f.PREFACE)]
+                self._preface = True
+                if self._preface_timer is not None:
+                    self._preface_timer.cancel()
+            self._frames(buffer)
+        except Http2Error as exc:
+            self._fail(exc.code, exc.reason)
+
+    # -- frames in
+
+    def _frames(self, buffer: bytearray) -> None:
+        position, size = 0, len(buffer)
+        max_frame = f.DEFAULT_FRAME_SIZE  # we never raise SETTINGS_MAX_FRAME_SIZE
+        unpack = f.HEAD.unpack_from
+        try:
+            while size - position >= f.HEAD_SIZE:
+                length_type, flags, stream_id = unpack(buffer, position)
+                length = length_type >> 8
+                if length > max_frame:
+                    raise Http2Error(f.FRAME_SIZE_ERROR, f"frame of {length} bytes exceeds {max_frame}")
+                end = position + f.HEAD_SIZE + length
+                if end > size:
+                    break
+                payload = bytes(buffer[position + f.HEAD_SIZE : end])
+                position = end
+                self._frame(length_type & 0xFF, flags, stream_id & 0x7FFFFFFF, payload)
+                if self.closed:
+                    return
+        finally:
+            del buffer[:position]
+
+    def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+        if self._continuing is not None and kind != f.CONTINUATION:
+            raise Http2Error(f.PROTOCOL_ERROR, "a header block was interrupted by another frame")
+        if kind == f.DATA:
+            self._data(flags, stream_id, payload)
+        elif kind == f.HEADERS:
+            self._headers(flags, stream_id, payload)
+        elif kind == f.CONTINUATION:
+            self._continuation(flags, stream_id, payload)
+        elif kind == f.WINDOW_UPDATE:
+            self._window_update(stream_id, payload)
+        elif kind == f.PING:
+            if stream_id or len(payload) != 8:
+                raise Http2Error(f.PROTOCOL_ERROR if stream_id else f.FRAME_SIZE_ERROR, "malformed PING")
+            if not flags & f.ACK:
+                self.write(f.frame(f.PING, f.ACK, 0, payload))
+        elif kind == f.SETTINGS:
+            self._settings(flags, stream_id, payload)
+        elif kind == f.RST_STREAM:
+            if not stream_id or len(payload) != 4:
+                raise Http2Error(f.PROTOCOL_ERROR, "malformed RST_STREAM")
+            if stream_id > self._last_stream:
+                raise Http2Error(f.PROTOCOL_ERROR, "RST_STREAM on an idle stream")
+            self._reset_by_peer(stream_id)
+        elif kind == f.PRIORITY:
+            if not stream_id or len(payload) != 5:
+                raise Http2Error(f.PROTOCOL_ERROR, "malformed PRIORITY")
+        elif kind == f.GOAWAY:
+            self._going_away = True
+            self._close_when_idle()
+        elif kind == f.PUSH_PROMISE:
+            raise Http2Error(f.PROTOCOL_ERROR, "clients must not send PUSH_PROMISE")
+        # unknown frame types are ignored (RFC 9113 §4.1)
+
+    def _data(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise Http2Error(f.PROTOCOL_ERROR, "DATA on stream 0")
+        if stream_id > self._last_stream:
+            raise Http2Error(f.PROTOCOL_ERROR, "DATA on an idle stream")
+        length = len(payload)
+        self._recv_window -= length
+        if self._recv_window < 0:
+            raise Http2Error(f.FLOW_CONTROL_ERROR, "the client overran the connection window")
+        self._recv_unacked += length
+        if self._recv_unacked >= self.limits.connection_window // 2:
+            self.write(f.window_update(0, self._recv_unacked))
+            self._recv_window += self._recv_unacked
+            self._recv_unacked = 0
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.ended:
+            if stream is not None:
+                self._stream_error(stream, f.STREAM_CLOSED)
+            return  # a stream already answered or reset: its late data is dropped
+        stream.recv_window -= length
+        if stream.recv_window < 0:
+            self._stream_error(stream, f.FLOW_CONTROL_ERROR)
+            return
+        body = f.strip_padding(flags, payload)
+        if not stream.oversized:
+            if len(stream.body) + len(body) > self.limits.max_body_bytes:
+                stream.oversized = True
+                stream.body.clear()
+            else:
+                stream.body += body
+        if flags & f.END_STREAM:
+            stream.ended = True
+        else:
+            stream.unacked += length
+            if stream.unacked >= self.limits.stream_window // 2:
+                self.write(f.window_update(stream_id, stream.unacked))
+                stream.recv_window += stream.unacked
+                stream.unacked = 0
+        if (stream.ended or stream.oversized) and not stream.dispatched:
+            self._dispatch(stream)
+
+    def _headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise Http2Error(f.PROTOCOL_ERROR, "HEADERS on stream 0")
+        block = f.strip_padding(flags, payload)
+        if flags & f.PRIORITY_FLAG:
+            if len(block) < 5:
+                raise Http2Error(f.FRAME_SIZE_ERROR, "HEADERS too short for its priority fields")
+            block = block[5:]
+        if flags & f.END_HEADERS:
+            self._header_block(flags, stream_id, block)
+        else:
+            self._continuing = (stream_id, flags, bytearray(block))
+
+    def _continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if self._continuing is None or self._continuing[0] != stream_id:
+            raise Http2Error(f.PROTOCOL_ERROR, "CONTINUATION without a header block to continue")
+        _, first_flags, block = self._continuing
+        block += payload
+        if len(block) > self.limits.max_header_list_bytes:
+            raise Http2Error(f.ENHANCE_YOUR_CALM, "header block too large")
+        if flags & f.END_HEADERS:
+            self._continuing = None
+            self._header_block(first_flags, stream_id, bytes(block))
+
+    def _header_block(self, flags: int, stream_id: int, block: bytes) -> None:
+        headers = self._decoder.decode(block)  # always: the HPACK state must follow every block
+        stream = self._streams.get(stream_id)
+        if stream_id <= self._last_stream:
+            if stream is None:
+                self.write(f.rst_stream(stream_id, f.STREAM_CLOSED))
+            elif stream.ended or not flags & f.END_STREAM:
+                raise Http2Error(f.PROTOCOL_ERROR, "a second header block that does not end the stream")
+            else:  # request trailers: the body is complete
+                stream.ended = True
+                if not stream.dispatched:
+                    self._dispatch(stream)
+            return
+        if not stream_id & 1:
+            raise Http2Error(f.PROTOCOL_ERROR, "client streams must have odd ids")
+        self._last_stream = stream_id
+        if self._going_away:
+            self.write(f.rst_stream(stream_id, f.REFUSED_STREAM))
+            return
+        if len(self._streams) >= self.limits.max_concurrent_streams:
+            self.write(f.rst_stream(stream_id, f.REFUSED_STREAM))
+            return
+        stream = self._streams[stream_id] = Stream(self, stream_id, headers, self._peer_window)
+        if flags & f.END_STREAM:
+            stream.ended = True
+            self._dispatch(stream)
+
+    def _settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS on a stream")
+        if flags & f.ACK:
+            if payload:
+                raise Http2Error(f.FRAME_SIZE_ERROR, "SETTINGS ack with a payload")
+            return
+        for key, value in f.parse_settings(payload):
+            if key == f.INITIAL_WINDOW_SIZE:
+                if value > f.MAX_WINDOW:
+                    raise Http2Error(f.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
+                delta, self._peer_window = value - self._peer_window, value
+                for stream in self._streams.values():
+                    stream.send_window += delta
+            elif key == f.MAX_FRAME_SIZE:
+                if not f.DEFAULT_FRAME_SIZE <= value <= f.MAX_FRAME_SIZE_LIMIT:
+                    raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range")
+                self.peer_max_frame = value
+            elif key == f.ENABLE_PUSH and value > 1:
+                raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1")
+            # HEADER_TABLE_SIZE: our encoder never uses the dynamic table; the rest are advisory
+        self.write(f.frame(f.SETTINGS, f.ACK, 0))
+        self._unblock()
+
+    def _window_update(self, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise Http2Error(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes")
+        increment = f.u31(payload)
+        if not stream_id:
+            if not increment:
+                raise Http2Error(f.PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+            self._send_window += increment
+            if self._send_window > f.MAX_WINDOW:
+                raise Http2Error(f.FLOW_CONTROL_ERROR, "connection window above 2^31-1")
+            self._unblock()
+            return
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if stream_id > self._last_stream:
+                raise Http2Error(f.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
+            return
+        if not increment:
+            self._stream_error(stream, f.PROTOCOL_ERROR)
+            return
+        stream.send_window += increment
+        if stream.send_window > f.MAX_WINDOW:
+            self._stream_error(stream, f.FLOW_CONTROL_ERROR)
+            return
+        self._unblock()
+
+    # -- streams
+
+    def _dispatch(self, stream: Stream) -> None:
+        stream.dispatched = True
+        try:
+            self._handler(stream)
+        except Exception:
+            log.exception("HTTP/2 handler failed")
+            self._stream_error(stream, f.INTERNAL_ERROR)
+
+    def _reset_by_peer(self, stream_id: int) -> None:
+        stream = self._streams.pop(stream_id, None)
+        if stream is None:
+            return
+        stream.answered = True
+        if stream in self._blocked:
+            self._blocked.remove(stream)
+        if stream.on_reset is not None:
+            stream.on_reset()
+        self._close_when_idle()
+
+    def _stream_error(self, stream: Stream, code: int) -> None:
+        self.write(f.rst_stream(stream.id, code))
+        self._reset_by_peer(stream.id)  # the same clean-up as a reset from the client
+
+    def send_data(self, stream: Stream) -> None:
+        """Send what the windows allow of a stream's answer; the trailers once all data is out."""
+        out = stream._out
+        while out:
+            count = min(len(out), self._send_window, stream.send_window, self.peer_max_frame)
+            if count <= 0:
+                if stream not in self._blocked:
+                    self._blocked.append(stream)
+                stream._out = out
+                return
+            self.write(f.frame(f.DATA, 0, stream.id, bytes(out[:count])))
+            self._send_window -= count
+            stream.send_window -= count
+            out = out[count:]
+        stream._out = out
+        self.write(f.header_frames(stream.id, stream._trailers, True, self.peer_max_frame))
+        self.finished(stream)
+
+    def _unblock(self) -> None:
+        for _ in range(len(self._blocked)):
+            if self._send_window <= 0:
+                return
+            stream = self._blocked.popleft()
+            if self._streams.get(stream.id) is stream:
+                self.send_data(stream)
+
+    def finished(self, stream: Stream) -> None:
+        """The answer ended the stream: forget it, telling a client still sending to stop."""
+        if not stream.ended:
+            self.write(f.rst_stream(stream.id, f.NO_ERROR))
+        self._forget(stream)
+
+    def _forget(self, stream: Stream) -> None:
+        if self._streams.get(stream.id) is stream:
+            del self._streams[stream.id]
+        self._close_when_idle()
+
+    # -- connection
+
+    def write(self, data: bytes) -> None:
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out, self._out = self._out, []
+        if self._transport is not None and not self.closed:
+            self._transport.write(b"".join(out))
+
+    def go_away(self) -> None:
+        """Refuse new streams, finish the open ones, then close (graceful shutdown)."""
+        if self._going_away or self.closed:
+            return
+        self._going_away = True
+        self.write(f.goaway(self._last_stream, f.NO_ERROR))
+        self._close_when_idle()
+
+    def abort(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.abort()
+
+    def _close_when_idle(self) -> None:
+        if self._going_away and not self._streams and self._transport is not None and not self.closed:
+            self._flush()
+            self._transport.close()
+            self.closed = True
+
+    def _fail(self, code: int, reason: str) -> None:
+        log.debug("HTTP/2 connection error %d: %s", code, reason)
+        self.write(f.goaway(self._last_stream, code, reason))
+        self._flush()
+        if self._transport is not None:
+            self._transport.close()
+        self.closed = True
+
+    def _no_preface(self) -> None:
+        if not self._preface and self._transport is not None:
+            self._transport.close()
+
+    @property
+    def idle(self) -> bool:
+        return not self._streams

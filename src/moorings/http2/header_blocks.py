@@ -1,0 +1,93 @@
+"""HPACK (RFC 7541): decoding the client's header blocks, encoding the server's.
+
+Decoding is the ``hpack`` package's, behind a cache: once a client's headers
+are in the dynamic table, each request's block is the same few one-byte
+indexed references (a gRPC client sends identical headers per call), and the
+cache answers those without decoding. Such a block reads the table but never
+changes it, so a cached answer holds until a block that can change the table
+(any literal or size update) is decoded, which empties the cache.
+
+The server encodes without the dynamic table: static-table references and
+literals "without indexing", so the client's table never depends on the
+server's and nothing needs tracking.
+"""
+
+from __future__ import annotations
+
+import hpack
+
+from moorings.http2.frames import COMPRESSION_ERROR, ENHANCE_YOUR_CALM, Http2Error
+
+Headers = list[tuple[bytes, bytes]]
+
+#: bytes that are a whole indexed field on their own (0x80 is index 0, an error; 0xFF continues)
+_ONE_BYTE_INDEXED = bytes(range(0x81, 0xFF))
+_CACHE_ENTRIES = 64
+
+
+class HeaderDecoder:
+    """One per connection: HPACK state is per connection and direction."""
+
+    def __init__(self, max_list_bytes: int) -> None:
+        self._decoder = hpack.Decoder(max_header_list_size=max_list_bytes)
+        self._cache: dict[bytes, Headers] = {}
+
+    def decode(self, block: bytes) -> Headers:
+        cached = self._cache.get(block)
+        if cached is not None:
+            return cached
+        try:
+            headers: Headers = [(name, value) for name, value in self._decoder.decode(block, raw=True)]
+        except hpack.OversizedHeaderListError as exc:
+            raise Http2Error(ENHANCE_YOUR_CALM, f"header list too large: {exc}") from None
+        except hpack.HPACKError as exc:
+            raise Http2Error(COMPRESSION_ERROR, f"header block cannot be decoded: {exc}") from None
+        if block.translate(None, _ONE_BYTE_INDEXED):
+            self._cache.clear()  # the table may have changed
+        else:
+            if len(self._cache) >= _CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[block] = headers
+        return headers
+
+
+def _integer(value: int, prefix_bits: int, first: int) -> bytes:
+    """An HPACK integer (RFC 7541 §5.1) with ``first``'s high bits as the representation's pattern."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = bytearray([first | limit])
+    value -= limit
+    while value >= 128:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _string(value: bytes) -> bytes:
+    return _integer(len(value), 7, 0x00) + value  # raw octets, no Huffman
+
+
+def literal(name: bytes, value: bytes) -> bytes:
+    """A literal header field without indexing, with a literal name (RFC 7541 §6.2.2)."""
+    return b"\x00" + _string(name) + _string(value)
+
+
+def literal_static_name(index: int, value: bytes) -> bytes:
+    """A literal header field without indexing whose name is static-table entry ``index``."""
+    return _integer(index, 4, 0x00) + _string(value)
+
+
+def indexed(index: int) -> bytes:
+    """A header field that is static-table entry ``index`` (RFC 7541 §6.1)."""
+    return _integer(index, 7, 0x80)
+
+
+STATUS_200 = indexed(8)
+CONTENT_TYPE = 31  # static-table index of the name "content-type"
+
+
+def status(code: int) -> bytes:
+    """``:status`` (a literal with the static name works for any code)."""
+    return STATUS_200 if code == 200 else literal_static_name(8, str(code).encode())

@@ -1,0 +1,21 @@
+"""What one HTTP/2 connection may ask of the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    #: largest request body per stream; a larger one is answered by the handler as too large
+    max_body_bytes: int = 64 * 1024 * 1024 + 5
+    #: streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused
+    max_concurrent_streams: int = 256
+    #: decoded header list per request (SETTINGS_MAX_HEADER_LIST_SIZE), and the raw block bound
+    max_header_list_bytes: int = 64 * 1024
+    #: receive window of each stream (SETTINGS_INITIAL_WINDOW_SIZE)
+    stream_window: int = 1 << 20
+    #: receive window of the connection, shared by its streams
+    connection_window: int = 16 << 20
+    #: a client must send the connection preface within this long
+    preface_seconds: float = 10.0

@@ -1,0 +1,71 @@
+"""Listen for HTTP/2 with prior knowledge (no TLS: a gRPC insecure port); drain on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from moorings.http2.connection import Handler, Http2Connection
+from moorings.http2.limits import Limits
+
+log = logging.getLogger(__name__)
+
+
+def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A bound, listening TCP socket (``host`` may be an IPv6 literal, with or without brackets)."""
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Http2Server:
+    """Serve ``handler`` on sockets given to :meth:`start`."""
+
+    def __init__(self, handler: Handler, limits: Limits | None = None) -> None:
+        self._handler = handler
+        self._limits = limits or Limits()
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[Http2Connection] = set()
+
+    async def start(self, sockets: list[socket.socket]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def connection() -> Http2Connection:
+            return Http2Connection(self._handler, self._limits, self._connections, loop)
+
+        for sock in sockets:
+            self._servers.append(await loop.create_server(connection, sock=sock, backlog=2048))
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    async def stop(self, grace: float | None) -> None:
+        """Stop accepting; send GOAWAY; let open streams finish (up to ``grace`` s, None: no limit)."""
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections):
+            connection.go_away()
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
+        while self._connections and (deadline is None or loop.time() < deadline):
+            if all(c.idle for c in self._connections):
+                await asyncio.sleep(0.01)  # the last GOAWAY and answers are being written
+                break
+            await asyncio.sleep(0.02)
+        for connection in list(self._connections):
+            connection.abort()
+        for server in self._servers:
+            await server.wait_closed()
