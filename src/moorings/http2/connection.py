@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["Stream"], None]
 
+#: after the last frame, how long to keep reading for the client's own close (see _linger_close)
+LINGER_SECONDS = 2.0
+
 
 class Stream:
     """A request (headers, whole body) and the way to answer it."""
@@ -123,7 +126,7 @@ class Http2Connection(asyncio.Protocol):
         self._last_stream = 0
         self._peer_window = f.DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
         self._send_window = f.DEFAULT_WINDOW
-        self._recv_window = limits.connection_window
+        self._recv_window = max(limits.connection_window, f.DEFAULT_WINDOW)  # it can only be raised
         self._recv_unacked = 0
         self._blocked: deque[Stream] = deque()
         self._continuing: tuple[int, int, bytearray] | None = None  # stream, flags, block so far
@@ -479,18 +482,31 @@ class Http2Connection(asyncio.Protocol):
             self._transport.abort()
 
     def _close_when_idle(self) -> None:
-        if self._going_away and not self._streams and self._transport is not None and not self.closed:
-            self._flush()
-            self._transport.close()
-            self.closed = True
+        if self._going_away and not self._streams and not self.closed:
+            self._linger_close()
 
     def _fail(self, code: int, reason: str) -> None:
         log.debug("HTTP/2 connection error %d: %s", code, reason)
         self.write(f.goaway(self._last_stream, code, reason))
+        self._linger_close()
+
+    def _linger_close(self) -> None:
+        """Send what is queued and our FIN, then read (and drop) until the client closes too.
+
+        Closing a socket that still has unread input sends a reset, and a reset can make the
+        client's kernel drop our last answer (or GOAWAY) before the client read it.
+        """
+        transport = self._transport
         self._flush()
-        if self._transport is not None:
-            self._transport.close()
         self.closed = True
+        if transport is None or transport.is_closing():
+            return
+        try:
+            transport.write_eof()
+        except (OSError, NotImplementedError):  # the peer is gone already, or no half-close here
+            transport.close()
+        else:
+            self._loop.call_later(LINGER_SECONDS, transport.close)
 
     def _no_preface(self) -> None:
         if not self._preface and self._transport is not None:
