@@ -31,8 +31,7 @@ X = np.random.default_rng(5).normal(size=(2, 4)).astype(np.float32)
 BIG = np.zeros((400_000,), dtype=np.float32)  # 1.6 MB, over the 1 MiB limits below
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def _repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("errors") / "repo"
     onnx_models.write_mlp(repo / "mlp" / "1", seed=1)
     onnx_models.write_mlp(repo / "swap" / "1", seed=1)
@@ -40,15 +39,36 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # its first request waits 200 ms for company: a short deadline surely passes in the queue
     onnx_models.write_mlp(repo / "queued" / "1", seed=1)
     (repo / "queued" / "model.toml").write_text("[batching]\nbatch_timeout_micros = 200000\n")
-    with running_server(
-        repo, "--max-grpc-message-mb", "1", "--max-body-mb", "1", tfserving_grpc=True
-    ) as running:
+    return repo
+
+
+LIMITS = ("--max-grpc-message-mb", "1", "--max-body-mb", "1")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(_repository(tmp_path_factory), *LIMITS, tfserving_grpc=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def stub(server: RunningServer) -> Iterator[prediction_service_pb2_grpc.PredictionServiceStub]:
-    with grpc.insecure_channel(server.grpc_target) as channel:
+def h2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The same models behind Moorings' own gRPC front end."""
+    repo = _repository(tmp_path_factory)
+    with running_server(repo, *LIMITS, "--grpc-server", "moorings", tfserving_grpc=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["grpcio", "moorings"])
+def grpc_target(request: pytest.FixtureRequest) -> str:
+    """The gRPC error tests run against both gRPC front ends."""
+    target: str = request.getfixturevalue("server" if request.param == "grpcio" else "h2_server").grpc_target
+    return target
+
+
+@pytest.fixture(scope="module")
+def stub(grpc_target: str) -> Iterator[prediction_service_pb2_grpc.PredictionServiceStub]:
+    with grpc.insecure_channel(grpc_target) as channel:
         yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
 
@@ -120,15 +140,15 @@ def test_tfserving_bad_specs(stub: prediction_service_pb2_grpc.PredictionService
 
 
 def test_oversized_and_deadline_grpc(
-    server: RunningServer, stub: prediction_service_pb2_grpc.PredictionServiceStub
+    grpc_target: str, stub: prediction_service_pb2_grpc.PredictionServiceStub
 ) -> None:
     error = _grpc_error(stub.Predict, _predict("big", BIG[None, :]), timeout=10)
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "larger than max" in error.details()
+    assert "larger than" in error.details()
     error = _grpc_error(stub.Predict, _predict("queued", X), timeout=0.01)
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "deadline" in error.details().lower()
-    client = tg.InferenceServerClient(server.grpc_target)
+    client = tg.InferenceServerClient(grpc_target)
     tensor = tg.InferInput("x", [1, 400_000], "FP32")
     tensor.set_data_from_numpy(BIG[None, :])
     with pytest.raises(InferenceServerException) as info:
@@ -142,10 +162,13 @@ def test_oversized_and_deadline_grpc(
     assert client.infer("mlp", [small]).as_numpy("probabilities").shape == (2, 3)
 
 
-@pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_kserve_bad_input(server: RunningServer, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", ["http", "grpc", "grpc-moorings"])
+def test_kserve_bad_input(server: RunningServer, protocol: str, request: pytest.FixtureRequest) -> None:
     module = th if protocol == "http" else tg
-    url = f"127.0.0.1:{server.rest_port}" if protocol == "http" else server.grpc_target
+    if protocol == "http":
+        url = f"127.0.0.1:{server.rest_port}"
+    else:
+        url = request.getfixturevalue("server" if protocol == "grpc" else "h2_server").grpc_target
     client = module.InferenceServerClient(url)
 
     def infer(model: str, name: str, value: np.ndarray, datatype: str) -> str:
@@ -159,7 +182,7 @@ def test_kserve_bad_input(server: RunningServer, protocol: str) -> None:
     assert "input 'x' has shape [2, 3]" in infer("mlp", "x", X[:, :3], "FP32")
     assert "missing input(s) 'x'" in infer("mlp", "y", X, "FP32")
     assert "'ghost' is not served" in infer("ghost", "x", X, "FP32")
-    assert "larger than max" in infer("big", "x", BIG[None, :], "FP32") or protocol == "http"
+    assert "larger than" in infer("big", "x", BIG[None, :], "FP32") or protocol == "http"
     with pytest.raises(InferenceServerException, match="'ghost' is not served"):
         client.get_model_metadata("ghost")
     assert not client.is_model_ready("ghost")

@@ -110,8 +110,23 @@ def server(cases: dict[str, Any]) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-def channel(server: RunningServer) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.grpc_target) as ch:
+def h2_server(cases: dict[str, Any]) -> Iterator[RunningServer]:
+    """The same repository behind Moorings' own gRPC front end (``--grpc-server moorings``)."""
+    with running_server(cases["_repo"], "--grpc-server", "moorings", tfserving_grpc=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["grpcio", "moorings"])
+def grpc_target(request: pytest.FixtureRequest) -> str:
+    """Every gRPC test runs against both gRPC front ends."""
+    fixture = "server" if request.param == "grpcio" else "h2_server"
+    target: str = request.getfixturevalue(fixture).grpc_target
+    return target
+
+
+@pytest.fixture(scope="module")
+def channel(grpc_target: str) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(grpc_target) as ch:
         yield ch
 
 
@@ -132,9 +147,9 @@ MODEL_CASES = ["onnx", "savedmodel", "sklearn", "text"]
 # -- tritonclient ---------------------------------------------------------------------------------------
 
 
-def test_triton_health_and_metadata(server: RunningServer) -> None:
+def test_triton_health_and_metadata(server: RunningServer, grpc_target: str) -> None:
     http = th.InferenceServerClient(f"127.0.0.1:{server.rest_port}")
-    grpc_client = tg.InferenceServerClient(server.grpc_target)
+    grpc_client = tg.InferenceServerClient(grpc_target)
     for client in (http, grpc_client):
         assert client.is_server_live() and client.is_server_ready()
         assert client.is_model_ready("mlp") and client.is_model_ready("mlp", "1")
@@ -176,10 +191,10 @@ def test_triton_http_infer(
 
 
 @pytest.mark.parametrize("case_name", MODEL_CASES)
-def test_triton_grpc_infer(server: RunningServer, cases: dict[str, Case], case_name: str) -> None:
+def test_triton_grpc_infer(grpc_target: str, cases: dict[str, Case], case_name: str) -> None:
     case = cases[case_name]
     want = case.reference(case.x)
-    client = tg.InferenceServerClient(server.grpc_target)
+    client = tg.InferenceServerClient(grpc_target)
     tensor = tg.InferInput(case.input_name, list(case.x.shape), case.datatype)
     tensor.set_data_from_numpy(case.x)
     result = client.infer(case.model, [tensor])
@@ -347,7 +362,12 @@ def test_tfserving_metadata_and_status(channel: grpc.Channel) -> None:
     ("selector", "case_name"), [("1", "onnx-v1"), ("2", "onnx"), ("stable", "onnx-v1"), ("canary", "onnx")]
 )
 def test_versions_and_labels(
-    server: RunningServer, channel: grpc.Channel, cases: dict[str, Case], selector: str, case_name: str
+    server: RunningServer,
+    grpc_target: str,
+    channel: grpc.Channel,
+    cases: dict[str, Case],
+    selector: str,
+    case_name: str,
 ) -> None:
     want = cases[case_name].reference(X4)["probabilities"]
     version = int(selector) if selector.isdigit() else {"stable": 1, "canary": 2}[selector]
@@ -365,7 +385,7 @@ def test_versions_and_labels(
     assert result.get_response()["model_version"] == str(version)
     _close(result.as_numpy("probabilities"), want)
     assert http.is_model_ready("mlp", selector)
-    client = tg.InferenceServerClient(server.grpc_target)
+    client = tg.InferenceServerClient(grpc_target)
     gtensor = tg.InferInput("x", [3, 4], "FP32")
     gtensor.set_data_from_numpy(X4)
     gresult = client.infer("mlp", [gtensor], model_version=selector)

@@ -134,7 +134,9 @@ def test_kill_9_mid_ingest_keeps_whole_batches_and_reingest_converges(tmp_path: 
 def test_concurrent_writers_through_rest_leave_no_duplicates(tmp_path: Path) -> None:
     (tmp_path / "repo").mkdir()
     data = clustered(2000, 16)
-    with running_server(tmp_path / "repo", "--data-dir", str(tmp_path / "data")) as server:
+    # gRPC here is Moorings' own front end (tests/search covers the service on grpcio's)
+    args = ("--data-dir", str(tmp_path / "data"), "--grpc-server", "moorings")
+    with running_server(tmp_path / "repo", *args) as server:
         httpx.post(f"{server.url}/v1/collections", json={"name": "c", "dim": 16})
         failures: list[int] = []
 
