@@ -182,8 +182,14 @@ def goals(s: Summary) -> list[str]:
     )
     p50 = s.lat(m, ours, 1, "p50_us")
     add("c=1: p50 ≤ 0.25 ms", f"{fmt(p50, 3)} ms", p50 <= 0.25 if p50 == p50 else None)
-    for proto in ("v2-binary", "grpc"):
-        other = s.cpu_us(m, f"moorings-{proto}-batched", 32)
+    for proto, name in (
+        ("v2-binary", "moorings-v2-binary-batched"),
+        ("grpc", "moorings-grpc-batched"),
+        ("grpc (own HTTP/2 front end)", "moorings-grpc-batched-moorings"),
+    ):
+        other = s.cpu_us(m, name, 32)
+        if other != other and proto.startswith("grpc ("):
+            continue  # runs from before that front end existed
         cut = (1 - other / cpu) * 100 if other == other and cpu == cpu else float("nan")
         add(f"{proto}: CPU/request ≥ 30% below REST JSON (c=32)", f"{fmt(cut, 0)}% below ({fmt(other)} µs)",
             cut >= 30 if cut == cut else None)  # fmt: skip

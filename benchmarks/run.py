@@ -76,12 +76,21 @@ def body_path(name: str) -> Path:
 
 
 def moorings(
-    model: str, protocol: str, batching: bool, body: str, path: str, workers: int = 1, http_server: str = ""
+    model: str,
+    protocol: str,
+    batching: bool,
+    body: str,
+    path: str,
+    workers: int = 1,
+    http_server: str = "",
+    grpc_server: str = "",
 ) -> Server:
     args = [str(ROOT / ".venv/bin/moorings"), "serve", str(model_dir(model).parent.parent)]
     args += ["--rest-port", "{port}", "--grpc-port", "{port2}", "--log-level", "warning"]
     if http_server:
         args += ["--http-server", http_server]
+    if grpc_server:
+        args += ["--grpc-server", grpc_server]
     if not batching:
         args.append("--no-batching")
     if workers > 1:
@@ -90,6 +99,7 @@ def moorings(
         f"moorings-{protocol}-{'batched' if batching else 'unbatched'}"
         + (f"-{workers}workers" if workers > 1 else "")
         + (f"-{http_server}" if http_server else "")
+        + (f"-{grpc_server}" if grpc_server else "")
     )
     headers = ""
     content_type = "application/json"
@@ -144,9 +154,10 @@ def configurations(only: set[str], quick: bool) -> list[Server]:
         out.append(moorings("mlp", "tfs-columns", True, "mlp-columns", mlp_path))
         out.append(moorings("mlp", "v2-json", True, "mlp-v2", "/v2/models/mlp/infer"))
         out.append(moorings("mlp", "v2-binary", True, "mlp-v2-binary", "/v2/models/mlp/infer"))
-        grpc = moorings("mlp", "grpc", True, "mlp-rows", mlp_path)
-        grpc.grpc = ("mlp", "x", "1x784")
-        out.append(grpc)
+        for grpc_server in ("", "moorings"):  # grpcio's front end, then Moorings' own HTTP/2 one
+            grpc = moorings("mlp", "grpc", True, "mlp-rows", mlp_path, grpc_server=grpc_server)
+            grpc.grpc = ("mlp", "x", "1x784")
+            out.append(grpc)
         out += peers("mlp", model_dir("mlp") / "model.onnx", "mlp-peer", "mlp-v2")
     if "mlp-2cores" in only:
         two = moorings("mlp", "tfs-rows", True, "mlp-rows", mlp_path, workers=2)
@@ -352,11 +363,15 @@ def main() -> None:
     parser.add_argument("--only", default="mlp,mlp-2cores,mlp-tf,effnet")
     parser.add_argument("--server-cpus", default="0")
     parser.add_argument("--client-cpus", default="1")
-    parser.add_argument("--filter", default="", help="only configurations whose name contains this")
+    parser.add_argument(
+        "--filter",
+        default="",
+        help="only configurations whose name contains this (or one of these, comma-separated)",
+    )
     args = parser.parse_args()
     write_all()
     only = set(args.only.split(","))
-    servers = [s for s in configurations(only, False) if args.filter in s.name]
+    servers = [s for s in configurations(only, False) if any(f in s.name for f in args.filter.split(","))]
     levels = [int(c) for c in args.concurrency.split(",")]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = WORK / "results"
