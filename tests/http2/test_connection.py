@@ -163,6 +163,17 @@ def test_a_client_reset_reaches_the_handler(echo_server: Start) -> None:
     client.close()
 
 
+def test_a_client_resetting_streams_in_a_loop_is_sent_away(echo_server: Start) -> None:
+    server = echo_server(resets_per_second=1.0, reset_burst=20)
+    client = _client(server)
+    for stream_id in range(1, 200, 2):  # "rapid reset": start a call, cancel it, again
+        client.request(stream_id, path=b"/hold")
+        client.send(f.RST_STREAM, 0, stream_id, f.CANCEL.to_bytes(4, "big"))
+    assert client.goaway_code() == f.ENHANCE_YOUR_CALM
+    assert 20 <= len(server.resets) < 30
+    client.close()
+
+
 @pytest.mark.parametrize(
     ("send", "code"),
     [

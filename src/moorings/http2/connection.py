@@ -133,6 +133,8 @@ class Http2Connection(asyncio.Protocol):
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._going_away = False
+        self._reset_budget = float(limits.reset_burst)
+        self._reset_time = loop.time()
 
     # -- asyncio.Protocol
 
@@ -240,6 +242,8 @@ class Http2Connection(asyncio.Protocol):
                 raise Http2Error(f.PROTOCOL_ERROR, "malformed RST_STREAM")
             if stream_id > self._last_stream:
                 raise Http2Error(f.PROTOCOL_ERROR, "RST_STREAM on an idle stream")
+            if stream_id in self._streams:
+                self._count_reset()
             self._reset_by_peer(stream_id)
         elif kind == f.PRIORITY:
             if not stream_id or len(payload) != 5:
@@ -402,6 +406,16 @@ class Http2Connection(asyncio.Protocol):
         except Exception:
             log.exception("HTTP/2 handler failed")
             self._stream_error(stream, f.INTERNAL_ERROR)
+
+    def _count_reset(self) -> None:
+        """A token bucket of client resets of running streams (RFC 9113 §10.5's "rapid reset")."""
+        now = self._loop.time()
+        limits = self.limits
+        refill = (now - self._reset_time) * limits.resets_per_second
+        self._reset_budget = min(float(limits.reset_burst), self._reset_budget + refill) - 1
+        self._reset_time = now
+        if self._reset_budget < 0:
+            raise Http2Error(f.ENHANCE_YOUR_CALM, "too many streams reset by the client")
 
     def _reset_by_peer(self, stream_id: int) -> None:
         stream = self._streams.pop(stream_id, None)

@@ -19,3 +19,7 @@ class Limits:
     connection_window: int = 16 << 20
     #: a client must send the connection preface within this long
     preface_seconds: float = 10.0
+    #: streams the client may reset while they run, per second and in a burst; beyond it
+    #: the connection ends with ENHANCE_YOUR_CALM (each costs a started call: "rapid reset")
+    resets_per_second: float = 1000.0
+    reset_burst: int = 2000
