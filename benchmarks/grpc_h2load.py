@@ -30,7 +30,7 @@ from tritonclient.grpc import service_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grpc_load import request  # noqa: E402
+from grpc_load import request
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 
