@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the benchmark needs, outside the project's own venv:
-#   - wrk (Debian package) as the load generator
+#   - wrk (Debian package) as the HTTP/1.1 load generator, h2load (nghttp2-client) for gRPC
 #   - peer servers in their own virtual environments under benchmarks/.venvs/
 #   - a torch venv used only to export EfficientNet-Lite0 to ONNX
 # Idempotent: a venv that already has its stamp file is left alone.
@@ -10,9 +10,11 @@ VENVS="$HERE/.venvs"
 PY="${PYTHON:-python3.11}"
 mkdir -p "$VENVS"
 
-if ! command -v wrk >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk; fi
-fi
+for tool in wrk:wrk h2load:nghttp2-client; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+        if [ "$(id -u)" = 0 ]; then apt-get install -y "${tool#*:}" >/dev/null; else sudo apt-get install -y "${tool#*:}"; fi
+    fi
+done
 
 make_venv() {  # name, packages...
     local name="$1"; shift
