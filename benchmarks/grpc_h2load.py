@@ -49,7 +49,7 @@ def run(port: int, message: object, concurrency: int, seconds: float) -> dict[st
         body, log = Path(folder) / "body", Path(folder) / "log"
         body.write_bytes(b"\x00" + len(payload).to_bytes(4, "big") + payload)
         command = [
-            "h2load", "-t", "1", "-c", "1", "-m", str(concurrency), "-D", str(seconds),
+            "h2load", "-t", "1", "-c", "1", "-m", str(concurrency), "-D", f"{seconds:g}",
             "-d", str(body), "-H", "content-type: application/grpc", "-H", "te: trailers",
             "--log-file", str(log), f"http://127.0.0.1:{port}{METHOD}",
         ]  # fmt: skip
