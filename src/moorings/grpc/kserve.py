@@ -46,8 +46,8 @@ Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
 
 
 def _shape(values: Any, where: str) -> tuple[int, ...]:
-    shape = tuple(int(d) for d in values)
-    if any(d < 0 for d in shape):
+    shape = tuple(values)  # a repeated int64 field: Python ints already
+    if shape and min(shape) < 0:
         raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
     if math.prod(shape) > 1 << 31:
         raise InvalidArgument(f"{where}: shape {list(shape)} has too many elements")

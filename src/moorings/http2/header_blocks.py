@@ -1,11 +1,12 @@
 """HPACK (RFC 7541): decoding the client's header blocks, encoding the server's.
 
-Decoding is the ``hpack`` package's, behind a cache: once a client's headers
-are in the dynamic table, each request's block is the same few one-byte
-indexed references (a gRPC client sends identical headers per call), and the
-cache answers those without decoding. Such a block reads the table but never
-changes it, so a cached answer holds until a block that can change the table
-(any literal or size update) is decoded, which empties the cache.
+Decoding is the ``hpack`` package's, behind a cache: a client that sends the
+same headers per call (every gRPC client, every load generator) sends the same
+block bytes once the table holds what it indexes, and the cache answers those
+without decoding. A block that only references the table or carries literals
+"without indexing" reads the table but never changes it, so its decoding holds
+until a block that changes the table (a literal with incremental indexing or a
+size update) is decoded, which empties the cache.
 
 The server encodes without the dynamic table: static-table references and
 literals "without indexing", so the client's table never depends on the
@@ -42,13 +43,64 @@ class HeaderDecoder:
             raise Http2Error(ENHANCE_YOUR_CALM, f"header list too large: {exc}") from None
         except hpack.HPACKError as exc:
             raise Http2Error(COMPRESSION_ERROR, f"header block cannot be decoded: {exc}") from None
-        if block.translate(None, _ONE_BYTE_INDEXED):
-            self._cache.clear()  # the table may have changed
+        if _changes_table(block):
+            self._cache.clear()
         else:
             if len(self._cache) >= _CACHE_ENTRIES:
                 self._cache.clear()
             self._cache[block] = headers
         return headers
+
+
+def _changes_table(block: bytes) -> bool:
+    """Whether a (valid) block inserts into the dynamic table or resizes it (RFC 7541 §6)."""
+    if not block.translate(None, _ONE_BYTE_INDEXED):
+        return False  # the common case: one-byte indexed fields only
+    position, size = 0, len(block)
+    while position < size:
+        first = block[position]
+        if first & 0x80:  # indexed field
+            position = _skip_integer(block, position, 0x7F)
+        elif first & 0xC0 == 0x40 or first & 0xE0 == 0x20:  # incremental indexing; size update
+            return True
+        else:  # literal without indexing / never indexed: name index or literal name, then value
+            literal_name = not first & 0x0F
+            position = _skip_integer(block, position, 0x0F)
+            if literal_name:
+                position = _skip_string(block, position)
+            position = _skip_string(block, position)
+    return False
+
+
+def _skip_integer(block: bytes, position: int, mask: int) -> int:
+    """Past an HPACK integer whose prefix is ``mask`` bits of ``block[position]``."""
+    if block[position] & mask != mask:
+        return position + 1
+    position += 1
+    while block[position] & 0x80:
+        position += 1
+    return position + 1
+
+
+def _string_at(block: bytes, position: int) -> tuple[int, int]:
+    """The length of the string literal at ``position`` and where its octets start."""
+    value = block[position] & 0x7F
+    position += 1
+    if value == 0x7F:
+        shift = 0
+        while True:
+            byte = block[position]
+            position += 1
+            value += (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+    return value, position
+
+
+def _skip_string(block: bytes, position: int) -> int:
+    length, start = _string_at(block, position)
+    return start + length
 
 
 def _integer(value: int, prefix_bits: int, first: int) -> bytes:
