@@ -17,7 +17,6 @@ another. Prints one JSON line shaped like the wrk script's.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from tritonclient.grpc import service_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grpc_load import request
+from grpc_load import arguments, summary
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 
@@ -61,31 +60,12 @@ def run(port: int, message: object, concurrency: int, seconds: float) -> dict[st
     if not finished:
         raise SystemExit(f"h2load printed no result:\n{out}")
     elapsed = float(finished[0].split()[2].rstrip("s,"))
-    ok = len(latencies)
-    return {
-        "requests": ok,
-        "duration_us": int(elapsed * 1e6),
-        "p50_us": int(np.percentile(latencies, 50)) if ok else 0,
-        "p90_us": int(np.percentile(latencies, 90)) if ok else 0,
-        "p99_us": int(np.percentile(latencies, 99)) if ok else 0,
-        "connect_errors": 0,
-        "read_errors": 0,
-        "write_errors": 0,
-        "status_errors": sum(1 for s in statuses if s != 200),
-        "timeouts": 0,
-    }
+    return summary(latencies, int(elapsed * 1e6), sum(1 for s in statuses if s != 200))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("port", type=int)
-    parser.add_argument("model")
-    parser.add_argument("input")
-    parser.add_argument("shape", help="e.g. 1x784")
-    parser.add_argument("-c", "--concurrency", type=int, default=32)
-    parser.add_argument("-d", "--seconds", type=float, default=5)
-    args = parser.parse_args()
-    message = request(args.model, args.input, tuple(int(d) for d in args.shape.split("x")))
+    args = arguments()
+    message = args.message
     check(args.port, message)
     result = run(args.port, message, args.concurrency, args.seconds)
     check(args.port, message)

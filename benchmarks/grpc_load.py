@@ -54,13 +54,21 @@ async def run(
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
         duration = time.monotonic() - start
-    lat = np.array(latencies) * 1e6
+    return summary(np.array(latencies) * 1e6, int(duration * 1e6), errors)
+
+
+def summary(latencies_us: np.ndarray, duration_us: int, errors: int) -> dict[str, int]:
+    """A run's result, shaped like the wrk script's JSON line."""
+
+    def percentile(q: int) -> int:
+        return int(np.percentile(latencies_us, q)) if len(latencies_us) else 0
+
     return {
-        "requests": len(latencies),
-        "duration_us": int(duration * 1e6),
-        "p50_us": int(np.percentile(lat, 50)) if len(lat) else 0,
-        "p90_us": int(np.percentile(lat, 90)) if len(lat) else 0,
-        "p99_us": int(np.percentile(lat, 99)) if len(lat) else 0,
+        "requests": len(latencies_us),
+        "duration_us": duration_us,
+        "p50_us": percentile(50),
+        "p90_us": percentile(90),
+        "p99_us": percentile(99),
         "connect_errors": 0,
         "read_errors": 0,
         "write_errors": 0,
@@ -69,7 +77,8 @@ async def run(
     }
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """PORT MODEL INPUT ROWSxCOLS [-c CONCURRENCY] [-d SECONDS], with ``message`` built from them."""
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("model")
@@ -78,8 +87,13 @@ def main() -> None:
     parser.add_argument("-c", "--concurrency", type=int, default=32)
     parser.add_argument("-d", "--seconds", type=float, default=5)
     args = parser.parse_args()
-    shape = tuple(int(d) for d in args.shape.split("x"))
-    message = request(args.model, args.input, shape)
+    args.message = request(args.model, args.input, tuple(int(d) for d in args.shape.split("x")))
+    return args
+
+
+def main() -> None:
+    args = arguments()
+    message = args.message
     print(json.dumps(asyncio.run(run(args.port, message, args.concurrency, args.seconds))))
 
 

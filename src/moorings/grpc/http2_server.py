@@ -23,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import grpc
 
 from moorings.grpc import wire
 from moorings.grpc.context import Aborted, CallContext
+from moorings.grpc.handlers import HandlerCollector
 from moorings.http2 import Http2Server, Limits, Stream, listening_socket
 from moorings.http2.header_blocks import status
 
@@ -43,25 +43,17 @@ class _CallDetails(NamedTuple):
     invocation_metadata: Any
 
 
-class GrpcHttp2Server:
+class GrpcHttp2Server(HandlerCollector):
     def __init__(self, max_message_bytes: int, reuse_port: bool = False) -> None:
+        super().__init__()
         self._max_message = max_message_bytes
         self._reuse_port = reuse_port
-        self._handlers: list[grpc.GenericRpcHandler] = []
         self._sockets: list[Any] = []
         self._server = Http2Server(self._on_request, Limits(max_body_bytes=max_message_bytes + 5))
         self._calls: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    # -- the grpc.aio.Server subset
-
-    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
-        self._handlers.extend(handlers)
-
-    def add_registered_method_handlers(
-        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
-    ) -> None:
-        self._handlers.append(grpc.method_handlers_generic_handler(service, handlers))
+    # -- the rest of the grpc.aio.Server subset (handlers are registered through HandlerCollector)
 
     def add_insecure_port(self, address: str) -> int:
         """Bind ``host:port`` now; the port (useful with port 0), or 0 if it cannot be bound."""
@@ -89,7 +81,7 @@ class GrpcHttp2Server:
 
     def _method(self, path: str, headers: list[tuple[bytes, bytes]]) -> grpc.RpcMethodHandler | None:
         details = _CallDetails(path, headers)
-        for handler in self._handlers:
+        for handler in self.handlers:
             method = handler.service(details)
             if method is not None:
                 return method

@@ -33,6 +33,7 @@ import grpc
 
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
+from moorings.grpc.handlers import HandlerCollector
 from moorings.grpc.http2_server import GrpcHttp2Server
 
 log = logging.getLogger(__name__)
@@ -42,21 +43,6 @@ TF_SERVING_SERVICES = frozenset({"tensorflow.serving.PredictionService", "tensor
 TF_SERVING_MODULE = "moorings.grpc.tfserving"
 KSERVE_SERVICES = frozenset({"inference.GRPCInferenceService"})
 KSERVE_MODULE = "moorings.grpc.kserve"
-
-
-class _Collector:
-    """Stands in for a server while a generated ``add_*_to_server`` registers its handlers."""
-
-    def __init__(self) -> None:
-        self.handlers: list[grpc.GenericRpcHandler] = []
-
-    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
-        self.handlers.extend(handlers)
-
-    def add_registered_method_handlers(
-        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
-    ) -> None:
-        self.handlers.append(grpc.method_handlers_generic_handler(service, handlers))
 
 
 class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
@@ -93,7 +79,7 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
                 from moorings.runtimes.tensorflow import import_tensorflow
 
                 import_tensorflow()
-            collector = _Collector()
+            collector = HandlerCollector()
             importlib.import_module(self.module).register(self.dataplane, collector)
             self._handlers = collector.handlers
             log.info("gRPC services ready: %s", ", ".join(sorted(self.services)))
