@@ -127,10 +127,17 @@ def test_async_errors_and_cancelled_callers(model: Model, batcher: Batcher) -> N
 
 
 def _one_at_a_time(batcher: Batcher, requests: int) -> list[Tensors]:
-    """``requests`` async requests, each sent when the previous one is answered (nothing queued)."""
+    """``requests`` async requests, each sent when the previous one is answered (nothing queued).
+
+    Each in its own loop iteration, as over a network: an answer goes out and the next request is read.
+    """
 
     async def run() -> list[Tensors]:
-        return [await batcher.submit_async(SIG, {"x": _x(1, i)}) for i in range(requests)]
+        results = []
+        for i in range(requests):
+            results.append(await batcher.submit_async(SIG, {"x": _x(1, i)}))
+            await asyncio.sleep(0)
+        return results
 
     return asyncio.run(run())
 
@@ -175,6 +182,20 @@ def test_after_concurrent_arrivals_lone_requests_go_to_workers_until_it_is_quiet
     main = threading.current_thread().name
     assert model.threads[-12] != main  # right after the burst: a worker
     assert model.threads[-1] == main  # one request per call for a while: inline again
+
+
+def test_requests_arriving_in_pairs_soon_share_calls_again(model: Model, batcher: Batcher) -> None:
+    _one_at_a_time(batcher, 2)  # measured: the model is fast, one request per call
+
+    async def pairs() -> None:
+        for i in range(8):
+            await asyncio.gather(*(batcher.submit_async(SIG, {"x": _x(1, i)}) for _ in range(2)))
+
+    asyncio.run(pairs())
+    # the first pairs run one by one (the first inline at once, the second after it); counting the
+    # second as arrived with the first makes later pairs form one batch of 2 on a worker
+    assert model.calls[2:4] == [1, 1]
+    assert model.calls[-2:] == [2, 2]
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,10 @@ class Batcher:
         self.small_call_seconds: float | None = None
         #: requests per model call (moving average): above one, requests are arriving concurrently
         self.requests_per_call = 1.0
+        #: requests submitted per event loop iteration (moving average, async callers): the first
+        #: one may run inline at once, so this, not requests per call, shows pairs arriving together
+        self.arrivals_per_iteration = 1.0
+        self._arrivals = 0  # in the current loop iteration
         self._threads = [
             threading.Thread(target=self._work, name=f"moorings-batch-{name}-{i}", daemon=True)
             for i in range(settings.batch_threads)
@@ -168,7 +172,9 @@ class Batcher:
             inline = None
             if defer_wake is None:
                 self._cond.notify()
-            elif not self._wake_pending:
+                return
+            self._arrivals += 1
+            if not self._wake_pending:
                 # the first request of this loop iteration: the wake-up is scheduled either way (the
                 # rest of the iteration's requests batch behind it), and the request may run now
                 self._wake_pending = schedule = True
@@ -185,6 +191,8 @@ class Batcher:
         """On the event loop, once per iteration: run a lone small request here, else wake a worker."""
         with self._cond:
             self._wake_pending = False
+            self.arrivals_per_iteration = _moving_average(self.arrivals_per_iteration, self._arrivals)
+            self._arrivals = 0
             task = self._take_inline()
             if task is None:
                 if self._queue:
@@ -210,7 +218,7 @@ class Batcher:
             return None
         if self.settings.batch_timeout_micros:
             return None  # the first request is meant to wait for company
-        if self.requests_per_call >= INLINE_MAX_REQUESTS_PER_CALL:
+        if max(self.requests_per_call, self.arrivals_per_iteration) >= INLINE_MAX_REQUESTS_PER_CALL:
             return None  # under concurrent load a lone request is a gap between arrivals: let batches form
         task = self._queue[0]
         cost = self.small_call_seconds
