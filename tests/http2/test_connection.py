@@ -107,6 +107,25 @@ def test_large_bodies_flow_in_with_window_updates(echo_server: Start) -> None:
     client.close()
 
 
+def test_only_the_oldest_bodies_flow_the_rest_wait_for_them(echo_server: Start) -> None:
+    server = echo_server(stream_window=4096, flowing_bodies=1, max_body_bytes=1 << 20)
+    client = _client(server)
+    for stream_id in (1, 3):
+        client.send(f.HEADERS, f.END_HEADERS, stream_id, client.headers_block())
+    client.send(f.DATA, 0, 3, b"b" * 4096)  # the younger body spends its first window
+    client.send(f.DATA, 0, 1, b"a" * 4096)
+    update = client.read_until(f.WINDOW_UPDATE, 1)[-1]
+    assert f.u31(update[3]) == 4096
+    with pytest.raises(TimeoutError):
+        client.read_until(f.WINDOW_UPDATE, 3, timeout=0.3)  # it waits for the older one
+    client.send(f.DATA, f.END_STREAM, 1, b"a")
+    frames = client.read_until(f.WINDOW_UPDATE, 3)  # stream 1 arrived whole: stream 3 flows
+    assert f.u31(frames[-1][3]) == 4096
+    client.send(f.DATA, f.END_STREAM, 3, b"b")
+    assert client.response(3)[1] == b"b" * 4097
+    client.close()
+
+
 def test_overrunning_a_window_is_a_flow_control_error(echo_server: Start) -> None:
     client = _client(echo_server(stream_window=4096))
     client.send(f.HEADERS, f.END_HEADERS, 1, client.headers_block())

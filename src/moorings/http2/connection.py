@@ -123,6 +123,7 @@ class Http2Connection(asyncio.Protocol):
         self._preface_timer: asyncio.TimerHandle | None = None
         self._decoder = HeaderDecoder(limits.max_header_list_bytes)
         self._streams: dict[int, Stream] = {}
+        self._receiving: dict[int, Stream] = {}  # bodies still arriving, oldest first
         self._last_stream = 0
         self._peer_window = f.DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
         self._send_window = f.DEFAULT_WINDOW
@@ -289,12 +290,12 @@ class Http2Connection(asyncio.Protocol):
             stream.ended = True
         else:
             stream.unacked += length
-            if stream.unacked >= self.limits.stream_window // 2:
-                self.write(f.window_update(stream_id, stream.unacked))
-                stream.recv_window += stream.unacked
-                stream.unacked = 0
-        if (stream.ended or stream.oversized) and not stream.dispatched:
-            self._dispatch(stream)
+            if stream.unacked >= self.limits.stream_window // 2 and self._flowing(stream):
+                self._credit(stream)
+        if stream.ended or stream.oversized:
+            self._stop_receiving(stream)
+            if not stream.dispatched:
+                self._dispatch(stream)
 
     def _headers(self, flags: int, stream_id: int, payload: bytes) -> None:
         if not stream_id:
@@ -330,6 +331,7 @@ class Http2Connection(asyncio.Protocol):
                 raise Http2Error(f.PROTOCOL_ERROR, "a second header block that does not end the stream")
             else:  # request trailers: the body is complete
                 stream.ended = True
+                self._stop_receiving(stream)
                 if not stream.dispatched:
                     self._dispatch(stream)
             return
@@ -346,6 +348,8 @@ class Http2Connection(asyncio.Protocol):
         if flags & f.END_STREAM:
             stream.ended = True
             self._dispatch(stream)
+        else:
+            self._receiving[stream_id] = stream
 
     def _settings(self, flags: int, stream_id: int, payload: bytes) -> None:
         if stream_id:
@@ -417,10 +421,36 @@ class Http2Connection(asyncio.Protocol):
         if self._reset_budget < 0:
             raise Http2Error(f.ENHANCE_YOUR_CALM, "too many streams reset by the client")
 
+    def _flowing(self, stream: Stream) -> bool:
+        """Whether ``stream`` is among the oldest ``flowing_bodies`` bodies still arriving."""
+        for position, stream_id in enumerate(self._receiving):
+            if stream_id == stream.id:
+                return True
+            if position + 1 >= self.limits.flowing_bodies:
+                return False
+        return False
+
+    def _credit(self, stream: Stream) -> None:
+        self.write(f.window_update(stream.id, stream.unacked))
+        stream.recv_window += stream.unacked
+        stream.unacked = 0
+
+    def _stop_receiving(self, stream: Stream) -> None:
+        """The stream's body is complete or no longer wanted: the next waiting one may flow."""
+        if self._receiving.pop(stream.id, None) is None:
+            return
+        half = self.limits.stream_window // 2
+        for position, waiting in enumerate(self._receiving.values()):
+            if position >= self.limits.flowing_bodies:
+                break
+            if waiting.unacked >= half:
+                self._credit(waiting)
+
     def _reset_by_peer(self, stream_id: int) -> None:
         stream = self._streams.pop(stream_id, None)
         if stream is None:
             return
+        self._stop_receiving(stream)
         stream.answered = True
         if stream in self._blocked:
             self._blocked.remove(stream)
@@ -467,6 +497,7 @@ class Http2Connection(asyncio.Protocol):
     def _forget(self, stream: Stream) -> None:
         if self._streams.get(stream.id) is stream:
             del self._streams[stream.id]
+        self._stop_receiving(stream)
         self._close_when_idle()
 
     # -- connection

@@ -17,6 +17,10 @@ class Limits:
     stream_window: int = 1 << 20
     #: receive window of the connection, shared by its streams
     connection_window: int = 16 << 20
+    #: request bodies that keep flowing at once per connection; a later stream gets its first
+    #: window's worth, then waits for one of these to arrive whole: a connection buffers at most
+    #: this many bodies plus one window per other stream
+    flowing_bodies: int = 4
     #: a client must send the connection preface within this long
     preface_seconds: float = 10.0
     #: streams the client may reset while they run, per second and in a burst; beyond it
