@@ -128,6 +128,7 @@ class GrpcHttp2Server(HandlerCollector):
                 grpc.StatusCode.UNIMPLEMENTED, f"{name} is a streaming method; this server serves unary calls"
             )
         raw = wire.request_message(stream.body, encoding, self._max_message)
+        stream.body.clear()  # the call has its own copy: do not hold a large message twice
         seconds = None if timeout is None else wire.timeout_seconds(timeout)
         deadline = None if seconds is None else time.monotonic() + seconds
         context = CallContext(deadline, stream.headers, "")
