@@ -3,8 +3,8 @@
 It offers what the handlers here (and grpcio's generated servicer bases) use
 of ``grpc.aio.ServicerContext``: ``abort``, ``time_remaining``,
 ``invocation_metadata``, ``set_code``/``set_details``, ``peer``. ``abort``
-raises a ``grpc.aio.AbortError``, so code written for grpc.aio treats it the
-same way.
+raises :class:`moorings.grpc.wire.CallError`, a ``grpc.aio.AbortError``, so
+code written for grpc.aio treats it the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 from typing import NoReturn
 
 import grpc
-import grpc.aio
+
+from moorings.grpc.wire import CallError
 
 Metadata = tuple[tuple[str, str | bytes], ...]
 
@@ -22,13 +23,6 @@ Metadata = tuple[tuple[str, str | bytes], ...]
 _PROTOCOL_HEADERS = frozenset(
     {b"te", b"content-type", b"grpc-timeout", b"grpc-encoding", b"grpc-accept-encoding"}
 )
-
-
-class Aborted(grpc.aio.AbortError):  # type: ignore[misc]
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(details)
-        self.code = code
-        self.details = details
 
 
 class CallContext:
@@ -47,7 +41,7 @@ class CallContext:
     ) -> NoReturn:
         if code == grpc.StatusCode.OK:
             raise ValueError("abort() needs a status other than OK")
-        raise Aborted(code, details)
+        raise CallError(code, details)
 
     def time_remaining(self) -> float | None:
         if self._deadline is None:

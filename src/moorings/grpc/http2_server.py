@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import grpc
 
 from moorings.grpc import wire
-from moorings.grpc.context import Aborted, CallContext
+from moorings.grpc.context import CallContext
 from moorings.grpc.handlers import HandlerCollector
 from moorings.http2 import Http2Server, Limits, Stream, listening_socket
 from moorings.http2.header_blocks import status
@@ -146,46 +146,49 @@ class GrpcHttp2Server(HandlerCollector):
         self, stream: Stream, handler: grpc.RpcMethodHandler, raw: bytes, context: CallContext
     ) -> None:
         try:
-            try:
-                request = raw if handler.request_deserializer is None else handler.request_deserializer(raw)
-            except Exception:
-                raise Aborted(
-                    grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message for this method"
-                ) from None
-            response = await handler.unary_unary(request, context)
-            data = response if handler.response_serializer is None else handler.response_serializer(response)
-        except Aborted as exc:
+            data = await self._run(handler, raw, context)
+        except wire.CallError as exc:
             stream.respond_headers(wire.trailers_only(exc.code, exc.details))
-            return
         except asyncio.CancelledError:
             if context.expired:
                 stream.respond_headers(
                     wire.trailers_only(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
                 )
-            return  # else the client cancelled or disconnected: nobody to answer
-        except Exception as exc:
-            if context.status not in (None, grpc.StatusCode.OK):  # the generated "not implemented" stubs
-                stream.respond_headers(wire.trailers_only(context.status, context.details))
-                return
-            log.exception("unhandled error in a gRPC method")
-            stream.respond_headers(
-                wire.trailers_only(
-                    grpc.StatusCode.UNKNOWN, f"the method failed ({type(exc).__name__}); see the server log"
-                )
-            )
-            return
-        if context.status not in (None, grpc.StatusCode.OK):
-            stream.respond_headers(wire.trailers_only(context.status, context.details))
-        elif len(data) > self._max_message:
-            stream.respond_headers(
-                wire.trailers_only(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"the response message ({len(data)} bytes) is larger than the server's limit of "
-                    f"{self._max_message} bytes",
-                )
-            )
+            # else the client cancelled or disconnected: nobody to answer
         else:
             stream.respond(wire.RESPONSE_HEADERS, wire.message(data), wire.OK_TRAILERS)
+
+    async def _run(self, handler: grpc.RpcMethodHandler, raw: bytes, context: CallContext) -> bytes:
+        """The call's answer message; CallError for any other ending than OK."""
+        try:
+            request = raw if handler.request_deserializer is None else handler.request_deserializer(raw)
+        except Exception:
+            raise wire.CallError(
+                grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message for this method"
+            ) from None
+        try:
+            response = await handler.unary_unary(request, context)
+            data: bytes = (
+                response if handler.response_serializer is None else handler.response_serializer(response)
+            )
+        except wire.CallError:
+            raise
+        except Exception as exc:
+            if context.status not in (None, grpc.StatusCode.OK):  # the generated "not implemented" stubs
+                raise wire.CallError(context.status, context.details) from None
+            log.exception("unhandled error in a gRPC method")
+            raise wire.CallError(
+                grpc.StatusCode.UNKNOWN, f"the method failed ({type(exc).__name__}); see the server log"
+            ) from None
+        if context.status not in (None, grpc.StatusCode.OK):
+            raise wire.CallError(context.status, context.details)
+        if len(data) > self._max_message:
+            raise wire.CallError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the response message ({len(data)} bytes) is larger than the server's limit of "
+                f"{self._max_message} bytes",
+            )
+        return data
 
 
 def _expire(task: asyncio.Task[None], context: CallContext) -> None:

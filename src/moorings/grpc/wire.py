@@ -12,6 +12,7 @@ from __future__ import annotations
 import zlib
 
 import grpc
+import grpc.aio
 
 from moorings.http2.header_blocks import CONTENT_TYPE, STATUS_200, literal, literal_static_name
 
@@ -31,8 +32,11 @@ _TIMEOUT_UNITS = {
 _WBITS = {b"gzip": 31, b"deflate": 15}
 
 
-class CallError(Exception):
-    """The call fails with ``code`` before (or instead of) reaching its handler."""
+class CallError(grpc.aio.AbortError):  # type: ignore[misc]
+    """The call ends with status ``code``: raised by the front end, or by a handler's ``context.abort``.
+
+    A ``grpc.aio.AbortError``, so code written for grpc.aio (``moorings.grpc.status.rpc``) lets it pass.
+    """
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
         super().__init__(details)
@@ -98,11 +102,8 @@ def timeout_seconds(value: bytes) -> float:
 
 
 def _percent_encoded(text: str) -> bytes:
-    raw = text.encode()
-    if all(0x20 <= byte <= 0x7E and byte != 0x25 for byte in raw):
-        return raw
     return b"".join(
-        bytes([byte]) if 0x20 <= byte <= 0x7E and byte != 0x25 else b"%%%02X" % byte for byte in raw
+        bytes([byte]) if 0x20 <= byte <= 0x7E and byte != 0x25 else b"%%%02X" % byte for byte in text.encode()
     )
 
 
