@@ -37,6 +37,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from moorings.config import ServerSettings
+from moorings.sockets import bound_socket
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,11 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 
     With ``port`` 0 the first socket picks a free port and the others take the same one.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = bound_socket(host, port, reuse_port=True)
             sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
             port = sock.getsockname()[1]
             sock.set_inheritable(True)
     except OSError:

@@ -8,20 +8,15 @@ import socket
 
 from moorings.http2.connection import Handler, Http2Connection
 from moorings.http2.limits import Limits
+from moorings.sockets import bound_socket
 
 log = logging.getLogger(__name__)
 
 
 def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
-    """A bound, listening TCP socket (``host`` may be an IPv6 literal, with or without brackets)."""
-    host = host.strip("[]")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    """A bound, listening, non-blocking TCP socket."""
+    sock = bound_socket(host, port, reuse_port)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
         sock.listen(2048)
         sock.setblocking(False)
     except OSError:
