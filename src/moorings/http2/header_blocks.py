@@ -60,33 +60,22 @@ def _changes_table(block: bytes) -> bool:
     while position < size:
         first = block[position]
         if first & 0x80:  # indexed field
-            position = _skip_integer(block, position, 0x7F)
+            _, position = _integer_at(block, position, 0x7F)
         elif first & 0xC0 == 0x40 or first & 0xE0 == 0x20:  # incremental indexing; size update
             return True
         else:  # literal without indexing / never indexed: name index or literal name, then value
-            literal_name = not first & 0x0F
-            position = _skip_integer(block, position, 0x0F)
-            if literal_name:
-                position = _skip_string(block, position)
-            position = _skip_string(block, position)
+            index, position = _integer_at(block, position, 0x0F)
+            if not index:
+                position = _past_string(block, position)
+            position = _past_string(block, position)
     return False
 
 
-def _skip_integer(block: bytes, position: int, mask: int) -> int:
-    """Past an HPACK integer whose prefix is ``mask`` bits of ``block[position]``."""
-    if block[position] & mask != mask:
-        return position + 1
+def _integer_at(block: bytes, position: int, mask: int) -> tuple[int, int]:
+    """An HPACK integer (RFC 7541 §5.1) with a ``mask``-bit prefix at ``position``; and where it ends."""
+    value = block[position] & mask
     position += 1
-    while block[position] & 0x80:
-        position += 1
-    return position + 1
-
-
-def _string_at(block: bytes, position: int) -> tuple[int, int]:
-    """The length of the string literal at ``position`` and where its octets start."""
-    value = block[position] & 0x7F
-    position += 1
-    if value == 0x7F:
+    if value == mask:
         shift = 0
         while True:
             byte = block[position]
@@ -98,8 +87,9 @@ def _string_at(block: bytes, position: int) -> tuple[int, int]:
     return value, position
 
 
-def _skip_string(block: bytes, position: int) -> int:
-    length, start = _string_at(block, position)
+def _past_string(block: bytes, position: int) -> int:
+    """Where the string literal at ``position`` (length with a 7-bit prefix, then octets) ends."""
+    length, start = _integer_at(block, position, 0x7F)
     return start + length
 
 
