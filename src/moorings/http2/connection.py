@@ -6,7 +6,7 @@ when the client ended it (or as soon as its body passed the limit, with
 :meth:`Stream.respond_headers`, from any task on the loop. What the
 connection does itself: the preface and SETTINGS exchange, HPACK decoding,
 CONTINUATION, padding, both directions of flow control (a response waits for
-the client's window), PING answers, stream resets both ways (a reset reaches
+the client's window; what the client sends: ``receive_windows.py``), PING answers, stream resets both ways (a reset reaches
 the handler through ``stream.on_reset``), MAX_CONCURRENT_STREAMS, and GOAWAY
 on shutdown (streams already started are finished). A peer that breaks the
 protocol gets GOAWAY with the RFC's error code and the connection closes.
@@ -25,82 +25,18 @@ from typing import cast
 
 from moorings.http2 import frames as f
 from moorings.http2.frames import Http2Error
-from moorings.http2.header_blocks import HeaderDecoder, Headers
+from moorings.http2.header_blocks import HeaderDecoder
 from moorings.http2.limits import Limits
+from moorings.http2.rate_limit import TokenBucket
+from moorings.http2.receive_windows import ReceiveWindows
+from moorings.http2.stream import Stream
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[["Stream"], None]
+Handler = Callable[[Stream], None]
 
 #: after the last frame, how long to keep reading for the client's own close (see _linger_close)
 LINGER_SECONDS = 2.0
-
-
-class Stream:
-    """A request (headers, whole body) and the way to answer it."""
-
-    __slots__ = (
-        "_connection",
-        "_out",
-        "_trailers",
-        "answered",
-        "body",
-        "dispatched",
-        "ended",
-        "headers",
-        "id",
-        "on_reset",
-        "oversized",
-        "recv_window",
-        "send_window",
-        "unacked",
-    )  # fmt: skip
-
-    def __init__(
-        self, connection: Http2Connection, stream_id: int, headers: Headers, send_window: int
-    ) -> None:
-        self.id = stream_id
-        self.headers = headers
-        self.body = bytearray()
-        self.ended = False  # the client sent END_STREAM
-        self.oversized = False  # the body passed Limits.max_body_bytes; the rest is dropped
-        self.on_reset: Callable[[], object] | None = None  # called if the client resets or disconnects
-        self.send_window = send_window
-        self.recv_window = connection.limits.stream_window
-        self.unacked = 0
-        self.dispatched = False
-        self.answered = False
-        self._connection = connection
-        self._out = memoryview(b"")
-        self._trailers = b""
-
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    def respond(self, head: bytes, data: bytes, trailers: bytes) -> None:
-        """Send a header block, the data (as the client's windows allow), then trailers ending the stream."""
-        if self.answered:
-            return
-        self.answered = True
-        connection = self._connection
-        if connection.closed:
-            return
-        self._out, self._trailers = memoryview(data), trailers
-        connection.write(f.header_frames(self.id, head, False, connection.peer_max_frame))
-        connection.send_data(self)
-
-    def respond_headers(self, block: bytes) -> None:
-        """Answer with one header block that ends the stream (e.g. a gRPC trailers-only error)."""
-        if self.answered:
-            return
-        self.answered = True
-        connection = self._connection
-        if not connection.closed:
-            connection.write(f.header_frames(self.id, block, True, connection.peer_max_frame))
-            connection.finished(self)
 
 
 class Http2Connection(asyncio.Protocol):
@@ -123,19 +59,16 @@ class Http2Connection(asyncio.Protocol):
         self._preface_timer: asyncio.TimerHandle | None = None
         self._decoder = HeaderDecoder(limits.max_header_list_bytes)
         self._streams: dict[int, Stream] = {}
-        self._receiving: dict[int, Stream] = {}  # bodies still arriving, oldest first
         self._last_stream = 0
         self._peer_window = f.DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
         self._send_window = f.DEFAULT_WINDOW
-        self._recv_window = max(limits.connection_window, f.DEFAULT_WINDOW)  # it can only be raised
-        self._recv_unacked = 0
+        self._inbound = ReceiveWindows(limits, self.write)
         self._blocked: deque[Stream] = deque()
         self._continuing: tuple[int, int, bytearray] | None = None  # stream, flags, block so far
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._going_away = False
-        self._reset_budget = float(limits.reset_burst)
-        self._reset_time = loop.time()
+        self._resets = TokenBucket(limits.resets_per_second, limits.reset_burst, loop.time())
 
     # -- asyncio.Protocol
 
@@ -153,8 +86,7 @@ class Http2Connection(asyncio.Protocol):
                 }
             )
         )
-        if limits.connection_window > f.DEFAULT_WINDOW:
-            self.write(f.window_update(0, limits.connection_window - f.DEFAULT_WINDOW))
+        self.write(self._inbound.opening_update())
         self._preface_timer = self._loop.call_later(limits.preface_seconds, self._no_preface)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -243,9 +175,9 @@ class Http2Connection(asyncio.Protocol):
                 raise Http2Error(f.PROTOCOL_ERROR, "malformed RST_STREAM")
             if stream_id > self._last_stream:
                 raise Http2Error(f.PROTOCOL_ERROR, "RST_STREAM on an idle stream")
-            if stream_id in self._streams:
-                self._count_reset()
-            self._reset_by_peer(stream_id)
+            if stream_id in self._streams and not self._resets.take(self._loop.time()):
+                raise Http2Error(f.ENHANCE_YOUR_CALM, "too many streams reset by the client")  # "rapid reset"
+            self._drop(stream_id)
         elif kind == f.PRIORITY:
             if not stream_id or len(payload) != 5:
                 raise Http2Error(f.PROTOCOL_ERROR, "malformed PRIORITY")
@@ -261,22 +193,15 @@ class Http2Connection(asyncio.Protocol):
             raise Http2Error(f.PROTOCOL_ERROR, "DATA on stream 0")
         if stream_id > self._last_stream:
             raise Http2Error(f.PROTOCOL_ERROR, "DATA on an idle stream")
-        length = len(payload)
-        self._recv_window -= length
-        if self._recv_window < 0:
-            raise Http2Error(f.FLOW_CONTROL_ERROR, "the client overran the connection window")
-        self._recv_unacked += length
-        if self._recv_unacked >= self.limits.connection_window // 2:
-            self.write(f.window_update(0, self._recv_unacked))
-            self._recv_window += self._recv_unacked
-            self._recv_unacked = 0
+        self._inbound.connection_data(len(payload))
         stream = self._streams.get(stream_id)
-        if stream is None or stream.ended:
-            if stream is not None:
-                self._stream_error(stream, f.STREAM_CLOSED)
+        if stream is None:
             return  # a stream already answered or reset: its late data is dropped
-        stream.recv_window -= length
-        if stream.recv_window < 0:
+        if stream.ended:
+            self._stream_error(stream, f.STREAM_CLOSED)
+            return
+        ended = bool(flags & f.END_STREAM)
+        if not self._inbound.stream_data(stream, len(payload), ended):
             self._stream_error(stream, f.FLOW_CONTROL_ERROR)
             return
         body = f.strip_padding(flags, payload)
@@ -286,14 +211,9 @@ class Http2Connection(asyncio.Protocol):
                 stream.body.clear()
             else:
                 stream.body += body
-        if flags & f.END_STREAM:
-            stream.ended = True
-        else:
-            stream.unacked += length
-            if stream.unacked >= self.limits.stream_window // 2 and self._flowing(stream):
-                self._credit(stream)
+        stream.ended = ended
         if stream.ended or stream.oversized:
-            self._stop_receiving(stream)
+            self._inbound.stopped(stream)
             if not stream.dispatched:
                 self._dispatch(stream)
 
@@ -331,7 +251,7 @@ class Http2Connection(asyncio.Protocol):
                 raise Http2Error(f.PROTOCOL_ERROR, "a second header block that does not end the stream")
             else:  # request trailers: the body is complete
                 stream.ended = True
-                self._stop_receiving(stream)
+                self._inbound.stopped(stream)
                 if not stream.dispatched:
                     self._dispatch(stream)
             return
@@ -349,7 +269,7 @@ class Http2Connection(asyncio.Protocol):
             stream.ended = True
             self._dispatch(stream)
         else:
-            self._receiving[stream_id] = stream
+            self._inbound.opened(stream)
 
     def _settings(self, flags: int, stream_id: int, payload: bytes) -> None:
         if stream_id:
@@ -411,46 +331,12 @@ class Http2Connection(asyncio.Protocol):
             log.exception("HTTP/2 handler failed")
             self._stream_error(stream, f.INTERNAL_ERROR)
 
-    def _count_reset(self) -> None:
-        """A token bucket of client resets of running streams (RFC 9113 §10.5's "rapid reset")."""
-        now = self._loop.time()
-        limits = self.limits
-        refill = (now - self._reset_time) * limits.resets_per_second
-        self._reset_budget = min(float(limits.reset_burst), self._reset_budget + refill) - 1
-        self._reset_time = now
-        if self._reset_budget < 0:
-            raise Http2Error(f.ENHANCE_YOUR_CALM, "too many streams reset by the client")
-
-    def _flowing(self, stream: Stream) -> bool:
-        """Whether ``stream`` is among the oldest ``flowing_bodies`` bodies still arriving."""
-        for position, stream_id in enumerate(self._receiving):
-            if stream_id == stream.id:
-                return True
-            if position + 1 >= self.limits.flowing_bodies:
-                return False
-        return False
-
-    def _credit(self, stream: Stream) -> None:
-        self.write(f.window_update(stream.id, stream.unacked))
-        stream.recv_window += stream.unacked
-        stream.unacked = 0
-
-    def _stop_receiving(self, stream: Stream) -> None:
-        """The stream's body is complete or no longer wanted: the next waiting one may flow."""
-        if self._receiving.pop(stream.id, None) is None:
-            return
-        half = self.limits.stream_window // 2
-        for position, waiting in enumerate(self._receiving.values()):
-            if position >= self.limits.flowing_bodies:
-                break
-            if waiting.unacked >= half:
-                self._credit(waiting)
-
-    def _reset_by_peer(self, stream_id: int) -> None:
+    def _drop(self, stream_id: int) -> None:
+        """Forget a stream reset by either side; its handler hears of it through ``on_reset``."""
         stream = self._streams.pop(stream_id, None)
         if stream is None:
             return
-        self._stop_receiving(stream)
+        self._inbound.stopped(stream)
         stream.answered = True
         if stream in self._blocked:
             self._blocked.remove(stream)
@@ -460,7 +346,7 @@ class Http2Connection(asyncio.Protocol):
 
     def _stream_error(self, stream: Stream, code: int) -> None:
         self.write(f.rst_stream(stream.id, code))
-        self._reset_by_peer(stream.id)  # the same clean-up as a reset from the client
+        self._drop(stream.id)
 
     def send_data(self, stream: Stream) -> None:
         """Send what the windows allow of a stream's answer; the trailers once all data is out."""
@@ -497,7 +383,7 @@ class Http2Connection(asyncio.Protocol):
     def _forget(self, stream: Stream) -> None:
         if self._streams.get(stream.id) is stream:
             del self._streams[stream.id]
-        self._stop_receiving(stream)
+        self._inbound.stopped(stream)
         self._close_when_idle()
 
     # -- connection
