@@ -6,8 +6,9 @@ when the client ended it (or as soon as its body passed the limit, with
 :meth:`Stream.respond_headers`, from any task on the loop. What the
 connection does itself: the preface and SETTINGS exchange, HPACK decoding,
 CONTINUATION, padding, both directions of flow control (a response waits for
-the client's window; what the client sends: ``receive_windows.py``), PING answers, stream resets both ways (a reset reaches
-the handler through ``stream.on_reset``), MAX_CONCURRENT_STREAMS, and GOAWAY
+the client's window; what the client sends: ``receive_windows.py``), PING
+answers, stream resets both ways (a reset reaches the handler through
+``stream.on_reset``), MAX_CONCURRENT_STREAMS, and GOAWAY
 on shutdown (streams already started are finished). A peer that breaks the
 protocol gets GOAWAY with the RFC's error code and the connection closes.
 
