@@ -168,22 +168,19 @@ class Batcher:
                 )
             self._queue.append(task)
             self._queued_rows += rows
-            schedule = False
-            inline = None
             if defer_wake is None:
                 self._cond.notify()
                 return
             self._arrivals += 1
-            if not self._wake_pending:
-                # the first request of this loop iteration: the wake-up is scheduled either way (the
-                # rest of the iteration's requests batch behind it), and the request may run now
-                self._wake_pending = schedule = True
-                inline = self._take_inline()
-                if inline is not None:
-                    self._running += 1
-        if schedule:
-            assert defer_wake is not None
-            defer_wake(self._wake)
+            if self._wake_pending:
+                return  # this loop iteration's wake-up is scheduled: the request batches behind it
+            # the first request of this loop iteration: the wake-up is scheduled either way (the
+            # rest of the iteration's requests batch behind it), and the request may run now
+            self._wake_pending = True
+            inline = self._take_inline()
+            if inline is not None:
+                self._running += 1
+        defer_wake(self._wake)
         if inline is not None:
             self._run_inline(inline)
 

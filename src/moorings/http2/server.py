@@ -43,10 +43,6 @@ class Http2Server:
         for sock in sockets:
             self._servers.append(await loop.create_server(connection, sock=sock, backlog=2048))
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._connections)
-
     async def stop(self, grace: float | None) -> None:
         """Stop accepting; send GOAWAY; let open streams finish (up to ``grace`` s, None: no limit)."""
         for server in self._servers:
