@@ -2,7 +2,11 @@
 # Instructions per request of the whole request path, counted by valgrind (callgrind): a measure
 # that does not move with the machine's load, for comparing two versions of the code.
 #
-#     benchmarks/instructions.sh [SMALL [LARGE]]      (defaults 300 and 1300 requests)
+#     benchmarks/instructions.sh [SMALL [LARGE]] [-- PROFILE_APP_ARGS...]   (defaults 300 and 1300)
+#
+# e.g. the KServe V2 binary route: benchmarks/instructions.sh -- --body mlp-v2-binary
+#   --path /v2/models/mlp/infer --header inference-header-content-length:$(cat
+#   benchmarks/.work/bodies/mlp-v2-binary.header-length)
 #
 # Runs benchmarks/profile_app.py --through-http1 (real HTTP/1.1 connections, batching, the MLP)
 # under callgrind twice, with SMALL and LARGE requests, and prints (total(LARGE) - total(SMALL)) /
@@ -10,14 +14,17 @@
 # each run takes a few minutes. Counts include spinning threads of the runtimes, so compare the
 # libpython/_jsonnum/uvloop lines rather than onnxruntime's.
 set -euo pipefail
-small=${1:-300}
-large=${2:-1300}
+small=300
+large=1300
+[[ $# -gt 0 && $1 != -- ]] && { small=$1; shift; }
+[[ $# -gt 0 && $1 != -- ]] && { large=$1; shift; }
+[[ $# -gt 0 && $1 == -- ]] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 out=$(mktemp -d)
 for n in "$small" "$large"; do
   valgrind --tool=callgrind --callgrind-out-file="$out/cg.$n" \
-    "$root/.venv/bin/python" "$here/profile_app.py" --through-http1 --requests "$n" >"$out/log.$n" 2>&1 &
+    "$root/.venv/bin/python" "$here/profile_app.py" --through-http1 --requests "$n" "$@" >"$out/log.$n" 2>&1 &
 done
 wait
 for n in "$small" "$large"; do

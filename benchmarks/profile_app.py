@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--body", default="mlp-rows")
     parser.add_argument("--path", default="/v1/models/mlp:predict")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--profile-out", help="with --cprofile: also write the stats to this file (pstats)")
     parser.add_argument("--through-http1", action="store_true", help="through the HTTP/1.1 connections")
     parser.add_argument(
         "--requests", type=int, default=0, help="with --through-http1: send this many requests, not --seconds"
@@ -224,6 +225,8 @@ def main() -> None:
     )
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        if args.profile_out:
+            profiler.dump_stats(args.profile_out)
     manager.stop()
 
 

@@ -34,12 +34,13 @@ T = TypeVar("T")
 
 def check_inputs(signature: Signature, inputs: Tensors, same_batch: bool = False) -> None:
     """Raise InvalidArgument naming the first input that does not fit the signature."""
-    missing = [name for name in signature.inputs if name not in inputs]
-    if missing:
-        raise InvalidArgument(
-            f"missing input(s) {', '.join(repr(m) for m in missing)}; the signature "
-            f"{signature.name!r} takes: {', '.join(sorted(signature.inputs))}"
-        )
+    for name in signature.inputs:
+        if name not in inputs:
+            missing = [name for name in signature.inputs if name not in inputs]
+            raise InvalidArgument(
+                f"missing input(s) {', '.join(repr(m) for m in missing)}; the signature "
+                f"{signature.name!r} takes: {', '.join(sorted(signature.inputs))}"
+            )
     for name, array in inputs.items():
         spec = signature.inputs.get(name)
         if spec is None:
@@ -60,7 +61,12 @@ def check_inputs(signature: Signature, inputs: Tensors, same_batch: bool = False
 
 
 def _shape_fits(shape: tuple[int, ...], want: tuple[int, ...]) -> bool:
-    return len(shape) == len(want) and all(need in (-1, have) for have, need in zip(shape, want, strict=True))
+    if len(shape) != len(want):
+        return False
+    for have, need in zip(shape, want, strict=True):  # noqa: SIM110 - a loop: no generator frame per request
+        if need != have and need != -1:
+            return False
+    return True
 
 
 def _pick(servable: Servable, name: str | None, method: str) -> Signature:

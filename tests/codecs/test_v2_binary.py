@@ -15,7 +15,7 @@ def test_bytes_elements_match_tritonclient() -> None:
     array = np.array([[b"a", b""], ["héllo".encode(), b"\x00\xff"]], dtype=object)
     raw = v2_binary.to_raw(array)
     assert raw == serialize_byte_tensor(array).item()
-    back = v2_binary.from_raw(raw, dtypes.STRING, (2, 2), "input 'text'")
+    back = v2_binary.from_raw(raw, dtypes.STRING, (2, 2), "text")
     assert back.tolist() == array.tolist()
     assert deserialize_bytes_tensor(raw).tolist() == array.reshape(-1).tolist()
 
@@ -30,13 +30,13 @@ def test_numeric_round_trip(dtype: dtypes.DType) -> None:
 
 def test_sizes_that_do_not_fit_are_named() -> None:
     with pytest.raises(InvalidArgument, match=r"input 'x': 7 bytes of data do not fit shape \[2\] of FP32"):
-        v2_binary.from_raw(b"\x00" * 7, dtypes.FLOAT32, (2,), "input 'x'")
+        v2_binary.from_raw(b"\x00" * 7, dtypes.FLOAT32, (2,), "x")
     with pytest.raises(InvalidArgument, match="BYTES element 0 claims 9 bytes"):
-        v2_binary.from_raw(b"\x09\x00\x00\x00abc", dtypes.STRING, (1,), "input 't'")
+        v2_binary.from_raw(b"\x09\x00\x00\x00abc", dtypes.STRING, (1,), "t")
     with pytest.raises(InvalidArgument, match="ends before element 1 of 2"):
-        v2_binary.from_raw(b"\x01\x00\x00\x00a", dtypes.STRING, (2,), "input 't'")
+        v2_binary.from_raw(b"\x01\x00\x00\x00a", dtypes.STRING, (2,), "t")
     with pytest.raises(InvalidArgument, match="3 bytes left over"):
-        v2_binary.from_raw(b"\x01\x00\x00\x00abcd", dtypes.STRING, (1,), "input 't'")
+        v2_binary.from_raw(b"\x01\x00\x00\x00abcd", dtypes.STRING, (1,), "t")
 
 
 def test_split_body_and_blobs() -> None:

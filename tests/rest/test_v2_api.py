@@ -196,3 +196,26 @@ def test_fast_and_general_json_paths_answer_alike(app: RestApp) -> None:
     ints = {"name": "x", "datatype": "INT32", "shape": [3, 4], "data": X.tolist()}
     wrong = infer_json(app, "/v2/models/mlp/infer", {"inputs": [ints]})
     assert wrong.status_code == 400 and "non-integers" in wrong.json()["error"]
+
+
+def test_requests_repeating_a_binary_header_get_their_own_answers(app: RestApp, repo: Any) -> None:
+    """The parsed header is shared (see rest/v2_heads.py); each request's tensor bytes are its own."""
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "x", "datatype": "FP32", "shape": [3, 4], "parameters": {"binary_data_size": 48}}
+            ]
+        }
+    )
+    for x in (X, X * 2, X[::-1].copy()):
+        r = request(
+            app,
+            "POST",
+            "/v2/models/mlp/infer",
+            header + x.tobytes(),
+            {"Inference-Header-Content-Length": str(len(header))},
+        )
+        assert r.status_code == 200, r.text
+        (out,) = r.json()["outputs"]
+        np.testing.assert_allclose(np.array(out["data"]).reshape(3, 3), repo[1][2](x), rtol=1e-5)
+    assert len(app.v2_heads) >= 1

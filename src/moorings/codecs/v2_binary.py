@@ -31,10 +31,14 @@ def split_body(body: bytes, header_length: bytes | None) -> tuple[bytes, memoryv
     """(JSON header, binary rest) of a request body; the whole body is JSON when there is no header."""
     if header_length is None:
         return body, memoryview(b"")
-    text = header_length.decode("latin-1").strip()
-    if not text.isdigit():
-        raise InvalidArgument(f"Inference-Header-Content-Length must be a number of bytes, got {text[:40]!r}")
-    size = int(text)
+    if not header_length.isdigit():
+        text = header_length.decode("latin-1").strip()
+        if not text.isdigit():
+            raise InvalidArgument(
+                f"Inference-Header-Content-Length must be a number of bytes, got {text[:40]!r}"
+            )
+        header_length = text.encode()
+    size = int(header_length)
     if size > len(body):
         raise InvalidArgument(
             f"Inference-Header-Content-Length is {size} but the body has only {len(body)} bytes"
@@ -43,17 +47,25 @@ def split_body(body: bytes, header_length: bytes | None) -> tuple[bytes, memoryv
     return bytes(view[:size]), view[size:]
 
 
-def from_raw(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...], where: str) -> np.ndarray:
-    """The array that raw tensor bytes hold; InvalidArgument when their size does not fit the shape."""
-    count = math.prod(shape)
+def check_size(size: int, dtype: DType, shape: tuple[int, ...], where: str) -> None:
+    """InvalidArgument unless ``size`` bytes are what ``shape`` of ``dtype`` takes (BYTES: any size)."""
     if dtype.is_string:
-        return _parse_bytes_elements(raw, count, where).reshape(shape)
-    expected = count * dtype.numpy.itemsize
-    if len(raw) != expected:
+        return
+    expected = math.prod(shape) * dtype.numpy.itemsize
+    if size != expected:
         raise InvalidArgument(
-            f"{where}: {len(raw)} bytes of data do not fit shape {list(shape)} of {dtype.v2_name} "
+            f"{where}: {size} bytes of data do not fit shape {list(shape)} of {dtype.v2_name} "
             f"({expected} bytes)"
         )
+
+
+def from_raw(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """The array the raw bytes of input ``name`` hold; InvalidArgument when they do not fit the shape."""
+    if dtype.is_string:
+        return _parse_bytes_elements(raw, math.prod(shape), f"input {name!r}").reshape(shape)
+    itemsize = dtype.numpy.itemsize
+    if len(raw) != math.prod(shape) * itemsize:
+        check_size(len(raw), dtype, shape, f"input {name!r}")
     array = np.frombuffer(raw, dtype=dtype.little)
     if not dtype.numpy.isnative:  # pragma: no cover - big-endian hosts only
         array = array.astype(dtype.numpy)

@@ -36,7 +36,7 @@ class Named(Protocol):
     def name(self) -> str: ...
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class V2Input:
     name: str
     dtype: DType
@@ -45,18 +45,22 @@ class V2Input:
     binary_size: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class V2Output:
     name: str
     binary: bool | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class V2Request:
+    """A parsed request; immutable, so one parsed header can serve every request that repeats it."""
+
     id: str | None
-    inputs: list[V2Input]
-    outputs: list[V2Output] | None
+    inputs: tuple[V2Input, ...]
+    outputs: tuple[V2Output, ...] | None
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: the binary part's size when every input is binary (each size checked against its shape)
+    binary_bytes: int | None = None
 
     @property
     def binary_output_default(self) -> bool:
@@ -102,7 +106,7 @@ def parse_request(body: Any) -> V2Request:
     raw_inputs = body.get("inputs")
     if type(raw_inputs) is not list or not raw_inputs:
         raise InvalidArgument("'inputs' must be a non-empty list of tensors")
-    inputs = [_parse_input(i, item) for i, item in enumerate(raw_inputs)]
+    inputs = tuple(_parse_input(i, item) for i, item in enumerate(raw_inputs))
     if len(inputs) > 1:
         seen: set[str] = set()
         for item in inputs:
@@ -114,8 +118,11 @@ def parse_request(body: Any) -> V2Request:
     if raw_outputs is not None:
         if type(raw_outputs) is not list:
             raise InvalidArgument("'outputs' must be a list of {\"name\": ...} objects")
-        outputs = [_parse_output(i, item) for i, item in enumerate(raw_outputs)]
-    return V2Request(request_id, inputs, outputs, _parameters(body.get("parameters"), "the request"))
+        outputs = tuple(_parse_output(i, item) for i, item in enumerate(raw_outputs))
+    sizes = [item.binary_size for item in inputs]
+    binary_bytes = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+    parameters = _parameters(body.get("parameters"), "the request")
+    return V2Request(request_id, inputs, outputs, parameters, binary_bytes)
 
 
 def _parse_input(index: int, item: Any) -> V2Input:
@@ -132,6 +139,7 @@ def _parse_input(index: int, item: Any) -> V2Input:
             raise InvalidArgument(f"{where}: binary_data_size must be a non-negative integer")
         if "data" in item:
             raise InvalidArgument(f"{where} has both 'data' and parameters.binary_data_size")
+        v2_binary.check_size(size, dtype, shape, where)
         return V2Input(name, dtype, shape, None, size)
     if "data" not in item:
         raise InvalidArgument(f"{where} has no 'data' (and no parameters.binary_data_size)")
@@ -148,9 +156,9 @@ def _parse_output(index: int, item: Any) -> V2Output:
 
 def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
     """The array of one input, from its JSON ``data`` or its binary blob, checked against its shape."""
-    where = f"input {item.name!r}"
     if blob is not None:
-        return v2_binary.from_raw(blob, item.dtype, item.shape, where)
+        return v2_binary.from_raw(blob, item.dtype, item.shape, item.name)
+    where = f"input {item.name!r}"
     array = to_array(item.data, item.dtype, where)
     count = math.prod(item.shape)
     if array.size != count:
@@ -161,6 +169,15 @@ def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
 
 
 def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]:
+    if request.binary_bytes is not None and request.binary_bytes == len(rest):
+        # every input binary, each size checked against its shape when the header was parsed
+        inputs = {}
+        start = 0
+        for item in request.inputs:
+            end = start + item.binary_size  # type: ignore[operator]
+            inputs[item.name] = v2_binary.from_raw(rest[start:end], item.dtype, item.shape, item.name)
+            start = end
+        return inputs
     sizes = [(i.name, i.binary_size) for i in request.inputs if i.binary_size is not None]
     blobs = v2_binary.take_blobs(sizes, rest) if sizes or rest else {}
     return {item.name: decode_input(item, blobs.get(item.name)) for item in request.inputs}
@@ -179,9 +196,16 @@ def select_outputs(request_outputs: Sequence[Named] | None, available: list[str]
     return names
 
 
+#: numeric dtypes orjson writes straight from a contiguous array (float16, 64-bit ints need tolist)
+_NATIVE_JSON = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32, np.uint8,
+                                       np.uint16, np.uint32, np.bool_)}  # fmt: skip
+
+
 def json_data(array: np.ndarray, name: str) -> Any:
     """The flat JSON ``data`` of an output array (BYTES as UTF-8 text)."""
     flat = array.reshape(-1)
+    if flat.dtype in _NATIVE_JSON:
+        return np.ascontiguousarray(flat)
     if flat.dtype == object or flat.dtype.kind in "SU":
         values = []
         for value in flat.tolist():
@@ -195,9 +219,7 @@ def json_data(array: np.ndarray, name: str) -> Any:
                     ) from None
             values.append(value if isinstance(value, str) else str(value))
         return values
-    if flat.dtype == np.float16 or flat.dtype.char in "qQ" or flat.dtype.byteorder == ">":
-        return flat.tolist()
-    return np.ascontiguousarray(flat)
+    return flat.tolist()
 
 
 def encode_response(
@@ -207,15 +229,21 @@ def encode_response(
     outputs: dict[str, np.ndarray],
 ) -> tuple[dict[str, Any], list[bytes]]:
     """(JSON response, binary blobs in output order) for the outputs of one inference."""
-    wanted = {o.name: o for o in request.outputs} if request.outputs is not None else {}
+    wanted = {o.name: o for o in request.outputs} if request.outputs else None
     default_binary = request.binary_output_default
     items = []
     blobs: list[bytes] = []
     for name, array in outputs.items():
-        spec = wanted.get(name)
-        binary = spec.binary if spec is not None and spec.binary is not None else default_binary
-        dtype = dtypes.from_numpy(array.dtype)
-        item: dict[str, Any] = {"name": name, "datatype": dtype.v2_name, "shape": list(array.shape)}
+        binary = default_binary
+        if wanted is not None:
+            spec = wanted.get(name)
+            if spec is not None and spec.binary is not None:
+                binary = spec.binary
+        item: dict[str, Any] = {
+            "name": name,
+            "datatype": dtypes.from_numpy(array.dtype).v2_name,
+            "shape": list(array.shape),
+        }
         if binary:
             blob = v2_binary.to_raw(array)
             blobs.append(blob)

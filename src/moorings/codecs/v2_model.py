@@ -7,7 +7,7 @@ labels of its own; this makes ``/v2/models/m/versions/stable`` work).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from moorings import __version__
 from moorings.codecs.tensor_proto import check_dtype
-from moorings.codecs.v2_json import v2_name
+from moorings.codecs.v2_json import Named, select_outputs, v2_name
 from moorings.core.manager import parse_ref
 from moorings.dataplane import DataPlane
 from moorings.runtimes.base import Tensors
@@ -75,25 +75,32 @@ def is_model_ready(dataplane: DataPlane, ref: ModelRef) -> bool:
 
 def cast_inputs(signature: Signature, inputs: Tensors) -> Tensors:
     """Each input as its signature's dtype (a cast within the same kind of number is allowed)."""
-    cast = {}
+    specs = signature.inputs
+    cast = None
     for name, array in inputs.items():
-        spec = signature.inputs.get(name)
-        cast[name] = array if spec is None else check_dtype(array, spec.dtype, f"input {name!r}", v2_name)
-    return cast
+        spec = specs.get(name)
+        if spec is None or array.dtype == spec.dtype.numpy:
+            continue
+        if cast is None:
+            cast = dict(inputs)
+        cast[name] = check_dtype(array, spec.dtype, f"input {name!r}", v2_name)
+    return inputs if cast is None else cast
 
 
 async def infer(
     dataplane: DataPlane,
     ref: ModelRef,
-    decode: Callable[[Signature], Tensors],
-    output_names: Callable[[list[str]], list[str] | None],
+    decode: Callable[[], Tensors],
+    requested_outputs: Sequence[Named] | None,
     deadline: float | None = None,
 ) -> tuple[ServableId, dict[str, np.ndarray]]:
-    """Run the default signature: ``decode`` builds the inputs, ``output_names`` picks the outputs."""
+    """Run the default signature on what ``decode`` builds; every output, or those requested."""
     with dataplane.acquire(ref) as servable:
         signature = servable.signature(None)
-        wanted = output_names(list(signature.outputs))
-        inputs = cast_inputs(signature, decode(signature))
+        wanted = None
+        if requested_outputs is not None:
+            wanted = select_outputs(requested_outputs, list(signature.outputs))
+        inputs = cast_inputs(signature, decode())
         outputs = await dataplane.predict(servable, signature, inputs, deadline=deadline)
         servable_id = servable.id
     if wanted is not None:

@@ -18,13 +18,12 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from moorings import dtypes
 from moorings.codecs import v2_binary, v2_model
-from moorings.codecs.v2_json import parse_datatype, select_outputs
+from moorings.codecs.v2_json import parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.grpc.status import deadline, rpc
 from moorings.runtimes.base import Tensors
-from moorings.types import Signature
 
 # InferTensorContents field of each datatype (FP16 has none: it travels raw)
 _CONTENTS_FIELD = {
@@ -89,7 +88,7 @@ def decode_inputs(request: Any) -> Tensors:
         dtype = parse_datatype(tensor.datatype, where)
         shape = _shape(tensor.shape, where)
         if raw:
-            inputs[tensor.name] = v2_binary.from_raw(raw[i], dtype, shape, where)
+            inputs[tensor.name] = v2_binary.from_raw(raw[i], dtype, shape, tensor.name)
         else:
             inputs[tensor.name] = _from_contents(tensor, dtype, shape, where)
     return inputs
@@ -146,15 +145,9 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
     async def ModelInfer(self, request: Any, context: Context) -> Any:
         ref = v2_model.model_ref(request.model_name, request.model_version)
 
-        def decode(_signature: Signature) -> Tensors:
-            return decode_inputs(request)
-
+        requested = list(request.outputs) or None
         servable_id, outputs = await v2_model.infer(
-            self.dataplane,
-            ref,
-            decode,
-            lambda available: select_outputs(list(request.outputs) or None, available),
-            deadline(context),
+            self.dataplane, ref, lambda: decode_inputs(request), requested, deadline(context)
         )
         response = service_pb2.ModelInferResponse(
             model_name=servable_id.name, model_version=str(servable_id.version), id=request.id

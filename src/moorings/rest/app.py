@@ -27,6 +27,7 @@ from moorings.rest.http import (
     send_bytes,
 )
 from moorings.rest.request import Answer, Request
+from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,14 @@ class RestApp:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
         self.collections = collections
+        self.v2_heads = HeadCache()
 
     async def handle(self, request: Request) -> Answer:
         """Answer one request; errors become their HTTP status with ``{"error": ...}``."""
         try:
             segments = path_segments(request.raw_path)
             if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
-                return await v2.handle(self.dataplane, request, segments)
+                return await v2.handle(self.dataplane, self.v2_heads, request, segments)
             status, body = await self._dispatch(request, segments)
             return status, body, JSON_HEADERS
         except MooringsError as exc:

@@ -11,12 +11,14 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from moorings.codecs import v2_binary, v2_json, v2_model
-from moorings.codecs.json_fast import parse_v2_data_arrays
 from moorings.dataplane import DataPlane
 from moorings.errors import NotFound
-from moorings.rest.http import JSON_HEADERS, allow_method, dump_json, parse_json
+from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
 from moorings.rest.request import Answer, Request
+from moorings.rest.v2_heads import HeadCache
 from moorings.types import ModelRef
 
 OCTET_HEADERS = [(b"content-type", b"application/octet-stream")]
@@ -27,41 +29,50 @@ def wants(segments: list[str]) -> bool:
     return segments[2:] in ([], [""]) or segments[2] == "models"
 
 
-async def handle(dataplane: DataPlane, request: Request, segments: list[str]) -> Answer:
-    """Answer one request under ``/v2``: status, body and headers (errors are raised)."""
-    parts = [s for s in segments[2:] if s] if segments[-1:] == [""] else segments[2:]
-    method = request.method
+@lru_cache(maxsize=4096)
+def _route(parts: tuple[str, ...]) -> tuple[str, ModelRef | None]:
+    """(what, model) for the path segments after ``/v2``; what is "server", "model", "ready",
+    "infer", or "" when there is no such route. Cached: a route depends on the path alone (bad
+    model names raise, and are not cached)."""
+    if parts[-1:] == ("",):
+        parts = tuple(p for p in parts if p)
     if not parts:
-        allow_method(method, "GET")
-        return 200, dump_json(v2_model.server_metadata()), JSON_HEADERS
+        return "server", None
     if parts[0] != "models" or len(parts) < 2:
-        raise NotFound(f"no such route: {request.shown_path}")
+        return "", None
     name, rest = parts[1], parts[2:]
     version = ""
-    if rest[:1] == ["versions"] and len(rest) >= 2:
+    if rest[:1] == ("versions",) and len(rest) >= 2:
         version, rest = rest[1], rest[2:]
-    ref = v2_model.model_ref(name, version)
-    if not rest:
-        allow_method(method, "GET")
-        return 200, dump_json(v2_model.model_metadata(dataplane, ref)), JSON_HEADERS
-    if rest == ["ready"]:
-        allow_method(method, "GET")
+    what = {(): "model", ("ready",): "ready", ("infer",): "infer"}.get(rest, "")
+    return what, v2_model.model_ref(name, version) if what else None
+
+
+async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str]) -> Answer:
+    """Answer one request under ``/v2``: status, body and headers (errors are raised)."""
+    what, ref = _route(tuple(segments[2:]))
+    if what == "infer" and ref is not None:
+        allow_method(request.method, "POST")
+        return await _infer(dataplane, heads, request, ref)
+    if not what:
+        raise NotFound(f"no such route: {request.shown_path}")
+    allow_method(request.method, "GET")
+    if ref is None:
+        return 200, dump_json(v2_model.server_metadata()), JSON_HEADERS
+    if what == "ready":
         v2_model.is_model_ready(dataplane, ref)
-        return 200, dump_json({"name": name, "ready": True}), JSON_HEADERS
-    if rest == ["infer"]:
-        allow_method(method, "POST")
-        return await _infer(dataplane, request, ref)
-    raise NotFound(f"no such route: {request.shown_path}")
+        return 200, dump_json({"name": ref.name, "ready": True}), JSON_HEADERS
+    return 200, dump_json(v2_model.model_metadata(dataplane, ref)), JSON_HEADERS
 
 
-async def _infer(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
+async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: ModelRef) -> Answer:
     head, rest = v2_binary.split_body(http.body, http.header(v2_binary.HEADER_LENGTH))
-    request = v2_json.parse_request(parse_json(head, parse_v2_data_arrays))
+    request = heads.parse(head)
     servable_id, outputs = await v2_model.infer(
         dataplane,
         ref,
-        lambda _signature: v2_json.decode_inputs(request, rest),
-        lambda available: v2_json.select_outputs(request.outputs, available),
+        lambda: v2_json.decode_inputs(request, rest),
+        request.outputs,
     )
     response, blobs = v2_json.encode_response(servable_id.name, servable_id.version, request, outputs)
     payload = dump_json(response)
