@@ -289,8 +289,10 @@ class Batcher:
                 expired.append(task)
             else:
                 live.append(task)
-        late = DeadlineExceeded("the request's deadline passed while it was queued")
-        outcomes: list[Outcome] = [(task, None, late) for task in expired]
+        outcomes: list[Outcome] = []
+        if expired:
+            late = DeadlineExceeded("the request's deadline passed while it was queued")
+            outcomes = [(task, None, late) for task in expired]
         if live:
             outcomes += self._run(live)
         return outcomes

@@ -44,12 +44,12 @@ _CONTENTS_FIELD = {
 Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
 
 
-def _shape(values: Any, where: str) -> tuple[int, ...]:
+def _shape(values: Any, name: str) -> tuple[int, ...]:
     shape = tuple(values)  # a repeated int64 field: Python ints already
     if shape and min(shape) < 0:
-        raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
+        raise InvalidArgument(f"input {name!r}: shape {list(shape)} has a negative dimension")
     if math.prod(shape) > 1 << 31:
-        raise InvalidArgument(f"{where}: shape {list(shape)} has too many elements")
+        raise InvalidArgument(f"input {name!r}: shape {list(shape)} has too many elements")
     return shape
 
 
@@ -82,15 +82,18 @@ def decode_inputs(request: Any) -> Tensors:
         )
     inputs: Tensors = {}
     for i, tensor in enumerate(request.inputs):
-        where = f"input {tensor.name!r}"
-        if tensor.name in inputs:
-            raise InvalidArgument(f"{where} is given twice")
-        dtype = parse_datatype(tensor.datatype, where)
-        shape = _shape(tensor.shape, where)
+        name = tensor.name
+        if name in inputs:
+            raise InvalidArgument(f"input {name!r} is given twice")
+        try:
+            dtype = dtypes.from_v2(tensor.datatype)
+        except KeyError:
+            dtype = parse_datatype(tensor.datatype, f"input {name!r}")  # raises, naming those known
+        shape = _shape(tensor.shape, name)
         if raw:
-            inputs[tensor.name] = v2_binary.from_raw(raw[i], dtype, shape, tensor.name)
+            inputs[name] = v2_binary.from_raw(raw[i], dtype, shape, name)
         else:
-            inputs[tensor.name] = _from_contents(tensor, dtype, shape, where)
+            inputs[name] = _from_contents(tensor, dtype, shape, f"input {name!r}")
     return inputs
 
 
