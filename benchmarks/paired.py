@@ -83,6 +83,7 @@ def main() -> None:
             load(server, port, grpc_port, 8, 2, server.client_cpus or args.client_cpus)  # warm-up
         ratios: dict[str, list[float]] = {s.name: [] for s in servers[1:]}
         rates: dict[str, list[float]] = {s.name: [] for s in servers[1:]}
+        p50s: dict[str, list[float]] = {s.name: [] for s in servers}
         for window in range(args.windows):
             shift = window % len(running)
             cpu_per_request: dict[str, float] = {}
@@ -94,6 +95,7 @@ def main() -> None:
                 cpu = tree_cpu_seconds(process.pid) - before
                 cpu_per_request[server.name] = cpu / max(result["requests"], 1) * 1e6
                 rps[server.name] = result["requests"] / (result["duration_us"] / 1e6)
+                p50s[server.name].append(result["p50_us"])
                 with out_path.open("a") as f:
                     f.write(
                         json.dumps({"window": window, "name": server.name, "server_cpu_s": cpu, **result})
@@ -110,6 +112,10 @@ def main() -> None:
         print(f"\nserver CPU per request, each window divided by {servers[0].name}'s in the same window:")
         for name in ratios:
             print(f"  {name}: {summary(ratios[name])}; req/s ratio {summary(rates[name])}")
+        print(
+            "median p50 latency: "
+            + ", ".join(f"{n} {statistics.median(v) / 1000:.3f} ms" for n, v in p50s.items())
+        )
         print(f"raw windows: {out_path}")
     finally:
         for _, process, _, _ in running:
