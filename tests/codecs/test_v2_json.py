@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
 from moorings.codecs import v2_binary, v2_json
 from moorings.errors import InvalidArgument
+from moorings.rest.http import dump_json
 
 EMPTY = memoryview(b"")
 
@@ -123,6 +125,18 @@ def test_response_json_and_binary_outputs() -> None:
     assert blobs == [outputs["p"].tobytes()]
     assert label == {"name": "label", "datatype": "BYTES", "shape": [1], "data": ["cat"]}
     assert h["data"] == [1.5] and h["datatype"] == "FP16"
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    ["<f4", ">f4", "<f8", "<f2", "i1", "<i2", "<i4", "<i8", ">i8", "q", "u1", "<u2", "<u4", "<u8", "Q", "?"],
+)
+def test_json_numbers_of_every_numeric_dtype(dtype: str) -> None:
+    """Whether orjson writes the array itself or a list, the JSON holds the same numbers, row-major."""
+    values = np.array([[0, 1, 2], [3, 4, 5]]).astype(dtype)
+    for array in (values, values[:, ::2], values.T):  # contiguous, strided, transposed
+        data = orjson.loads(dump_json({"data": v2_json.json_data(array, "y")}))["data"]
+        assert data == array.reshape(-1).tolist(), (dtype, array.strides)
 
 
 def test_binary_data_output_makes_every_output_binary() -> None:

@@ -196,9 +196,10 @@ def select_outputs(request_outputs: Sequence[Named] | None, available: list[str]
     return names
 
 
-#: numeric dtypes orjson writes straight from a contiguous array (float16, 64-bit ints need tolist)
-_NATIVE_JSON = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32, np.uint8,
-                                       np.uint16, np.uint32, np.bool_)}  # fmt: skip
+#: numeric dtypes orjson writes straight from a contiguous array (float16 and big-endian ones need
+#: tolist; an integer kind orjson does not take goes through ``dump_json``'s fallback)
+_NATIVE_JSON = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+                                       np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)}  # fmt: skip
 
 
 def json_data(array: np.ndarray, name: str) -> Any:
