@@ -69,7 +69,7 @@ def main() -> None:
     write_all()
     servers = pick(set(args.only.split(",")), args.filter.split(","))
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out_path = WORK / "results" / f"paired-{stamp}.jsonl"
+    out_path = WORK / "results" / "paired" / f"{stamp}.jsonl"  # not beside run.py's: report.py reads those
     out_path.parent.mkdir(parents=True, exist_ok=True)
     logs = WORK / "logs" / f"paired-{stamp}"
     running = []
