@@ -12,12 +12,18 @@ window's server CPU per request is divided by the first configuration's in the s
 slow stretch of the machine cancels out; the report gives the median of those ratios and their
 spread. Configuration names as in ``run.py`` (``--filter`` matches them the same way; the first
 one named is the reference).
+
+``--variant LABEL=ARGS`` (repeatable) also starts every chosen Moorings configuration with ARGS
+added to its command line, named ``NAME[LABEL]``: the same route with and without a setting,
+e.g. ``--filter moorings-v2-binary-batched --variant "gc700=--gc-threshold 700"``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -45,6 +51,23 @@ def pick(only: set[str], names: list[str]) -> list[Any]:
     return chosen
 
 
+def with_variants(servers: list[Any], variants: list[str]) -> list[Any]:
+    """The servers, then for each ``LABEL=ARGS`` a copy of every Moorings one with ARGS added."""
+    out = list(servers)
+    for variant in variants:
+        label, sep, extra = variant.partition("=")
+        if not sep or not label:
+            raise SystemExit(f"--variant takes LABEL=ARGS, got {variant!r}")
+        for server in servers:
+            if server.server == "moorings":
+                out.append(
+                    dataclasses.replace(
+                        server, name=f"{server.name}[{label}]", command=[*server.command, *shlex.split(extra)]
+                    )
+                )
+    return out
+
+
 def summary(values: list[float]) -> str:
     ordered = sorted(values)
     quarter = max(len(ordered) // 4, 0)
@@ -59,6 +82,7 @@ def main() -> None:
     parser.add_argument(
         "--filter", required=True, help="configuration names, comma-separated; the first is the reference"
     )
+    parser.add_argument("--variant", action="append", default=[], help="LABEL=ARGS: see the module doc")
     parser.add_argument("--only", default="mlp")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--windows", type=int, default=12)
@@ -67,7 +91,7 @@ def main() -> None:
     parser.add_argument("--client-cpus", default="1")
     args = parser.parse_args()
     write_all()
-    servers = pick(set(args.only.split(",")), args.filter.split(","))
+    servers = with_variants(pick(set(args.only.split(",")), args.filter.split(",")), args.variant)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_path = WORK / "results" / "paired" / f"{stamp}.jsonl"  # not beside run.py's: report.py reads those
     out_path.parent.mkdir(parents=True, exist_ok=True)

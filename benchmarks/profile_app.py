@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import pstats
 import sys
@@ -38,7 +39,7 @@ from moorings.http1.wire import DateHeader  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
 from moorings.rest.request import Request  # noqa: E402
 from moorings.runtimes.base import Tensors  # noqa: E402
-from moorings.server import build_manager  # noqa: E402
+from moorings.server import build_manager, set_gc_threshold  # noqa: E402
 from moorings.types import ModelRef, Signature  # noqa: E402
 
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []
@@ -171,6 +172,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--body", default="mlp-rows")
     parser.add_argument("--path", default="/v1/models/mlp:predict")
+    parser.add_argument(
+        "--gc-threshold", type=int, default=ServerSettings.gc_threshold, help="as moorings serve's"
+    )
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--profile-out", help="with --cprofile: also write the stats to this file (pstats)")
     parser.add_argument("--through-http1", action="store_true", help="through the HTTP/1.1 connections")
@@ -195,6 +199,9 @@ def main() -> None:
     manager.start(60)
     while not manager.is_ready():
         time.sleep(0.05)
+    gc.collect()  # as the server does once it is ready
+    gc.freeze()
+    set_gc_threshold(args.gc_threshold)
     app = RestApp(DataPlane(manager, settings.inference_threads), settings.max_body_bytes)
     model_calls = count_model_calls(manager)
     import uvloop

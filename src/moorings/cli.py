@@ -80,6 +80,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="threads running inference (default: the number of cores, at least 2)",
     )
+    p.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=ServerSettings.gc_threshold,
+        help="allocations between two young-generation garbage collections; 0 keeps Python's "
+        "default of 700, which under concurrent load collects every few dozen requests "
+        "(default %(default)s)",
+    )
     b = p.add_argument_group("dynamic batching (defaults; a model's [batching] table overrides them)")
     b.add_argument(
         "--no-batching", dest="batching", action="store_false", help="run every request on its own"
@@ -164,6 +172,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         http_server=args.http_server,
         grpc_server=args.grpc_server,
         keep_alive_seconds=args.keep_alive_seconds,
+        gc_threshold=args.gc_threshold,
         batching=batching,
         search_store=args.search_store,
         search_backend=args.search_backend,
@@ -173,6 +182,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.gc_threshold < 0:
+        parser.error("--gc-threshold must be 0 or more")
     if args.workers > 1:
         from moorings.workers import serve_workers
 

@@ -106,6 +106,8 @@ class ServerSettings:
     #: an idle keep-alive REST connection is closed after this many seconds
     keep_alive_seconds: float = 5.0
     inference_threads: int = field(default_factory=lambda: max(2, available_cores()))
+    #: allocations between two young-generation garbage collections; 0 keeps Python's own (700)
+    gc_threshold: int = 50_000
     load_threads: int = 2
     batching: BatchingSettings = field(default_factory=BatchingSettings)
     #: embedding search: "embedded" (FAISS, persisted under data_dir/collections) or a postgresql:// URL

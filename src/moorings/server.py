@@ -57,6 +57,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     app = RestApp(dataplane, settings.max_body_bytes, collections=collections)
     log.info("model repository: %s", settings.repository)
+    set_gc_threshold(settings.gc_threshold)
     manager.start(settings.poll_seconds)
     # stored collections open beside the first model loads; readiness waits for both
     threading.Thread(target=collections.open_all, name="moorings-open-collections", daemon=True).start()
@@ -133,6 +134,24 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     await uvicorn.Server(config).serve(sockets=sockets)
+
+
+def set_gc_threshold(threshold: int) -> None:
+    """Collect the young generation every ``threshold`` allocations (0: leave Python's setting).
+
+    Python counts allocations of container objects minus deallocations and collects the young
+    generation past 700. Under concurrent load the requests in flight can hold more than that
+    at once (32 KServe V2 binary requests do), and then the count crosses the limit in every
+    batch: each collection walks what is in flight, moves it to the older generations, and
+    every hundred or so set off a full one. Measured in-process at 32 concurrent requests
+    (``benchmarks/profile_app.py``): one collection every ~30 V2 binary requests against one
+    every ~550 TF Serving rows requests. Well above what is in flight at once, the count rises
+    and falls with the requests and seldom reaches the limit; garbage held in reference
+    cycles waits longer for its collection (a few MB at most).
+    """
+    if threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(threshold, older, oldest)
 
 
 async def _freeze_heap_when_ready(dataplane: DataPlane) -> None:
