@@ -25,12 +25,13 @@ WORK = HERE / ".work"
 REPOS = WORK / "repos"
 
 
-#: On this CPU EfficientNet's images/s peak at batches of 4-8 (``raw.py``: 87/s at 4, fewer at 16) and
-#: batches of 32 (what c=32 forms under the default max_batch_size of 64) run slower per image: the
-#: operator's usual tuning, a max_batch_size at the top of the raw curve.
-EFFNET_TOML = """# batches beyond 8 images run slower per image on a 2-core CPU (benchmarks/raw.py)
+#: The operator's usual tuning: a max_batch_size at the top of the raw curve. On this machine kind
+#: EfficientNet's images/s peak at batches of 1-2 and fall beyond (``raw.py``, 2026-12-02, three
+#: rounds: 139-165/s at 1, 135-175 at 2, 124-141 at 4, 114-121 at 8); on an earlier day the
+#: curve was flat from 1 to 8 (83-87/s).
+EFFNET_TOML = """# batches beyond 2 images run slower per image on this 2-core CPU (benchmarks/raw.py)
 [batching]
-max_batch_size = 8
+max_batch_size = 2
 """
 
 

@@ -141,10 +141,10 @@ async def drive_http1(
     return sum(t.answers for t in transports)
 
 
-def count_model_calls(manager: Manager) -> list[int]:
-    """Record the rows of every call into the MLP's runtime (the batch sizes that formed)."""
+def count_model_calls(manager: Manager, model: str) -> list[int]:
+    """Record the rows of every call into the model's runtime (the batch sizes that formed)."""
     rows: list[int] = []
-    with manager.acquire(ModelRef("mlp")) as servable:
+    with manager.acquire(ModelRef(model)) as servable:
         runtime = servable.runtime
         predict = runtime.predict
 
@@ -170,6 +170,9 @@ def main() -> None:
     parser.add_argument("--no-batching", action="store_true")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument(
+        "--model", default="mlp", help="a model of benchmarks/.work/repos (mlp, mlp-tf, effnet)"
+    )
     parser.add_argument("--body", default="mlp-rows")
     parser.add_argument("--path", default="/v1/models/mlp:predict")
     parser.add_argument(
@@ -193,7 +196,7 @@ def main() -> None:
         name, _, value = item.partition(":")
         EXTRA_HEADERS.append((name.strip().lower().encode(), value.strip().encode()))
     settings = ServerSettings(
-        repository=HERE / ".work/repos/mlp", batching=BatchingSettings(enabled=not args.no_batching)
+        repository=HERE / ".work/repos" / args.model, batching=BatchingSettings(enabled=not args.no_batching)
     )
     manager = build_manager(settings)
     manager.start(60)
@@ -203,7 +206,7 @@ def main() -> None:
     gc.freeze()
     set_gc_threshold(args.gc_threshold)
     app = RestApp(DataPlane(manager, settings.inference_threads), settings.max_body_bytes)
-    model_calls = count_model_calls(manager)
+    model_calls = count_model_calls(manager, args.model)
     import uvloop
 
     if args.split_cores:
