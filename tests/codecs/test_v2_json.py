@@ -69,6 +69,25 @@ def test_binary_inputs_take_their_blobs_in_order() -> None:
 
 
 @pytest.mark.parametrize(
+    ("datatype", "array"),
+    [
+        ("FP32", np.arange(6, dtype=np.float32).reshape(2, 3)),
+        ("INT64", np.array([[-(2**40), 7, 0]], dtype=np.int64)),
+        ("BYTES", np.array([[b"ab", b""], [b"\xff", b"cd"]], dtype=object)),
+    ],
+)
+def test_a_lone_binary_input_keeps_its_dtype_and_shape(datatype: str, array: np.ndarray) -> None:
+    raw = v2_binary.to_raw(array)
+    header = {"name": "x", "datatype": datatype, "shape": list(array.shape)}
+    request = v2_json.parse_request({"inputs": [{**header, "parameters": {"binary_data_size": len(raw)}}]})
+    got = v2_json.decode_inputs(request, memoryview(raw))["x"]
+    assert got.shape == array.shape
+    assert got.tolist() == array.tolist()
+    if datatype != "BYTES":
+        assert got.dtype == array.dtype
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         ([], "must be a JSON object"),

@@ -63,13 +63,17 @@ def from_raw(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...], name
     """The array the raw bytes of input ``name`` hold; InvalidArgument when they do not fit the shape."""
     if dtype.is_string:
         return _parse_bytes_elements(raw, math.prod(shape), f"input {name!r}").reshape(shape)
-    itemsize = dtype.numpy.itemsize
-    if len(raw) != math.prod(shape) * itemsize:
+    if len(raw) != math.prod(shape) * dtype.numpy.itemsize:
         check_size(len(raw), dtype, shape, f"input {name!r}")
-    array = np.frombuffer(raw, dtype=dtype.little)
+    return view(raw, dtype, shape)
+
+
+def view(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...]) -> np.ndarray:
+    """The array of a number dtype that raw bytes of the right size (already checked) hold."""
+    array = np.frombuffer(raw, dtype=dtype.little).reshape(shape)
     if not dtype.numpy.isnative:  # pragma: no cover - big-endian hosts only
         array = array.astype(dtype.numpy)
-    return array.reshape(shape)
+    return array
 
 
 def _parse_bytes_elements(raw: bytes | memoryview, count: int, where: str) -> np.ndarray:

@@ -171,6 +171,10 @@ def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
 def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]:
     if request.binary_bytes is not None and request.binary_bytes == len(rest):
         # every input binary, each size checked against its shape when the header was parsed
+        if len(request.inputs) == 1:
+            only = request.inputs[0]
+            if not only.dtype.is_string:
+                return {only.name: v2_binary.view(rest, only.dtype, only.shape)}
         inputs = {}
         start = 0
         for item in request.inputs:
