@@ -146,8 +146,9 @@ def set_gc_threshold(threshold: int) -> None:
     every hundred or so set off a full one. Measured in-process at 32 concurrent requests
     (``benchmarks/profile_app.py``): one collection every ~30 V2 binary requests against one
     every ~550 TF Serving rows requests. Well above what is in flight at once, the count rises
-    and falls with the requests and seldom reaches the limit; garbage held in reference
-    cycles waits longer for its collection (a few MB at most).
+    and falls with the requests and seldom reaches the limit. Garbage held only by reference
+    cycles waits longer for its collection; with 400 rejected 8 MB V2 requests in a row, or
+    300 accepted ones, the server's RSS stayed within 35 MB of its idle size at 50,000 as at 700.
     """
     if threshold:
         _, older, oldest = gc.get_threshold()
