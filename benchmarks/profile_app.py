@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import os
 import pstats
 import sys
@@ -39,7 +38,7 @@ from moorings.http1.wire import DateHeader  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
 from moorings.rest.request import Request  # noqa: E402
 from moorings.runtimes.base import Tensors  # noqa: E402
-from moorings.server import build_manager, set_gc_threshold  # noqa: E402
+from moorings.server import build_manager, freeze_heap, set_gc_threshold  # noqa: E402
 from moorings.types import ModelRef, Signature  # noqa: E402
 
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []
@@ -202,8 +201,7 @@ def main() -> None:
     manager.start(60)
     while not manager.is_ready():
         time.sleep(0.05)
-    gc.collect()  # as the server does once it is ready
-    gc.freeze()
+    freeze_heap()  # as the server does once it is ready
     set_gc_threshold(args.gc_threshold)
     app = RestApp(DataPlane(manager, settings.inference_threads), settings.max_body_bytes)
     model_calls = count_model_calls(manager, args.model)

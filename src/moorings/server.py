@@ -156,14 +156,19 @@ def set_gc_threshold(threshold: int) -> None:
 
 
 async def _freeze_heap_when_ready(dataplane: DataPlane) -> None:
-    """Once the models and front ends are up, take what start-up allocated out of the collector's sight.
+    """``freeze_heap()`` once the models and front ends are up."""
+    while not dataplane.is_ready():
+        await asyncio.sleep(0.2)
+    freeze_heap()
+
+
+def freeze_heap() -> None:
+    """Take what start-up allocated out of the collector's sight.
 
     With TensorFlow imported the heap holds hundreds of thousands of long-lived objects,
     and a full collection walks them all (~200 ms here): a latency spike every so often
     under load. ``gc.freeze()`` moves them to a generation the collector never scans.
     """
-    while not dataplane.is_ready():
-        await asyncio.sleep(0.2)
     gc.collect()
     gc.freeze()
     log.debug("froze %d start-up objects out of garbage collection", gc.get_freeze_count())
