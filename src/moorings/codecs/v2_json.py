@@ -170,16 +170,17 @@ def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
 
 def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]:
     if request.binary_bytes is not None and request.binary_bytes == len(rest):
-        # every input binary, each size checked against its shape when the header was parsed
-        if len(request.inputs) == 1:
-            only = request.inputs[0]
-            if not only.dtype.is_string:
-                return {only.name: v2_binary.view(rest, only.dtype, only.shape)}
+        # every input binary, each size checked against its shape when the header was parsed:
+        # numbers are viewed as they are, BYTES elements still need their lengths read
         inputs = {}
         start = 0
         for item in request.inputs:
             end = start + item.binary_size  # type: ignore[operator]
-            inputs[item.name] = v2_binary.from_raw(rest[start:end], item.dtype, item.shape, item.name)
+            blob = rest[start:end]
+            if item.dtype.is_string:
+                inputs[item.name] = v2_binary.from_raw(blob, item.dtype, item.shape, item.name)
+            else:
+                inputs[item.name] = v2_binary.view(blob, item.dtype, item.shape)
             start = end
         return inputs
     sizes = [(i.name, i.binary_size) for i in request.inputs if i.binary_size is not None]
