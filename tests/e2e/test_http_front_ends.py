@@ -47,7 +47,7 @@ def test_keep_alive_client_gets_the_models_answers(
         for _ in range(20):
             r = client.post("/v1/models/mlp:predict", content=orjson.dumps({"instances": rows.tolist()}))
             assert r.status_code == 200
-            np.testing.assert_allclose(r.json()["predictions"], repo[1](rows), rtol=1e-5)
+            np.testing.assert_allclose(r.json()["predictions"], repo[1](rows), rtol=1e-5, atol=1e-6)
         assert client.get("/v2/health/live").json() == {"live": True}
         assert client.get("/v1/models/nope").status_code == 404
 
@@ -64,7 +64,7 @@ def test_curl_with_a_large_body_and_expect_continue(
          f"{server.url}/v1/models/mlp:predict"],
         capture_output=True, timeout=30, check=True,
     )  # fmt: skip
-    np.testing.assert_allclose(orjson.loads(out.stdout)["predictions"], repo[1](rows), rtol=1e-5)
+    np.testing.assert_allclose(orjson.loads(out.stdout)["predictions"], repo[1](rows), rtol=1e-5, atol=1e-6)
 
 
 def test_a_request_in_flight_at_sigterm_is_answered(repo: tuple[Path, onnx_models.Mlp]) -> None:
@@ -89,4 +89,4 @@ def test_a_request_in_flight_at_sigterm_is_answered(repo: tuple[Path, onnx_model
     assert status_line == b"HTTP/1.1 200 OK"
     assert b"connection: close" in rest.lower()
     predictions = orjson.loads(rest.partition(b"\r\n\r\n")[2])["predictions"]
-    np.testing.assert_allclose(predictions, repo[1](rows), rtol=1e-5)
+    np.testing.assert_allclose(predictions, repo[1](rows), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,158 @@
+"""Large request bodies (images, audio: hundreds of KB) over real sockets, cut as a client may cut them.
+
+The whole request in one write, the body in small pieces, requests pipelined
+before and after a large one, a head split over two writes, Expect:
+100-continue, chunked bodies, a body that stalls. The handler answers with the
+body's length and SHA-256, so a byte lost, repeated or taken from the next
+request shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import orjson
+import pytest
+
+from moorings.http1 import HttpServer, Limits
+from moorings.rest.request import Answer, Request
+from tests.http1.test_server import expect_error_and_close, is_closed, post, read_response
+
+LARGE_BODY = 64 * 1024
+
+
+async def digest(request: Request) -> Answer:
+    body = orjson.dumps(
+        {
+            "path": request.raw_path.decode(),
+            "length": len(request.body),
+            "sha256": hashlib.sha256(request.body).hexdigest(),
+        }
+    )
+    return 200, body, [(b"content-type", b"application/json")]
+
+
+@contextmanager
+def serving(limits: Limits | None = None) -> Iterator[int]:
+    loop = asyncio.new_event_loop()
+    server = HttpServer(digest, "127.0.0.1", 0, limits or Limits(), sweep_seconds=0.05)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(5)
+    try:
+        yield server.ports[0]
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(1), loop).result(6)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return bytes((i * 7 + seed) % 251 for i in range(size))
+
+
+def check(answer: bytes, path: str, body: bytes) -> None:
+    got = orjson.loads(answer)
+    assert got == {"path": path, "length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def test_a_large_body_in_one_write_then_a_small_request_on_the_same_connection() -> None:
+    body = payload(600_000)
+    with serving() as port, connect(port) as sock:
+        buffer = bytearray()
+        sock.sendall(post("/big", body))
+        status, _, answer = read_response(sock, buffer)
+        assert status == 200
+        check(answer, "/big", body)
+        sock.sendall(post("/small", b"abc"))
+        check(read_response(sock, buffer)[2], "/small", b"abc")
+        assert not is_closed(sock, 0.2)
+
+
+@pytest.mark.parametrize("piece", [1, 997, 65_536])
+def test_a_large_body_arriving_in_pieces_is_whole(piece: int) -> None:
+    body = payload(LARGE_BODY + 12_345 if piece > 1 else LARGE_BODY)
+    request = post("/pieces", body)
+    head_end = request.index(b"\r\n\r\n") + 4
+    with serving() as port, connect(port) as sock:
+        sock.sendall(request[:head_end])
+        for start in range(head_end, len(request), piece):
+            sock.sendall(request[start : start + piece])
+        check(read_response(sock, bytearray())[2], "/pieces", body)
+
+
+def test_requests_pipelined_around_large_ones_are_answered_in_order() -> None:
+    first, second = payload(LARGE_BODY, 1), payload(200_000, 2)
+    with serving() as port, connect(port) as sock:
+        # large, small, large, small in one write: the bytes after each large body are the next request
+        sock.sendall(post("/1", first) + post("/2", b"x") + post("/3", second) + post("/4", b""))
+        buffer = bytearray()
+        check(read_response(sock, buffer)[2], "/1", first)
+        check(read_response(sock, buffer)[2], "/2", b"x")
+        check(read_response(sock, buffer)[2], "/3", second)
+        check(read_response(sock, buffer)[2], "/4", b"")
+
+
+def test_a_large_request_whose_head_is_split_over_two_writes() -> None:
+    body = payload(100_000)
+    request = post("/split", body)
+    with serving() as port, connect(port) as sock:
+        sock.sendall(request[:20])
+        threading.Event().wait(0.1)  # the server reads the first part on its own
+        sock.sendall(request[20:])
+        check(read_response(sock, bytearray())[2], "/split", body)
+
+
+def test_expect_100_continue_then_a_large_body() -> None:
+    body = payload(300_000)
+    with serving() as port, connect(port) as sock:
+        head = f"POST /continue HTTP/1.1\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+        sock.sendall(head.encode())
+        buffer = bytearray()
+        assert read_response(sock, buffer)[0] == 100
+        sock.sendall(body)
+        check(read_response(sock, buffer)[2], "/continue", body)
+
+
+def test_a_large_chunked_body() -> None:
+    body = payload(200_000)
+    with serving() as port, connect(port) as sock:
+        chunks = b"".join(
+            f"{len(part):x}\r\n".encode() + part + b"\r\n"
+            for part in (body[i : i + 50_000] for i in range(0, len(body), 50_000))
+        )
+        head = b"POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sock.sendall(head + chunks + b"0\r\n\r\n")
+        check(read_response(sock, bytearray())[2], "/chunked", body)
+
+
+def test_connection_close_on_a_large_request_closes_after_its_answer() -> None:
+    body = payload(LARGE_BODY)
+    with serving() as port, connect(port) as sock:
+        sock.sendall(post("/close", body, "Connection: close\r\n") + post("/never", b""))
+        status, headers, answer = read_response(sock, bytearray())
+        assert status == 200 and headers["connection"] == "close"
+        check(answer, "/close", body)
+        assert is_closed(sock)
+
+
+def test_a_large_body_that_stops_arriving_gets_408() -> None:
+    with serving(Limits(request_seconds=0.3)) as port, connect(port) as sock:
+        sock.sendall(post("/stalled", payload(LARGE_BODY))[:-10])
+        expect_error_and_close(sock, 408, b"did not arrive within")
+
+
+def test_a_large_body_over_the_limit_gets_413_before_it_is_read() -> None:
+    with serving(Limits(max_body_bytes=LARGE_BODY)) as port, connect(port) as sock:
+        sock.sendall(f"POST /a HTTP/1.1\r\nContent-Length: {LARGE_BODY + 1}\r\n\r\n".encode())
+        expect_error_and_close(sock, 413, str(LARGE_BODY + 1).encode())
