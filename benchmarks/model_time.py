@@ -103,9 +103,9 @@ def main() -> None:
     for round_no in range(args.rounds):
         r = one_round(server, args, times)
         rows.append(r)
-        times = f"{r['served_us']:6.0f}  {r['model_us']:10.0f}  {r['raw_us']:8.0f}  {r['outside_us']:7.0f}"
+        cells = f"{r['served_us']:6.0f}  {r['model_us']:10.0f}  {r['raw_us']:8.0f}  {r['outside_us']:7.0f}"
         ratios = f"{r['raw_us'] / r['served_us']:10.1%}  {r['model_us'] / r['raw_us']:9.1%}"
-        print(f"{round_no:5}  {r['rps']:5.0f}  {r['rows_per_call']:9.2f}  {times}  {ratios}", flush=True)
+        print(f"{round_no:5}  {r['rps']:5.0f}  {r['rows_per_call']:9.2f}  {cells}  {ratios}", flush=True)
     keys = ("served_us", "model_us", "raw_us", "outside_us")
     median = {k: statistics.median(r[k] for r in rows) for k in keys}
     print(f"median: served {median['served_us']:.0f}, model call {median['model_us']:.0f}, raw "

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +56,23 @@ def test_classify_and_regress_build_tf_examples(tf_models: Path) -> None:
     assert result.labels == [["cat", "dog"], ["cat", "dog"]]
     np.testing.assert_allclose(result.scores, scores, rtol=1e-5)
     np.testing.assert_allclose(runtime.regress(runtime.signatures["regress_x"], examples), values)
+
+
+def test_the_first_models_intra_op_threads_are_given_to_tensorflow(tf_models: Path) -> None:
+    # TensorFlow fixes its threads at its first operation, so this runs in a fresh process, as a server is
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import tensorflow as tf\n"
+        "from moorings.config import RuntimeOptions\n"
+        "from moorings.runtimes.tensorflow import TensorFlowRuntime\n"
+        "for threads in (1, 3):\n"
+        "    TensorFlowRuntime(Path(sys.argv[1]), RuntimeOptions(intra_op_threads=threads)).load()\n"
+        "    print(tf.config.threading.get_intra_op_parallelism_threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tf_models / "keras_savedmodel")],
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["1", "1"]
+    assert "asks for 3 intra-op threads" in out.stderr and "it runs with 1" in out.stderr

@@ -38,9 +38,10 @@ class KerasRuntime(Runtime):
     def load(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        from moorings.runtimes.tensorflow import import_tensorflow
+        from moorings.runtimes.tensorflow import configure_threads, import_tensorflow
 
-        import_tensorflow()  # one thread at a time: concurrent first imports of TensorFlow can deadlock
+        # one thread at a time: concurrent first imports of TensorFlow can deadlock
+        configure_threads(import_tensorflow(), self.options.intra_op_threads, self.path)
         import keras
 
         try:

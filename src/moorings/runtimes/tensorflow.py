@@ -9,6 +9,7 @@ runtime builds them from the JSON examples of ``:classify`` and ``:regress``.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from moorings import dtypes
-from moorings.config import RuntimeOptions
+from moorings.config import RuntimeOptions, available_cores
 from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line
 from moorings.runtimes.base import Example, Runtime, Tensors
 from moorings.types import (
@@ -30,8 +31,11 @@ from moorings.types import (
 
 MODEL_FILE = "saved_model.pb"
 
+log = logging.getLogger(__name__)
 
 _IMPORT_LOCK = threading.Lock()
+#: the intra-op threads TensorFlow was given in this process (None: not set yet)
+_intra_op_threads: int | None = None
 
 
 def import_tensorflow() -> Any:
@@ -46,6 +50,33 @@ def import_tensorflow() -> Any:
         import tensorflow as tf
 
     return tf
+
+
+def configure_threads(tf: Any, wanted: int | None, model: Path) -> None:
+    """Give TensorFlow ``wanted`` intra-op threads (by default the cores this process may use).
+
+    TensorFlow's thread pools belong to the whole process and are fixed once it runs its first
+    operation, so the first TensorFlow or Keras model to load sets them; a later one that asks
+    for another number gets what is set, and the log says so.
+    """
+    global _intra_op_threads
+    threads = wanted or available_cores()
+    with _IMPORT_LOCK:
+        if _intra_op_threads is None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+            except RuntimeError:  # TensorFlow already ran operations in this process, outside Moorings
+                threads = tf.config.threading.get_intra_op_parallelism_threads() or available_cores()
+            _intra_op_threads = threads
+        current = _intra_op_threads
+    if wanted and wanted != current:
+        log.warning(
+            "%s asks for %d intra-op threads, but TensorFlow's threads are set once per process: "
+            "it runs with %d",
+            model.parent.name,
+            wanted,
+            current,
+        )
 
 
 def read_signature_defs(path: Path) -> dict[str, Signature]:
@@ -100,6 +131,7 @@ class TensorFlowRuntime(Runtime):
     def load(self) -> None:
         signatures = read_signature_defs(self.path)
         tf = import_tensorflow()
+        configure_threads(tf, self.options.intra_op_threads, self.path)
         try:
             loaded = tf.saved_model.load(str(self.path), tags=["serve"])
         except Exception as exc:
