@@ -32,7 +32,7 @@ from moorings.batching.settings import BatchingSettings  # noqa: E402
 from moorings.config import ServerSettings  # noqa: E402
 from moorings.core.manager import Manager  # noqa: E402
 from moorings.dataplane import DataPlane  # noqa: E402
-from moorings.http1.connection import HttpConnection  # noqa: E402
+from moorings.http1.connection import READ_BUFFER, HttpConnection  # noqa: E402
 from moorings.http1.limits import Limits  # noqa: E402
 from moorings.http1.wire import DateHeader  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
@@ -103,8 +103,16 @@ class _LoopbackTransport:
             self.done.set_result(None)
 
     def send(self) -> None:
-        assert self.protocol is not None
-        self.protocol.data_received(self.request)
+        """Hand the request to the connection as a socket read would: into the buffers it offers."""
+        protocol = self.protocol
+        assert protocol is not None
+        data, pos = memoryview(self.request), 0
+        while pos < len(data):
+            buffer = protocol.get_buffer(-1)
+            size = min(len(buffer), len(data) - pos)
+            buffer[:size] = data[pos : pos + size]
+            pos += size
+            protocol.buffer_updated(size)
 
     def pause_reading(self) -> None:
         pass  # one request in flight per connection: nothing to hold back
@@ -130,9 +138,11 @@ async def drive_http1(
     budget = _Budget(seconds, requests)
     connections: set[HttpConnection] = set()
     transports = []
+    read_buffer = bytearray(READ_BUFFER)
     for _ in range(concurrency):
         transport = _LoopbackTransport(loop, request, budget)
-        transport.protocol = HttpConnection(app.handle, Limits(), connections, DateHeader(), loop)
+        protocol = HttpConnection(app.handle, Limits(), connections, DateHeader(), loop, read_buffer)
+        transport.protocol = protocol
         transport.protocol.connection_made(transport)  # type: ignore[arg-type]
         transports.append(transport)
         loop.call_soon(transport.send)

@@ -44,7 +44,7 @@ def available() -> bool:
     return _jsonnum is not None
 
 
-def parse_leading_array(body: bytes) -> dict[str, Any] | None:
+def parse_leading_array(body: bytes | bytearray) -> dict[str, Any] | None:
     """The body as a dict whose leading numeric ``instances``/``inputs`` are float64 arrays; else None.
 
     ``inputs`` may be one array or an object of named arrays. None means "parse it
@@ -69,7 +69,7 @@ def parse_leading_array(body: bytes) -> dict[str, Any] | None:
     return rest
 
 
-def _named_inputs(body: bytes, pos: int) -> dict[str, Any] | None:
+def _named_inputs(body: bytes | bytearray, pos: int) -> dict[str, Any] | None:
     """``{"inputs": {"x": [...], "y": [...]}, ...}`` with every input a float64 array; else None.
 
     ``pos`` is just after the ``{`` that opens the inputs. Every member must be a
@@ -111,7 +111,7 @@ def _array(data: bytearray, shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(data, dtype=np.float64).reshape(shape)
 
 
-def _rest_of_object(body: bytes, end: int) -> dict[str, Any] | None:
+def _rest_of_object(body: bytes | bytearray, end: int) -> dict[str, Any] | None:
     """The members after the leading one (which ends at ``end``), parsed; None when the body is not
     a well-formed object there."""
     tail = body[end:].lstrip(_WS)
@@ -130,7 +130,7 @@ def _rest_of_object(body: bytes, end: int) -> dict[str, Any] | None:
 _MARKER = "\x00moorings-array-" + os.urandom(8).hex() + "-"
 
 
-def parse_v2_data_arrays(body: bytes | memoryview) -> dict[str, Any] | None:
+def parse_v2_data_arrays(body: bytes | bytearray | memoryview) -> dict[str, Any] | None:
     """A KServe V2 JSON request whose numeric ``inputs[*].data`` arrays are float64 arrays; else None.
 
     Each ``"data": [numbers]`` is read by the C helper and replaced by a marker
@@ -144,7 +144,7 @@ def parse_v2_data_arrays(body: bytes | memoryview) -> dict[str, Any] | None:
     spans = _jsonnum.find_data(body)
     if not spans:
         return None
-    parts: list[bytes | memoryview] = []
+    parts: list[bytes | bytearray | memoryview] = []
     arrays: dict[str, np.ndarray] = {}
     previous = 0
     for i, (start, end, data, shape) in enumerate(spans):

@@ -27,7 +27,7 @@ HEADER_LENGTH = b"inference-header-content-length"
 _LENGTH = struct.Struct("<I")
 
 
-def split_body(body: bytes, header_length: bytes | None) -> tuple[bytes, memoryview]:
+def split_body(body: bytes | bytearray, header_length: bytes | None) -> tuple[bytes | bytearray, memoryview]:
     """(JSON header, binary rest) of a request body; the whole body is JSON when there is no header."""
     if header_length is None:
         return body, memoryview(b"")

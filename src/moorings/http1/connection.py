@@ -7,6 +7,13 @@ the head of the queue as they become ready, so they leave in the order the
 requests came. Reading pauses while too many answers are outstanding or while
 the client does not read what we write.
 
+Bytes are read into a buffer the server shares between its connections (all on
+one event loop thread) and parsed from there. A body of at least ``LARGE_BODY``
+bytes with a Content-Length (an image, audio) is not parsed: once its head is,
+the body is read from the socket straight into one buffer of the declared size.
+Through the parser it would be copied three times more (into the loop's bytes
+object, into the parser's pieces, then joined).
+
 Limits (``Limits``): a body over the limit gets 413 as soon as its declared or
 received length passes it, a head over the limit 431, a malformed request 400,
 a request that does not arrive in time 408; each of these closes the connection
@@ -26,9 +33,14 @@ import orjson
 
 from moorings.http1 import wire
 from moorings.http1.limits import Limits
-from moorings.rest.request import Answer, Headers, Request
+from moorings.rest.request import Answer, Body, Headers, Request
 
 log = logging.getLogger(__name__)
+
+#: bodies of at least this many bytes (by Content-Length) are read past the parser into one buffer
+LARGE_BODY = 64 * 1024
+#: the size of the read buffer a server shares between its connections
+READ_BUFFER = 64 * 1024
 
 Handler = Callable[[Request], Awaitable[Answer]]
 ERROR_HEADERS: Headers = [(b"content-type", b"application/json")]
@@ -36,6 +48,24 @@ ERROR_HEADERS: Headers = [(b"content-type", b"application/json")]
 
 class _Rejected(Exception):
     """Raised inside a parser callback to stop parsing; the reason is on the connection."""
+
+
+class _LargeBody(Exception):
+    """Raised in ``on_headers_complete`` to stop the parser at a large body, which is read directly."""
+
+
+class _LargeRequest:
+    """A request whose head is parsed and whose large body is arriving into ``body``."""
+
+    __slots__ = ("body", "filled", "http10", "keep_alive", "method", "view")
+
+    def __init__(self, size: int, method: bytes, keep_alive: bool, http10: bool) -> None:
+        self.body = bytearray(size)
+        self.view = memoryview(self.body)
+        self.filled = 0
+        self.method = method
+        self.keep_alive = keep_alive
+        self.http10 = http10
 
 
 class _Slot:
@@ -50,7 +80,7 @@ class _Slot:
         self.http10 = http10
 
 
-class HttpConnection(asyncio.Protocol):
+class HttpConnection(asyncio.BufferedProtocol):
     def __init__(
         self,
         handler: Handler,
@@ -58,6 +88,7 @@ class HttpConnection(asyncio.Protocol):
         connections: set[HttpConnection],
         date: wire.DateHeader,
         loop: asyncio.AbstractEventLoop,
+        read_buffer: bytearray,
     ) -> None:
         self._handler = handler
         self._limits = limits
@@ -75,6 +106,15 @@ class HttpConnection(asyncio.Protocol):
         self._reading = False
         self._started = 0.0
         self._reject: tuple[int, str] | None = None
+        # reading: the shared buffer, and the part of it being parsed now (see ``_read_large_body``)
+        self._buffer = read_buffer
+        self._view = memoryview(read_buffer)
+        self._fed = (0, 0)
+        self._begun_in_feed = False
+        self._completed_in_feed = 0
+        #: a large body being read past the parser, and where it starts in the bytes parsed
+        self._large: _LargeRequest | None = None
+        self._large_start = 0
         # answers, in request order
         self._pending: deque[_Slot] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -103,24 +143,56 @@ class HttpConnection(asyncio.Protocol):
         self._writing_paused = False
         self._maybe_resume_reading()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        large = self._large
+        return self._view if large is None else large.view[large.filled :]
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self._closing:
             return
         self._last_active = self._loop.time()
+        large = self._large
+        if large is None:
+            self._feed(0, nbytes)
+            return
+        large.filled += nbytes  # read straight into the body
+        if large.filled == len(large.body):
+            self._complete_large(large)
+
+    def _feed(self, start: int, end: int) -> None:
+        """Parse bytes ``start:end`` of the read buffer."""
+        self._fed = (start, end)
+        self._begun_in_feed = False
+        self._completed_in_feed = 0
         try:
-            self._parser.feed_data(data)
+            self._parser.feed_data(self._view[start:end])
         except httptools.HttpParserUpgrade:
             # upgrades (WebSocket, h2c) are not spoken here: answer the request as plain HTTP, then close
             self._close_after_pending()
         except httptools.HttpParserCallbackError:
-            status, message = self._reject or (500, "internal server error")
-            self._fail(status, message)
+            large = self._large
+            if large is None:
+                status, message = self._reject or (500, "internal server error")
+                self._fail(status, message)
+                return
+            # the parser stopped after a large body's head: the body's first bytes are in the buffer,
+            # the rest is read straight into the body; a fresh parser reads what follows it
+            self._parser = httptools.HttpRequestParser(self)
+            start = self._large_start
+            take = min(len(large.body), end - start)
+            large.view[:take] = self._view[start : start + take]
+            large.filled = take
+            if take == len(large.body):
+                self._complete_large(large)
+                if start + take < end:
+                    self._feed(start + take, end)  # requests pipelined behind it
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {str(exc)[:100]}")
 
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        self._begun_in_feed = True
         self._url = []
         self._headers = []
         self._body = []
@@ -140,13 +212,45 @@ class HttpConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         limit = self._limits.max_body_bytes
         expect_continue = False
+        length = -1
+        plain = True  # no transfer coding or upgrade: the body is exactly Content-Length bytes
         for name, value in self._headers:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                self._stop(413, f"the request body is {int(value)} bytes; the limit is {limit} bytes")
+            if name == b"content-length" and value.isdigit():
+                length = int(value)
+                if length > limit:
+                    self._stop(413, f"the request body is {length} bytes; the limit is {limit} bytes")
             elif name == b"expect" and value.lower() == b"100-continue":
                 expect_continue = True
+            elif name in (b"transfer-encoding", b"upgrade"):
+                plain = False
         if expect_continue and self._transport is not None:
             self._transport.write(wire.CONTINUE)
+        if length >= LARGE_BODY and plain:
+            self._read_large_body(length)
+
+    def _read_large_body(self, length: int) -> None:
+        """Stop the parser, so that the body is read into one buffer, where its start is known exactly.
+
+        That is when this request's head began at the first byte being parsed (no request completed
+        before it in these bytes, no blank line before it): its head then ends at their first CRLF
+        CRLF. Otherwise (a head split over two reads, requests pipelined before it in one read) the
+        parser reads the body as usual.
+        """
+        start, end = self._fed
+        buffer = self._buffer
+        if not self._begun_in_feed or self._completed_in_feed or buffer[start] in b"\r\n":
+            return
+        # llhttp refuses bare LF line ends and folded header lines before a head completes, so the
+        # head it has just completed ends at the first CRLF CRLF; checked here all the same
+        head_end = buffer.find(b"\r\n\r\n", start, end) + 4
+        if head_end < 4 or buffer.count(b"\n", start, head_end) != buffer.count(b"\r\n", start, head_end):
+            return
+        parser = self._parser
+        self._large_start = head_end
+        self._large = _LargeRequest(
+            length, parser.get_method(), parser.should_keep_alive(), parser.get_http_version() == "1.0"
+        )
+        raise _LargeBody
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -155,15 +259,27 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._completed_in_feed += 1
+        parser = self._parser
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._complete(
+            parser.get_method(), parser.should_keep_alive(), parser.get_http_version() == "1.0", body
+        )
+
+    def _complete_large(self, large: _LargeRequest) -> None:
+        self._large = None
+        large.view.release()
+        self._complete(large.method, large.keep_alive, large.http10, large.body)
+
+    def _complete(self, raw_method: bytes, keep_alive: bool, http10: bool, body: Body) -> None:
+        """A whole request has arrived: queue its answer's slot and start the task that answers it."""
         self._reading = False
         if self._closing:
             return  # pipelined behind a request that closes the connection: never run
-        parser = self._parser
-        method = parser.get_method().decode("ascii", "replace")
+        method = raw_method.decode("ascii", "replace")
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        keep_alive = parser.should_keep_alive() and not self._closing and not self._draining
-        slot = _Slot(keep_alive, method != "HEAD", keep_alive and parser.get_http_version() == "1.0")
+        keep_alive = keep_alive and not self._closing and not self._draining
+        slot = _Slot(keep_alive, method != "HEAD", keep_alive and http10)
         self._pending.append(slot)
         if not keep_alive:
             self._closing = True
@@ -218,6 +334,7 @@ class HttpConnection(asyncio.Protocol):
         self._pending.append(slot)
         self._closing = True
         self._reading = False
+        self._large = None
         self._pause_reading()
         self._flush()
 

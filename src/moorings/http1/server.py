@@ -8,7 +8,7 @@ import logging
 import socket
 
 from moorings.http1 import wire
-from moorings.http1.connection import Handler, HttpConnection
+from moorings.http1.connection import READ_BUFFER, Handler, HttpConnection
 from moorings.http1.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,12 @@ class HttpServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        read_buffer = bytearray(READ_BUFFER)  # every connection's reads, one at a time on this loop
 
         def connection() -> HttpConnection:
-            return HttpConnection(self._handler, self._limits, self._connections, self._date, loop)
+            return HttpConnection(
+                self._handler, self._limits, self._connections, self._date, loop, read_buffer
+            )
 
         if self._sockets is not None:
             for sock in self._sockets:

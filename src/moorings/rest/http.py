@@ -67,7 +67,7 @@ async def read_asgi_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(body: bytes, fast: Callable[[bytes], Any] | None = None) -> Any:
+def parse_json(body: bytes | bytearray, fast: Callable[[bytes | bytearray], Any] | None = None) -> Any:
     """The JSON body; ``fast`` (a reader of one body form, None when the body has another) goes first."""
     if fast is not None:
         parsed = fast(body)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
+#: a request body: bytes, or a bytearray when the HTTP/1.1 server read a large body into one buffer
+Body = bytes | bytearray
 #: what a route answers: status, body and headers (the server adds content-length)
 Answer = tuple[int, bytes, Headers]
 
@@ -17,7 +19,7 @@ class Request:
     #: header names in lower case, values as sent
     headers: Headers
     #: the whole body, already read and held to the server's size limit
-    body: bytes
+    body: Body
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header (``name`` in lower case), or None."""

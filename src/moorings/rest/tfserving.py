@@ -72,7 +72,7 @@ def get(dataplane: DataPlane, route: Route) -> Any:
     return status_json(dataplane.status(route.ref))
 
 
-async def post(dataplane: DataPlane, route: Route, raw: bytes) -> Any:
+async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> Any:
     if route.verb == "predict":
         request = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
         with dataplane.acquire(route.ref) as servable:

@@ -17,7 +17,7 @@ from moorings.codecs.v2_json import V2Request
 from moorings.rest.http import parse_json
 
 
-def parse(head: bytes) -> V2Request:
+def parse(head: bytes | bytearray) -> V2Request:
     """A V2 request's JSON part, parsed and checked."""
     return v2_json.parse_request(parse_json(head, parse_v2_data_arrays))
 
@@ -31,9 +31,9 @@ class HeadCache:
     def __len__(self) -> int:
         return len(self._parsed)
 
-    def parse(self, head: bytes) -> V2Request:
+    def parse(self, head: bytes | bytearray) -> V2Request:
         """``parse(head)``, from the cache when the same binary-only header came before."""
-        if len(head) > self.max_head_bytes:
+        if len(head) > self.max_head_bytes or type(head) is not bytes:
             return parse(head)
         request = self._parsed.get(head)
         if request is None:

@@ -27,7 +27,7 @@ DTYPES: dict[str, np.dtype[np.floating[Any]]] = {
 HEADER_KEYS = {"descr", "fortran_order", "shape"}
 
 
-def read_npy(data: bytes, what: str = "the .npy body") -> npt.NDArray[Any]:
+def read_npy(data: bytes | bytearray, what: str = "the .npy body") -> npt.NDArray[Any]:
     """The array stored in ``data`` (a read-only view of it; float16/float64 are not converted)."""
     if data[:6] != MAGIC:
         raise InvalidArgument(f"{what} is not a .npy array: it must start with the bytes \\x93NUMPY")
@@ -53,10 +53,12 @@ def read_npy(data: bytes, what: str = "the .npy body") -> npt.NDArray[Any]:
             f"{what}: the header announces shape {shape} ({expected} bytes of data) but "
             f"{len(data) - end} bytes follow it"
         )
-    return np.frombuffer(data, dtype=dtype, count=count, offset=end).reshape(shape)
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=end).reshape(shape)
+    array.flags.writeable = False  # a view of a bytearray would be writable
+    return array
 
 
-def _header(raw: bytes, encoding: str, what: str) -> dict[str, Any]:
+def _header(raw: bytes | bytearray, encoding: str, what: str) -> dict[str, Any]:
     try:
         header = ast.literal_eval(raw.decode(encoding))
     except (UnicodeDecodeError, ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
