@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from moorings.http1 import HttpServer, Limits
-from moorings.http1.connection import LARGE_BODY
+from moorings.http1.connection import FIRST_LARGE_BUFFER, LARGE_BODY, _LargeRequest
 from moorings.rest.request import Answer, Request
 from tests.http1.test_server import expect_error_and_close, is_closed, post, read_response
 
@@ -162,3 +162,24 @@ def test_a_large_body_over_the_limit_gets_413_before_it_is_read() -> None:
     with serving(Limits(max_body_bytes=LARGE_BODY)) as port, connect(port) as sock:
         sock.sendall(f"POST /a HTTP/1.1\r\nContent-Length: {LARGE_BODY + 1}\r\n\r\n".encode())
         expect_error_and_close(sock, 413, str(LARGE_BODY + 1).encode())
+
+
+def test_a_body_larger_than_the_first_buffer_arrives_whole() -> None:
+    body = payload(3 * FIRST_LARGE_BUFFER + 5)
+    with serving() as port, connect(port) as sock:
+        sock.sendall(post("/grown", body))
+        check(read_response(sock, bytearray())[2], "/grown", body, "bytearray")
+
+
+def test_a_declared_length_alone_does_not_reserve_the_whole_body() -> None:
+    # a client that announces 48 MiB and sends nothing makes the server hold the first buffer only
+    large = _LargeRequest(48 * 1024 * 1024, b"POST", True, False)
+    assert len(large.body) == FIRST_LARGE_BUFFER
+    data = payload(3 * FIRST_LARGE_BUFFER)
+    for start in range(0, len(data), 100_000):
+        assert large.take(memoryview(data)[start : start + 100_000]) == len(data[start : start + 100_000])
+    assert bytes(large.body[: large.filled]) == data
+    assert len(large.body) == 4 * FIRST_LARGE_BUFFER  # doubled twice, as the bytes came
+    rest = payload(100, 9)
+    small = _LargeRequest(LARGE_BODY, b"POST", True, False)
+    assert small.take(memoryview(payload(LARGE_BODY) + rest)) == LARGE_BODY  # never past the body

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 LARGE_BODY = 64 * 1024
 #: the size of the read buffer a server shares between its connections
 READ_BUFFER = 64 * 1024
+#: a large body's buffer starts at most this big and doubles as bytes arrive (up to the body's length),
+#: so a declared length alone does not make the server hold that much memory
+FIRST_LARGE_BUFFER = 1024 * 1024
 
 Handler = Callable[[Request], Awaitable[Answer]]
 ERROR_HEADERS: Headers = [(b"content-type", b"application/json")]
@@ -57,15 +60,36 @@ class _LargeBody(Exception):
 class _LargeRequest:
     """A request whose head is parsed and whose large body is arriving into ``body``."""
 
-    __slots__ = ("body", "filled", "http10", "keep_alive", "method", "view")
+    __slots__ = ("body", "filled", "http10", "keep_alive", "length", "method", "view")
 
-    def __init__(self, size: int, method: bytes, keep_alive: bool, http10: bool) -> None:
-        self.body = bytearray(size)
+    def __init__(self, length: int, method: bytes, keep_alive: bool, http10: bool) -> None:
+        self.length = length
+        self.body = bytearray(min(length, FIRST_LARGE_BUFFER))
         self.view = memoryview(self.body)
         self.filled = 0
         self.method = method
         self.keep_alive = keep_alive
         self.http10 = http10
+
+    def room(self) -> memoryview:
+        """Where the body's next bytes go; a full buffer first doubles (up to the body's length)."""
+        if self.filled == len(self.body):
+            self.view.release()
+            self.body += bytes(min(len(self.body), self.length - len(self.body)))
+            self.view = memoryview(self.body)
+        return self.view[self.filled :]
+
+    def take(self, data: memoryview) -> int:
+        """Copy as much of ``data`` as the body still lacks; how many bytes that was."""
+        taken = 0
+        while taken < len(data) and self.filled < self.length:
+            room = self.room()
+            size = min(len(room), len(data) - taken)
+            room[:size] = data[taken : taken + size]
+            room.release()  # no view may outlive a copy: the buffer may grow before the next
+            self.filled += size
+            taken += size
+        return taken
 
 
 class _Slot:
@@ -124,7 +148,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._draining = False  # the server is stopping: finish the request being read, then close
         self._last_active = loop.time()
 
-    # asyncio.Protocol
+    # asyncio.BufferedProtocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
@@ -145,7 +169,7 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         large = self._large
-        return self._view if large is None else large.view[large.filled :]
+        return self._view if large is None else large.room()
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._closing:
@@ -156,7 +180,7 @@ class HttpConnection(asyncio.BufferedProtocol):
             self._feed(0, nbytes)
             return
         large.filled += nbytes  # read straight into the body
-        if large.filled == len(large.body):
+        if large.filled == large.length:
             self._complete_large(large)
 
     def _feed(self, start: int, end: int) -> None:
@@ -179,13 +203,11 @@ class HttpConnection(asyncio.BufferedProtocol):
             # the rest is read straight into the body; a fresh parser reads what follows it
             self._parser = httptools.HttpRequestParser(self)
             start = self._large_start
-            take = min(len(large.body), end - start)
-            large.view[:take] = self._view[start : start + take]
-            large.filled = take
-            if take == len(large.body):
+            start += large.take(self._view[start:end])
+            if large.filled == large.length:
                 self._complete_large(large)
-                if start + take < end:
-                    self._feed(start + take, end)  # requests pipelined behind it
+                if start < end:
+                    self._feed(start, end)  # requests pipelined behind it
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {str(exc)[:100]}")
 
