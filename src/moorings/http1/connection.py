@@ -10,9 +10,9 @@ the client does not read what we write.
 Bytes are read into a buffer the server shares between its connections (all on
 one event loop thread) and parsed from there. A body of at least ``LARGE_BODY``
 bytes with a Content-Length (an image, audio) is not parsed: once its head is,
-the body is read from the socket straight into one buffer of the declared size.
-Through the parser it would be copied three times more (into the loop's bytes
-object, into the parser's pieces, then joined).
+the body is read from the socket straight into one buffer, which grows as the
+bytes arrive. Through the parser it would be copied three times more (into the
+loop's bytes object, into the parser's pieces, then joined).
 
 Limits (``Limits``): a body over the limit gets 413 as soon as its declared or
 received length passes it, a head over the limit 431, a malformed request 400,
