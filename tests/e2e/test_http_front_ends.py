@@ -52,6 +52,27 @@ def test_keep_alive_client_gets_the_models_answers(
         assert client.get("/v1/models/nope").status_code == 404
 
 
+def test_bodies_of_several_mib_as_json_and_as_v2_binary(
+    server: RunningServer, repo: tuple[Path, onnx_models.Mlp]
+) -> None:
+    # past the HTTP/1.1 server's first large-body buffer (1 MiB), so it grows while the body arrives
+    rows = np.random.default_rng(3).random((1500, 256), dtype=np.float32)
+    want = repo[1](rows)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        body = orjson.dumps({"instances": rows.tolist()})
+        assert len(body) > 3 * 1024 * 1024
+        r = client.post("/v1/models/mlp:predict", content=body)
+        assert r.status_code == 200
+        np.testing.assert_allclose(r.json()["predictions"], want, rtol=1e-5, atol=1e-6)
+        head = orjson.dumps({"inputs": [{"name": "x", "shape": list(rows.shape), "datatype": "FP32",
+                                         "parameters": {"binary_data_size": rows.nbytes}}]})  # fmt: skip
+        r = client.post("/v2/models/mlp/infer", content=head + rows.tobytes(),
+                        headers={"Inference-Header-Content-Length": str(len(head))})  # fmt: skip
+        assert r.status_code == 200
+        (out,) = r.json()["outputs"]
+        np.testing.assert_allclose(np.array(out["data"]).reshape(out["shape"]), want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_with_a_large_body_and_expect_continue(
     server: RunningServer, repo: tuple[Path, onnx_models.Mlp], tmp_path: Path
