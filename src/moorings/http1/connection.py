@@ -60,12 +60,11 @@ class _LargeBody(Exception):
 class _LargeRequest:
     """A request whose head is parsed and whose large body is arriving into ``body``."""
 
-    __slots__ = ("body", "filled", "http10", "keep_alive", "length", "method", "view")
+    __slots__ = ("body", "filled", "http10", "keep_alive", "length", "method")
 
     def __init__(self, length: int, method: bytes, keep_alive: bool, http10: bool) -> None:
         self.length = length
         self.body = bytearray(min(length, FIRST_LARGE_BUFFER))
-        self.view = memoryview(self.body)
         self.filled = 0
         self.method = method
         self.keep_alive = keep_alive
@@ -74,10 +73,8 @@ class _LargeRequest:
     def room(self) -> memoryview:
         """Where the body's next bytes go; a full buffer first doubles (up to the body's length)."""
         if self.filled == len(self.body):
-            self.view.release()
             self.body += bytes(min(len(self.body), self.length - len(self.body)))
-            self.view = memoryview(self.body)
-        return self.view[self.filled :]
+        return memoryview(self.body)[self.filled :]
 
     def take(self, data: memoryview) -> int:
         """Copy as much of ``data`` as the body still lacks; how many bytes that was."""
@@ -130,12 +127,11 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._reading = False
         self._started = 0.0
         self._reject: tuple[int, str] | None = None
-        # reading: the shared buffer, and the part of it being parsed now (see ``_read_large_body``)
+        # reading: the shared buffer, and the part of it being parsed now when a request starts at its
+        # first byte (None: one was already being read, or one completed in it; see ``_read_large_body``)
         self._buffer = read_buffer
         self._view = memoryview(read_buffer)
-        self._fed = (0, 0)
-        self._begun_in_feed = False
-        self._completed_in_feed = 0
+        self._fresh: tuple[int, int] | None = None
         #: a large body being read past the parser, and where it starts in the bytes parsed
         self._large: _LargeRequest | None = None
         self._large_start = 0
@@ -185,9 +181,7 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def _feed(self, start: int, end: int) -> None:
         """Parse bytes ``start:end`` of the read buffer."""
-        self._fed = (start, end)
-        self._begun_in_feed = False
-        self._completed_in_feed = 0
+        self._fresh = None if self._reading else (start, end)
         try:
             self._parser.feed_data(self._view[start:end])
         except httptools.HttpParserUpgrade:
@@ -214,7 +208,6 @@ class HttpConnection(asyncio.BufferedProtocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
-        self._begun_in_feed = True
         self._url = []
         self._headers = []
         self._body = []
@@ -258,10 +251,11 @@ class HttpConnection(asyncio.BufferedProtocol):
         CRLF. Otherwise (a head split over two reads, requests pipelined before it in one read) the
         parser reads the body as usual.
         """
-        start, end = self._fed
+        fresh = self._fresh
         buffer = self._buffer
-        if not self._begun_in_feed or self._completed_in_feed or buffer[start] in b"\r\n":
+        if fresh is None or buffer[fresh[0]] in b"\r\n":
             return
+        start, end = fresh
         # llhttp refuses bare LF line ends and folded header lines before a head completes, so the
         # head it has just completed ends at the first CRLF CRLF; checked here all the same
         head_end = buffer.find(b"\r\n\r\n", start, end) + 4
@@ -281,7 +275,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        self._completed_in_feed += 1
+        self._fresh = None  # a request that follows in these bytes does not start at their first
         parser = self._parser
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self._complete(
@@ -290,7 +284,6 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def _complete_large(self, large: _LargeRequest) -> None:
         self._large = None
-        large.view.release()
         self._complete(large.method, large.keep_alive, large.http10, large.body)
 
     def _complete(self, raw_method: bytes, keep_alive: bool, http10: bool, body: Body) -> None:
