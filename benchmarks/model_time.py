@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,10 +28,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.bodies import write_all  # noqa: E402
-from benchmarks.build_models import model_dir  # noqa: E402
 from benchmarks.paired import pick  # noqa: E402
 from benchmarks.proc import tree_cpu_seconds  # noqa: E402
-from benchmarks.run import PROJECT_PYTHON, WORK, Server, load, start, stop, wait_ready  # noqa: E402
+from benchmarks.run import WORK, Server, load, raw_throughput, start, stop, wait_ready  # noqa: E402
 
 
 def model_totals(pid: int, path: Path) -> dict[str, float]:
@@ -46,16 +44,6 @@ def model_totals(pid: int, path: Path) -> dict[str, float]:
         time.sleep(0.05)
     totals: dict[str, float] = json.loads(path.read_text())
     return totals
-
-
-def raw_per_row(server: Server, batch: int, seconds: float, cpus: str) -> float:
-    """Seconds of one core per row for the raw runtime at ``batch`` rows per call."""
-    runtime = "tensorflow" if server.model == "mlp-tf" else "onnx"
-    command = ["taskset", "-c", cpus, str(PROJECT_PYTHON), str(HERE / "raw.py"), runtime,
-               str(model_dir(server.model)), "--sizes", str(batch), "--seconds", str(seconds)]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    result = json.loads([x for x in out.splitlines() if x.startswith("{")][-1])
-    return 1 / float(result["best_rows_per_s"])
 
 
 def one_round(server: Server, args: argparse.Namespace, times: Path) -> dict[str, Any]:
@@ -76,7 +64,7 @@ def one_round(server: Server, args: argparse.Namespace, times: Path) -> dict[str
     rows = after["rows"] - before["rows"]
     requests = result["requests"]
     batch = max(1, round(rows / calls))
-    raw = raw_per_row(server, batch, 3.0, args.server_cpus)
+    raw = 1 / float(raw_throughput(server.model, 3.0, args.server_cpus, str(batch))["best_rows_per_s"])
     served = cpu / requests  # one row per request in the benchmark's bodies
     model = (after["cpu_s"] - before["cpu_s"]) / rows
     return {"rps": requests / (result["duration_us"] / 1e6), "rows_per_call": rows / calls, "batch": batch,

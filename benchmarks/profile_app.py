@@ -143,7 +143,7 @@ async def drive_http1(
         transport = _LoopbackTransport(loop, request, budget)
         protocol = HttpConnection(app.handle, Limits(), connections, DateHeader(), loop, read_buffer)
         transport.protocol = protocol
-        transport.protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.connection_made(transport)  # type: ignore[arg-type]
         transports.append(transport)
         loop.call_soon(transport.send)
     await asyncio.gather(*(t.done for t in transports))

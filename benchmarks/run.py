@@ -323,9 +323,10 @@ def wrk(server: Server, port: int, concurrency: int, seconds: int, client_cpus: 
     return result
 
 
-def raw_throughput(model: str, seconds: float, cpus: str) -> dict[str, Any]:
+def raw_throughput(model: str, seconds: float, cpus: str, sizes: str = "") -> dict[str, Any]:
+    """``raw.py``'s rows/s per batch size for ``model`` (``sizes``: comma-separated, default per model)."""
     runtime = "tensorflow" if model == "mlp-tf" else "onnx"
-    sizes = "1,2,4,8,16" if model == "effnet" else "1,8,16,32,64,128"
+    sizes = sizes or ("1,2,4,8,16" if model == "effnet" else "1,8,16,32,64,128")
     command = ["taskset", "-c", cpus, str(PROJECT_PYTHON), str(HERE / "raw.py"), runtime,
                str(model_dir(model)), "--sizes", sizes, "--seconds", str(seconds)]  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

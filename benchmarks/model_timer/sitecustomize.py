@@ -1,7 +1,7 @@
 """Put on a benchmarked Moorings server's PYTHONPATH by ``model_time.py``: times every model call.
 
 Wraps ``Batcher._run_padded`` (one call of the model on one batch, padding included) and, on
-SIGUSR1, writes the totals so far (calls, rows, thread CPU and wall seconds inside the calls) as
+SIGUSR1, writes the totals so far (calls, rows, thread CPU seconds inside the calls) as
 JSON to the file named by ``$MOORINGS_MODEL_TIMES``. Never loaded by the server otherwise.
 """
 
@@ -16,22 +16,21 @@ from typing import Any
 
 from moorings.batching import batcher
 
-_totals = {"calls": 0, "rows": 0, "cpu_s": 0.0, "wall_s": 0.0}
+_totals = {"calls": 0, "rows": 0, "cpu_s": 0.0}
 _lock = threading.Lock()
 _run_padded = batcher.Batcher._run_padded
 
 
 def _timed(self: batcher.Batcher, signature: Any, inputs: Any, rows: int) -> Any:
-    cpu, wall = time.thread_time(), time.perf_counter()
+    start = time.thread_time()
     try:
         return _run_padded(self, signature, inputs, rows)
     finally:
-        cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+        cpu = time.thread_time() - start
         with _lock:
             _totals["calls"] += 1
             _totals["rows"] += rows
             _totals["cpu_s"] += cpu
-            _totals["wall_s"] += wall
 
 
 def _dump(signum: int, frame: object) -> None:
