@@ -10,20 +10,16 @@ past the parser into one buffer, ``bytes`` that the parser read it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import orjson
 import pytest
 
-from moorings.http1 import HttpServer, Limits
+from moorings.http1 import Limits
 from moorings.http1.connection import FIRST_LARGE_BUFFER, LARGE_BODY, _LargeRequest
 from moorings.rest.request import Answer, Request
-from tests.http1.test_server import expect_error_and_close, is_closed, post, read_response
+from tests.http1.test_server import expect_error_and_close, is_closed, post, read_response, serving
 
 
 async def digest(request: Request) -> Answer:
@@ -38,22 +34,6 @@ async def digest(request: Request) -> Answer:
     return 200, body, [(b"content-type", b"application/json")]
 
 
-@contextmanager
-def serving(limits: Limits | None = None) -> Iterator[int]:
-    loop = asyncio.new_event_loop()
-    server = HttpServer(digest, "127.0.0.1", 0, limits or Limits(), sweep_seconds=0.05)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(5)
-    try:
-        yield server.ports[0]
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(1), loop).result(6)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
-
-
 def payload(size: int, seed: int = 0) -> bytes:
     return bytes((i * 7 + seed) % 251 for i in range(size))
 
@@ -66,13 +46,9 @@ def check(answer: bytes, path: str, body: bytes, kind: str | None) -> None:
     assert got["type"] == kind or kind is None
 
 
-def connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=10)
-
-
 def test_a_large_body_in_one_write_then_a_small_request_on_the_same_connection() -> None:
     body = payload(600_000)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         buffer = bytearray()
         sock.sendall(post("/big", body))
         status, _, answer = read_response(sock, buffer)
@@ -88,7 +64,7 @@ def test_a_large_body_arriving_in_pieces_is_whole(piece: int) -> None:
     body = payload(LARGE_BODY + 12_345 if piece > 1 else LARGE_BODY)
     request = post("/pieces", body)
     head_end = request.index(b"\r\n\r\n") + 4
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         sock.sendall(request[:head_end])
         for start in range(head_end, len(request), piece):
             sock.sendall(request[start : start + piece])
@@ -97,7 +73,7 @@ def test_a_large_body_arriving_in_pieces_is_whole(piece: int) -> None:
 
 def test_requests_pipelined_around_large_ones_are_answered_in_order() -> None:
     first, second = payload(LARGE_BODY, 1), payload(200_000, 2)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         # large, small, large, small in one write: the bytes after each large body are the next request
         sock.sendall(post("/1", first) + post("/2", b"x") + post("/3", second) + post("/4", b""))
         buffer = bytearray()
@@ -112,7 +88,7 @@ def test_requests_pipelined_around_large_ones_are_answered_in_order() -> None:
 def test_a_large_request_whose_head_is_split_over_two_writes() -> None:
     body = payload(100_000)
     request = post("/split", body)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         sock.sendall(request[:20])
         threading.Event().wait(0.1)  # the server reads the first part on its own
         sock.sendall(request[20:])
@@ -121,7 +97,7 @@ def test_a_large_request_whose_head_is_split_over_two_writes() -> None:
 
 def test_expect_100_continue_then_a_large_body() -> None:
     body = payload(300_000)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         head = f"POST /continue HTTP/1.1\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
         sock.sendall(head.encode())
         buffer = bytearray()
@@ -132,7 +108,7 @@ def test_expect_100_continue_then_a_large_body() -> None:
 
 def test_a_large_chunked_body() -> None:
     body = payload(200_000)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         chunks = b"".join(
             f"{len(part):x}\r\n".encode() + part + b"\r\n"
             for part in (body[i : i + 50_000] for i in range(0, len(body), 50_000))
@@ -144,7 +120,7 @@ def test_a_large_chunked_body() -> None:
 
 def test_connection_close_on_a_large_request_closes_after_its_answer() -> None:
     body = payload(LARGE_BODY)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         sock.sendall(post("/close", body, "Connection: close\r\n") + post("/never", b""))
         status, headers, answer = read_response(sock, bytearray())
         assert status == 200 and headers["connection"] == "close"
@@ -153,20 +129,20 @@ def test_connection_close_on_a_large_request_closes_after_its_answer() -> None:
 
 
 def test_a_large_body_that_stops_arriving_gets_408() -> None:
-    with serving(Limits(request_seconds=0.3)) as port, connect(port) as sock:
+    with serving(Limits(request_seconds=0.3), handler=digest) as server, server.connect() as sock:
         sock.sendall(post("/stalled", payload(LARGE_BODY))[:-10])
         expect_error_and_close(sock, 408, b"did not arrive within")
 
 
 def test_a_large_body_over_the_limit_gets_413_before_it_is_read() -> None:
-    with serving(Limits(max_body_bytes=LARGE_BODY)) as port, connect(port) as sock:
+    with serving(Limits(max_body_bytes=LARGE_BODY), handler=digest) as server, server.connect() as sock:
         sock.sendall(f"POST /a HTTP/1.1\r\nContent-Length: {LARGE_BODY + 1}\r\n\r\n".encode())
         expect_error_and_close(sock, 413, str(LARGE_BODY + 1).encode())
 
 
 def test_a_body_larger_than_the_first_buffer_arrives_whole() -> None:
     body = payload(3 * FIRST_LARGE_BUFFER + 5)
-    with serving() as port, connect(port) as sock:
+    with serving(handler=digest) as server, server.connect() as sock:
         sock.sendall(post("/grown", body))
         check(read_response(sock, bytearray())[2], "/grown", body, "bytearray")
 

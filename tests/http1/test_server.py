@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from moorings.http1 import HttpServer, Limits
+from moorings.http1.connection import Handler
 from moorings.rest.request import Answer, Request
 
 SEEN: list[bytes] = []
@@ -54,9 +55,11 @@ class Running:
 
 
 @contextmanager
-def serving(limits: Limits | None = None, sweep_seconds: float = 0.05) -> Iterator[Running]:
+def serving(
+    limits: Limits | None = None, sweep_seconds: float = 0.05, handler: Handler = echo
+) -> Iterator[Running]:
     loop = asyncio.new_event_loop()
-    server = HttpServer(echo, "127.0.0.1", 0, limits or Limits(), sweep_seconds=sweep_seconds)
+    server = HttpServer(handler, "127.0.0.1", 0, limits or Limits(), sweep_seconds=sweep_seconds)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(5)
