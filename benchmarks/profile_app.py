@@ -37,9 +37,12 @@ from moorings.http1.limits import Limits  # noqa: E402
 from moorings.http1.wire import DateHeader  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
 from moorings.rest.request import Request  # noqa: E402
-from moorings.runtimes.base import Tensors  # noqa: E402
 from moorings.server import build_manager, freeze_heap, set_gc_threshold  # noqa: E402
-from moorings.types import ModelRef, Signature  # noqa: E402
+from moorings.types import (  # noqa: E402
+    ModelRef,
+    Signature,
+    Tensors,
+)
 
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []
 

@@ -18,15 +18,16 @@ from moorings.batching.batcher import common_rows
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable, ServableHandle
 from moorings.errors import InvalidArgument, MooringsError, first_line
-from moorings.runtimes.base import Example, Tensors
 from moorings.types import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     REGRESS_METHOD,
     ClassifyResult,
+    Example,
     ModelRef,
     ModelStatus,
     Signature,
+    Tensors,
 )
 
 T = TypeVar("T")

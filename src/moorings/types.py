@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from moorings.dtypes import DType
+from moorings.errors import InvalidArgument
+from moorings.names import check_model_name, parse_version
 
 DEFAULT_SIGNATURE = "serving_default"
+
+#: named tensors, as every runtime takes and gives them
+Tensors = dict[str, np.ndarray]
+#: one tf.Example as a feature dict (feature name -> list of values)
+Example = dict[str, Any]
 
 PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -29,6 +39,14 @@ class ModelRef:
     name: str
     version: int | None = None
     label: str | None = None
+
+
+def parse_ref(name: str, version: str | None = None, label: str | None = None) -> ModelRef:
+    """A ModelRef from URL parts, validating each."""
+    check_model_name(name)
+    if version is not None and label is not None:
+        raise InvalidArgument("give a version or a label, not both")
+    return ModelRef(name, parse_version(version) if version is not None else None, label)
 
 
 @dataclass(frozen=True)

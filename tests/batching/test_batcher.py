@@ -10,8 +10,7 @@ from moorings import dtypes
 from moorings.batching.batcher import Batcher, batchable
 from moorings.batching.settings import BatchingSettings, parse_batching
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
-from moorings.runtimes.base import Tensors
-from moorings.types import Signature, TensorSpec
+from moorings.types import Signature, Tensors, TensorSpec
 
 SIG = Signature(
     "s",

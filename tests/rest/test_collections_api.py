@@ -65,7 +65,7 @@ def test_collection_lifecycle(app: RestApp) -> None:
     ("method", "path", "body", "status", "message"),
     [
         ("POST", "/v1/collections", {"name": "films", "dim": 2}, 409, "already exists"),
-        ("POST", "/v1/collections", {"name": "x/y", "dim": 2}, 400, "invalid model name"),
+        ("POST", "/v1/collections", {"name": "x/y", "dim": 2}, 400, "invalid collection name"),
         ("GET", "/v1/collections/ghost", None, 404, "no collection named 'ghost'"),
         ("POST", "/v1/collections/ghost:search", {"vector": [1, 0]}, 404, "no collection"),
         ("POST", "/v1/collections/films:search", {"vector": [1, 0, 0]}, 400, "dimension 3"),
@@ -81,7 +81,7 @@ def test_collection_lifecycle(app: RestApp) -> None:
         ("GET", "/v1/collections/films:search", None, 405, "use POST"),
         ("PUT", "/v1/collections/films", None, 405, "use GET"),
         ("GET", "/v1/collections/films/items/zzz", None, 404, "no item 'zzz'"),
-        ("GET", "/v1/collections/..%2F..%2Fetc", None, 400, "invalid model name"),
+        ("GET", "/v1/collections/..%2F..%2Fetc", None, 400, "invalid collection name"),
         ("GET", "/v1/collections/films/other", None, 404, "no such route"),
     ],
 )

@@ -130,7 +130,7 @@ def test_names_and_paths_are_checked(faiss_backend: FaissBackend) -> None:
     with pytest.raises(AlreadyExists):
         faiss_backend.create(CollectionSpec(name="a", dim=2))
     for bad in ("..", "../x", "a/b", ".hidden", ""):
-        with pytest.raises(Exception, match="invalid model name"):
+        with pytest.raises(Exception, match="invalid collection name"):
             faiss_backend.open(bad)
     with pytest.raises(NotFound):
         faiss_backend.open("absent")

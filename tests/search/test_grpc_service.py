@@ -105,7 +105,7 @@ def test_create_upsert_search_by_vector_id_and_name(stub: pb_grpc.CollectionServ
         (
             lambda s: s.CreateCollection(pb.CreateCollectionRequest(name="../x", dim=2)),
             grpc.StatusCode.INVALID_ARGUMENT,
-            "invalid model name",
+            "invalid collection name",
         ),
         (
             lambda s: s.Upsert(

@@ -169,7 +169,7 @@ def test_unknown_collection_and_bad_specs(embedded: Collections) -> None:
     for spec, message in [
         ({"name": "x", "dim": 0}, "'dim' must be"),
         ({"name": "x", "dim": 3, "metric": "hamming"}, "'metric' must be"),
-        ({"name": "../x", "dim": 3}, "invalid model name"),
+        ({"name": "../x", "dim": 3}, "invalid collection name"),
         ({"name": "x", "dim": 3, "reduce_to": 3}, "'reduce_to'"),
         ({"name": "x", "dim": 3, "extra": 1}, "unknown collection field"),
     ]:

@@ -43,8 +43,7 @@ import numpy as np
 
 from moorings.batching.settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
-from moorings.runtimes.base import Tensors
-from moorings.types import Signature
+from moorings.types import Signature, Tensors
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,8 @@ import numpy as np
 from moorings import __version__
 from moorings.codecs.tensor_proto import check_dtype
 from moorings.codecs.v2_json import Named, select_outputs, v2_name
-from moorings.core.manager import parse_ref
 from moorings.dataplane import DataPlane
-from moorings.runtimes.base import Tensors
-from moorings.types import ModelRef, ServableId, Signature, TensorSpec, VersionState
+from moorings.types import ModelRef, ServableId, Signature, Tensors, TensorSpec, VersionState, parse_ref
 
 #: the V2 ``platform`` of each runtime
 PLATFORMS = {

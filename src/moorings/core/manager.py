@@ -25,8 +25,8 @@ from pathlib import Path
 from moorings.config import ModelConfig
 from moorings.core.loader import Loader
 from moorings.core.servable import Servable, ServableHandle
-from moorings.errors import InvalidArgument, LoadError, NotFound, Unavailable
-from moorings.repository.names import check_model_name
+from moorings.errors import LoadError, NotFound, Unavailable
+from moorings.names import check_model_name
 from moorings.repository.source import AspiredModel, LocalSource
 from moorings.types import ModelRef, ModelStatus, ServableId, VersionState, VersionStatus
 
@@ -303,13 +303,3 @@ class Manager:
     def labels(self, name: str) -> dict[str, int]:
         with self._lock:
             return dict(self._model(name).config.labels)
-
-
-def parse_ref(name: str, version: str | None = None, label: str | None = None) -> ModelRef:
-    """A ModelRef from URL parts, validating each."""
-    from moorings.repository.names import parse_version
-
-    check_model_name(name)
-    if version is not None and label is not None:
-        raise InvalidArgument("give a version or a label, not both")
-    return ModelRef(name, parse_version(version) if version is not None else None, label)

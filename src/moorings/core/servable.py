@@ -9,8 +9,8 @@ from types import TracebackType
 from moorings.batching.batcher import Batcher, batchable
 from moorings.batching.settings import BatchingSettings
 from moorings.errors import NotFound
-from moorings.runtimes.base import Example, Runtime, Tensors
-from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, ServableId, Signature
+from moorings.runtimes.base import Runtime
+from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, Example, ServableId, Signature, Tensors
 
 
 class Servable:

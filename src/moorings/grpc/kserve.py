@@ -23,7 +23,7 @@ from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.grpc.status import deadline, rpc
-from moorings.runtimes.base import Tensors
+from moorings.types import Tensors
 
 # InferTensorContents field of each datatype (FP16 has none: it travels raw)
 _CONTENTS_FIELD = {

@@ -28,20 +28,21 @@ from tensorflow_serving.apis import (
 )
 
 from moorings.codecs import tensor_proto
-from moorings.core.manager import parse_ref
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, Unimplemented
 from moorings.grpc.status import deadline, rpc
-from moorings.runtimes.base import Example, Tensors
 from moorings.types import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     REGRESS_METHOD,
     ClassifyResult,
+    Example,
     ModelRef,
     ServableId,
     Signature,
+    Tensors,
     TensorSpec,
+    parse_ref,
 )
 
 Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from moorings.config import ModelConfig, load_model_config
 from moorings.errors import MooringsError
-from moorings.repository.names import VERSION_RE, inside, is_valid_model_name
+from moorings.names import VERSION_RE, is_valid_model_name
+from moorings.repository.paths import inside
 
 log = logging.getLogger(__name__)
 

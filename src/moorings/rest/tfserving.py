@@ -18,11 +18,10 @@ from typing import Any
 from moorings.codecs import tfserving_json as tfjson
 from moorings.codecs.json_fast import parse_leading_array
 from moorings.codecs.tfserving_status import metadata_json, status_json
-from moorings.core.manager import parse_ref
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.rest.http import parse_json
-from moorings.types import ModelRef
+from moorings.types import ModelRef, parse_ref
 
 VERBS = ("predict", "classify", "regress")
 

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from moorings.config import RuntimeOptions
 from moorings.errors import Unimplemented
-from moorings.types import ClassifyResult, Signature
-
-Tensors = dict[str, np.ndarray]
-Example = dict[str, Any]
+from moorings.types import ClassifyResult, Example, Signature, Tensors
 
 
 class Runtime(ABC):

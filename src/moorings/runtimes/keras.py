@@ -11,8 +11,8 @@ import numpy as np
 from moorings import dtypes
 from moorings.config import RuntimeOptions
 from moorings.errors import LoadError, first_line
-from moorings.runtimes.base import Runtime, Tensors
-from moorings.types import DEFAULT_SIGNATURE, Signature, TensorSpec
+from moorings.runtimes.base import Runtime
+from moorings.types import DEFAULT_SIGNATURE, Signature, Tensors, TensorSpec
 
 MODEL_FILE = "model.keras"
 

@@ -16,14 +16,16 @@ import numpy as np
 from moorings import dtypes
 from moorings.config import RuntimeOptions
 from moorings.errors import InvalidArgument, LoadError, Unimplemented
-from moorings.runtimes.base import Example, Runtime, Tensors
+from moorings.runtimes.base import Runtime
 from moorings.types import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     PREDICT_METHOD,
     REGRESS_METHOD,
     ClassifyResult,
+    Example,
     Signature,
+    Tensors,
     TensorSpec,
 )
 

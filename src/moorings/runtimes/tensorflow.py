@@ -20,12 +20,14 @@ import numpy as np
 from moorings import dtypes
 from moorings.config import RuntimeOptions, available_cores
 from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line
-from moorings.runtimes.base import Example, Runtime, Tensors
+from moorings.runtimes.base import Runtime
 from moorings.types import (
     CLASSIFY_METHOD,
     REGRESS_METHOD,
     ClassifyResult,
+    Example,
     Signature,
+    Tensors,
     TensorSpec,
 )
 

@@ -27,12 +27,12 @@ import numpy as np
 import orjson
 
 from moorings.errors import NotFound, Unavailable
-from moorings.repository.names import check_model_name
 from moorings.search import atomic, reduce
 from moorings.search.checksum import digest
 from moorings.search.errors import AlreadyExists, StoreClosed
 from moorings.search.faiss_index import ANN_THRESHOLD, AnnIndex, choose_kind, ivf_lists
 from moorings.search.filters import Filter
+from moorings.search.names import check_collection_name
 from moorings.search.rows import Rows
 from moorings.search.rwlock import RWLock
 from moorings.search.types import CollectionSpec, Hit, Item, ItemBatch, Vectors
@@ -423,7 +423,7 @@ class FaissBackend:
                 shutil.rmtree(path, ignore_errors=True)
 
     def _folder(self, name: str) -> Path:
-        check_model_name(name)
+        check_collection_name(name)
         folder = self.root / name
         if folder.is_symlink() or (folder.exists() and folder.resolve().parent != self.root):
             raise NotFound(f"no collection named {name!r}")

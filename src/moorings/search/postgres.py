@@ -17,8 +17,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from moorings.errors import InvalidArgument, NotFound, Unavailable
-from moorings.repository.names import check_model_name
 from moorings.search.errors import AlreadyExists
+from moorings.search.names import check_collection_name
 from moorings.search.types import CollectionSpec
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class PostgresBackend:
         return CubeStore(self.pool, spec, number, trigram=self.extensions["pg_trgm"])
 
     def create(self, spec: CollectionSpec) -> Any:
-        check_model_name(spec.name)
+        check_collection_name(spec.name)
         if self.kind == "cube" and spec.metric == "ip":
             raise InvalidArgument("the cube backend orders by Euclidean distance: use metric cosine or l2")
         with self._guard, self.pool.connection() as conn, conn.transaction():
@@ -110,7 +110,7 @@ class PostgresBackend:
         return store
 
     def open(self, name: str) -> Any:
-        check_model_name(name)
+        check_collection_name(name)
         with self._guard:
             store = self._stores.get(name)
             if store is not None:
@@ -126,7 +126,7 @@ class PostgresBackend:
             return store
 
     def drop(self, name: str) -> None:
-        check_model_name(name)
+        check_collection_name(name)
         with self._guard, self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
                 "DELETE FROM moorings.collections WHERE name = %s RETURNING number", [name]

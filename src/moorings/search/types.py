@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from moorings.errors import InvalidArgument
-from moorings.repository.names import check_model_name
+from moorings.search.names import check_collection_name
 
 Metric = Literal["cosine", "ip", "l2"]
 IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
@@ -54,7 +54,7 @@ class CollectionSpec:
         name = data.get("name")
         if not isinstance(name, str):
             raise InvalidArgument("collection 'name' must be a string")
-        check_model_name(name)
+        check_collection_name(name)
         dim = data.get("dim")
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIM:
             raise InvalidArgument(f"collection 'dim' must be an integer from 1 to {MAX_DIM}, got {dim!r}")

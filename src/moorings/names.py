@@ -1,9 +1,8 @@
-"""Model names and paths that stay inside the repository."""
+"""Model names and version numbers as clients and folders spell them."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from moorings.errors import InvalidArgument
 
@@ -32,12 +31,3 @@ def parse_version(text: str) -> int:
         shown = text if len(text) <= 40 and text.isprintable() else repr(text[:40])
         raise InvalidArgument(f"invalid version {shown}: a version is a non-negative integer")
     return int(text)
-
-
-def inside(root: Path, candidate: Path) -> bool:
-    """True when ``candidate``, with symlinks resolved, lies inside ``root`` (already resolved)."""
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return False
-    return resolved == root or root in resolved.parents
