@@ -78,7 +78,7 @@ class RestApp:
         if segments[1:] in ([""], []):
             allow_method(method, "GET")
             return 200, dump_json(
-                {"name": "moorings", "version": __version__, "models": self.dataplane.manager.model_names()}
+                {"name": "moorings", "version": __version__, "models": self.dataplane.model_names()}
             )
         raise NotFound(f"no such route: {request.shown_path}")
 
