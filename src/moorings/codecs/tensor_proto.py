@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from moorings import dtypes
+from moorings.codecs.shapes import MAX_DIMS, MAX_ELEMENTS
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
 
@@ -40,8 +41,9 @@ _VALUE_FIELD: dict[str, str] = {
     "string": "string_val",
 }
 
-#: the most elements one tensor may declare (guards against a shape that would allocate terabytes)
-MAX_ELEMENTS = 1 << 31
+#: the most bytes a tensor sent as a few typed values may fill up to (TensorFlow repeats the last
+#: value to the whole shape: one value must not make the server allocate gigabytes)
+MAX_FILLED_BYTES = 64 << 20
 
 
 def proto_dtype(proto: Any, where: str) -> DType:
@@ -58,7 +60,12 @@ def proto_dtype(proto: Any, where: str) -> DType:
 def proto_shape(proto: Any, where: str) -> tuple[int, ...]:
     if proto.tensor_shape.unknown_rank:
         raise InvalidArgument(f"{where}: the tensor_shape must be known (unknown_rank is set)")
-    shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
+    dims = proto.tensor_shape.dim
+    if len(dims) > MAX_DIMS:
+        raise InvalidArgument(
+            f"{where}: the tensor_shape has {len(dims)} dimensions; at most {MAX_DIMS} are served"
+        )
+    shape = tuple(int(d.size) for d in dims)
     if any(d < 0 for d in shape):
         raise InvalidArgument(f"{where}: tensor_shape has a negative dimension {list(shape)}")
     if math.prod(shape) > MAX_ELEMENTS:
@@ -88,6 +95,11 @@ def to_numpy(proto: Any, where: str = "tensor") -> np.ndarray:
     if n > count:
         raise InvalidArgument(
             f"{where}: {_VALUE_FIELD[dtype.name]} has {n} values but shape {list(shape)} holds {count}"
+        )
+    if n < count and count * max(dtype.numpy.itemsize, 8) > MAX_FILLED_BYTES:
+        raise InvalidArgument(
+            f"{where}: {_VALUE_FIELD[dtype.name]} has {n} values for shape {list(shape)} ({count} elements); "
+            f"filling a shape from fewer values is served up to {MAX_FILLED_BYTES >> 20} MiB"
         )
     if dtype.is_string:
         flat = np.empty(count, dtype=object)

@@ -77,8 +77,13 @@ def view(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...]) -> np.nd
 
 
 def _parse_bytes_elements(raw: bytes | memoryview, count: int, where: str) -> np.ndarray:
-    flat = np.empty(count, dtype=object)
     view = memoryview(raw)
+    if count * _LENGTH.size > len(view):  # every element has its 4-byte length: refuse before allocating
+        raise InvalidArgument(
+            f"{where}: {count} BYTES elements need at least {count * _LENGTH.size} bytes of data, "
+            f"the data has {len(view)}"
+        )
+    flat = np.empty(count, dtype=object)
     offset = 0
     for i in range(count):
         if offset + 4 > len(view):

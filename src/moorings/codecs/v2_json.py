@@ -24,6 +24,7 @@ import numpy as np
 from moorings import dtypes
 from moorings.codecs import v2_binary
 from moorings.codecs.json_values import to_array
+from moorings.codecs.shapes import check_shape
 from moorings.codecs.tensor_proto import check_dtype
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
@@ -78,9 +79,7 @@ def parse_datatype(value: Any, where: str) -> DType:
 def _shape(value: Any, where: str) -> tuple[int, ...]:
     if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):  # bool is not int
         raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
-    if math.prod(value) > 1 << 31:
-        raise InvalidArgument(f"{where}: shape {value} has too many elements")
-    return tuple(value)
+    return check_shape(value, where)
 
 
 def _parameters(value: Any, where: str) -> dict[str, Any]:

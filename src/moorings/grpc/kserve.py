@@ -19,6 +19,7 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from moorings import dtypes
 from moorings.codecs import v2_binary, v2_metadata
+from moorings.codecs.shapes import check_shape
 from moorings.codecs.v2_json import cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
@@ -47,12 +48,7 @@ Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
 
 
 def _shape(values: Any, name: str) -> tuple[int, ...]:
-    shape = tuple(values)  # a repeated int64 field: Python ints already
-    if shape and min(shape) < 0:
-        raise InvalidArgument(f"input {name!r}: shape {list(shape)} has a negative dimension")
-    if math.prod(shape) > 1 << 31:
-        raise InvalidArgument(f"input {name!r}: shape {list(shape)} has too many elements")
-    return shape
+    return check_shape(values, f"input {name!r}")  # a repeated int64 field: Python ints already
 
 
 def _from_contents(tensor: Any, dtype: DType, shape: tuple[int, ...], where: str) -> np.ndarray:
