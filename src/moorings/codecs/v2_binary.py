@@ -80,8 +80,8 @@ def _parse_bytes_elements(raw: bytes | memoryview, count: int, where: str) -> np
     view = memoryview(raw)
     if count * _LENGTH.size > len(view):  # every element has its 4-byte length: refuse before allocating
         raise InvalidArgument(
-            f"{where}: {count} BYTES elements need at least {count * _LENGTH.size} bytes of data, "
-            f"the data has {len(view)}"
+            f"{where}: the BYTES data ends before element {len(view) // _LENGTH.size} of {count} "
+            f"({len(view)} bytes; each element takes at least {_LENGTH.size})"
         )
     flat = np.empty(count, dtype=object)
     offset = 0
