@@ -219,3 +219,13 @@ def test_requests_repeating_a_binary_header_get_their_own_answers(app: RestApp, 
         (out,) = r.json()["outputs"]
         np.testing.assert_allclose(np.array(out["data"]).reshape(3, 3), repo[1][2](x), rtol=1e-5)
     assert len(app.v2_heads) >= 1
+
+
+def test_an_output_asked_for_twice_is_a_400(app: RestApp) -> None:
+    body = {
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": X.reshape(-1).tolist()}],
+        "outputs": [{"name": "probabilities"}, {"name": "probabilities"}],
+    }
+    response = infer_json(app, "/v2/models/mlp/infer", body)
+    assert response.status_code == 400
+    assert "'probabilities' more than once" in response.json()["error"]
