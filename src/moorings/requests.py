@@ -34,6 +34,9 @@ class PredictRequest:
     deadline: float | None = None
     #: every input must have the same number of rows (TF Serving's row format)
     same_batch: bool = False
+    #: TF Serving's leniency: inputs missing only trailing dimensions of size 1 of the signature
+    #: get them, and the outputs lose as many (see dataplane/inputs.py)
+    lift_trailing_ones: bool = False
 
 
 @dataclass(frozen=True, slots=True)

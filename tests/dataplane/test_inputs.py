@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moorings.dataplane.inputs import check_inputs, select_outputs
+from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.dtypes import from_numpy
 from moorings.errors import InvalidArgument
 from moorings.types import Signature, TensorSpec
@@ -58,3 +58,15 @@ def test_select_outputs() -> None:
 def test_an_output_asked_for_twice_is_refused() -> None:
     with pytest.raises(InvalidArgument, match=r"outputs names output\(s\) 'sum' more than once"):
         select_outputs(SIGNATURE, ("sum", "product", "sum"), "outputs")
+
+
+def test_trailing_ones_are_lifted_and_dropped() -> None:
+    column = Signature("s", {"x": TensorSpec("x", F32, (-1, 1))}, {"y": TensorSpec("y", F32, (-1, 1))})
+    flat = np.arange(3, dtype=np.float32)
+    inputs, added = lift_trailing_ones(column, {"x": flat})
+    assert added == 1 and inputs["x"].shape == (3, 1)
+    assert drop_trailing_ones({"y": inputs["x"]}, added)["y"].shape == (3,)
+    same, added = lift_trailing_ones(column, {"x": flat.reshape(3, 1)})
+    assert added == 0 and same["x"].shape == (3, 1)
+    _, added = lift_trailing_ones(SIGNATURE, {"a": flat, "b": flat})  # [-1, 3]: 3 is not a 1
+    assert added == 0

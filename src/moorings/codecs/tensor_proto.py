@@ -125,8 +125,11 @@ def to_numpy(proto: Any, where: str = "tensor") -> np.ndarray:
     return full.reshape(shape)
 
 
-def from_numpy(array: np.ndarray, proto: Any) -> Any:
-    """Fill the (empty) TensorProto ``proto`` with ``array``; returns ``proto``."""
+def from_numpy(array: np.ndarray, proto: Any, typed: bool = False) -> Any:
+    """Fill the (empty) TensorProto ``proto`` with ``array``; returns ``proto``.
+
+    Numbers go in ``tensor_content``, or with ``typed`` in the dtype's ``*_val`` field, as
+    TensorFlow Serving writes its Predict outputs (clients that read ``float_val`` need that)."""
     dtype = dtypes.from_numpy(array.dtype)
     proto.dtype = dtype.tf_enum
     dims = proto.tensor_shape.dim
@@ -134,8 +137,12 @@ def from_numpy(array: np.ndarray, proto: Any) -> Any:
         dims.add().size = size
     if dtype.is_string:
         proto.string_val.extend(_as_bytes(v) for v in array.reshape(-1).tolist())
-    else:
+    elif not typed:
         proto.tensor_content = np.ascontiguousarray(array, dtype=dtype.little).tobytes()
+    elif dtype.name == "float16":
+        proto.half_val.extend(array.reshape(-1).view(np.uint16).tolist())
+    else:
+        getattr(proto, _VALUE_FIELD[dtype.name]).extend(array.reshape(-1).tolist())
     return proto
 
 

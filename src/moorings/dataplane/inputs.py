@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from moorings.errors import InvalidArgument
 from moorings.types import Signature, Tensors
 
@@ -57,3 +59,36 @@ def select_outputs(signature: Signature, wanted: tuple[str, ...] | None, field: 
         twice = sorted({n for n in wanted if wanted.count(n) > 1})
         raise InvalidArgument(f"{field} names output(s) {', '.join(repr(n) for n in twice)} more than once")
     return list(wanted)
+
+
+def lift_trailing_ones(signature: Signature, inputs: Tensors) -> tuple[Tensors, int]:
+    """TF Serving's leniency: an input whose shape misses only trailing dimensions of size 1 of its
+    signature (data ``[3]`` for ``[-1, 1]``) gets them; returns the inputs and how many dimensions
+    were added (0: none; the same count for every lifted input, else nothing is lifted)."""
+    lifted: dict[str, np.ndarray] = {}
+    added = 0
+    for name, array in inputs.items():
+        spec = signature.inputs.get(name)
+        if spec is None or spec.shape is None or len(spec.shape) <= array.ndim:
+            continue
+        missing = len(spec.shape) - array.ndim
+        if any(d != 1 for d in spec.shape[array.ndim :]) or added not in (0, missing):
+            continue
+        if not _shape_fits(array.shape, spec.shape[: array.ndim]):
+            continue
+        lifted[name] = array.reshape(array.shape + (1,) * missing)
+        added = missing
+    if not lifted:
+        return inputs, 0
+    return {**inputs, **lifted}, added
+
+
+def drop_trailing_ones(outputs: Tensors, count: int) -> Tensors:
+    """Undo :func:`lift_trailing_ones` on the outputs: each loses ``count`` trailing dimensions of size 1."""
+    dropped = {}
+    for name, array in outputs.items():
+        if array.ndim > count and all(d == 1 for d in array.shape[array.ndim - count :]):
+            dropped[name] = array.reshape(array.shape[: array.ndim - count])
+        else:
+            dropped[name] = array
+    return dropped

@@ -31,7 +31,7 @@ import numpy as np
 from moorings.batching.batcher import common_rows
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
-from moorings.dataplane.inputs import check_inputs, select_outputs
+from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.errors import InvalidArgument, MooringsError, first_line
 from moorings.requests import (
     ClassifyOutcome,
@@ -95,11 +95,16 @@ class DataPlane:
             signature = servable.signature(request.signature_name)
             wanted = select_outputs(signature, request.outputs, request.outputs_field)
             inputs = request.decode(signature)
+            lifted = 0
+            if request.lift_trailing_ones:
+                inputs, lifted = lift_trailing_ones(signature, inputs)
             check_inputs(signature, inputs, request.same_batch)
             outputs = await self._run_signature(servable, signature, inputs, request.deadline)
             servable_id = servable.id
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
+        if lifted:
+            outputs = drop_trailing_ones(outputs, lifted)
         return PredictResult(servable_id, signature, outputs)
 
     async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:

@@ -157,12 +157,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
                 outputs=tuple(request.output_filter) or None,
                 outputs_field="output_filter",
                 deadline=deadline(context),
+                lift_trailing_ones=True,
             )
         )
         response = predict_pb2.PredictResponse()
         fill_spec(response.model_spec, result.servable, result.signature.name)
         for name, array in result.outputs.items():
-            tensor_proto.from_numpy(np.asarray(array), response.outputs[name])
+            tensor_proto.from_numpy(np.asarray(array), response.outputs[name], typed=True)
         return response
 
     @rpc

@@ -81,6 +81,7 @@ async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> An
             partial(tfjson.decode_inputs, body),
             signature_name=body.signature_name,
             same_batch=row_format,
+            lift_trailing_ones=True,
         )
         outputs = (await dataplane.predict(request)).outputs
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
