@@ -217,3 +217,13 @@ def test_tf_serving_quickstart_body_on_a_column_signature(app: RestApp) -> None:
     assert r.status == 200 and r.json() == {"predictions": [[3.0], [3.5]]}  # the full shape stays as it is
     r = post(app, "/v1/models/mlp:predict", {"instances": [1.0, 2.0, 3.0, 4.0]})
     assert r.status == 400 and "has shape [4] but the signature expects [-1, 4]" in r.json()["error"]
+
+
+def test_the_model_list(app: RestApp) -> None:
+    r = get(app, "/v1/models")
+    assert r.status == 200
+    models = {m["name"]: m for m in r.json()["models"]}
+    assert {"mlp", "two", "iris", "diabetes", "half_plus_two"} <= set(models)
+    assert [v["version"] for v in models["mlp"]["model_version_status"]] == ["2", "1"]
+    assert models["mlp"]["model_version_status"][0]["state"] == "AVAILABLE"
+    assert call(app, "POST", "/v1/models", json={}).status == 405

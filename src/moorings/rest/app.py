@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from moorings import __version__
+from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
 from moorings.rest import collections as search_routes
@@ -29,6 +30,7 @@ from moorings.rest.http import (
 from moorings.rest.request import Answer, Request
 from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
+from moorings.types import ModelRef, ModelStatus
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ class RestApp:
         if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
             status, answer = await search_routes.handle(self.collections, request, segments[3:])
             return status, dump_json(answer)
+        if segments[1:] in (["v1", "models"], ["v1", "models", ""]):
+            allow_method(method, "GET")
+            return 200, dump_json(models_json(self._statuses()))
         if len(segments) >= 4 and segments[1] == "v1" and segments[2] == "models":
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:
@@ -81,6 +86,16 @@ class RestApp:
                 {"name": "moorings", "version": __version__, "models": self.dataplane.model_names()}
             )
         raise NotFound(f"no such route: {request.shown_path}")
+
+    def _statuses(self) -> list[ModelStatus]:
+        """Every tracked model's status (one removed meanwhile is left out)."""
+        statuses = []
+        for name in self.dataplane.model_names():
+            try:
+                statuses.append(self.dataplane.status(ModelRef(name)))
+            except NotFound:
+                continue
+        return statuses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: read the whole (bounded) body, then answer as :meth:`handle` does."""
