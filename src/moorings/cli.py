@@ -153,6 +153,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
     )
     add_search_arguments(p)
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let browser apps from ORIGIN call the REST API (repeatable; '*' for any; default: none)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -211,6 +218,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         search_store=args.search_store,
         search_backend=args.search_backend,
         data_dir=args.data_dir,
+        cors_origins=tuple(args.cors_origin),
     )
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)

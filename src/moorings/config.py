@@ -115,6 +115,8 @@ class ServerSettings:
     #: on PostgreSQL: "auto" (pgvector when installed, else cube), "pgvector" or "cube"
     search_backend: str = "auto"
     data_dir: Path = Path("moorings-data")
+    #: origins whose browser apps may call the REST API (``*``: any); empty: no CORS headers
+    cors_origins: tuple[str, ...] = ()
 
 
 def _positive_int(value: Any, where: str) -> int:

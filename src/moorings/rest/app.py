@@ -16,6 +16,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
+from moorings.rest.cors import CorsPolicy
 from moorings.rest.http import (
     JSON_HEADERS,
     Receive,
@@ -37,15 +38,32 @@ log = logging.getLogger(__name__)
 
 class RestApp:
     def __init__(
-        self, dataplane: DataPlane, max_body_bytes: int, collections: Collections | None = None
+        self,
+        dataplane: DataPlane,
+        max_body_bytes: int,
+        collections: Collections | None = None,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
         self.collections = collections
         self.v2_heads = HeadCache()
+        self.cors = CorsPolicy(cors_origins) if cors_origins else None
 
     async def handle(self, request: Request) -> Answer:
         """Answer one request; errors become their HTTP status with ``{"error": ...}``."""
+        if self.cors is None:
+            return await self._answer(request)
+        preflight = self.cors.preflight(request)
+        if preflight is not None:
+            return preflight
+        status, body, headers = await self._answer(request)
+        origin = self.cors.allowed(request)
+        if origin is not None:
+            headers = [*headers, *self.cors.headers(origin)]
+        return status, body, headers
+
+    async def _answer(self, request: Request) -> Answer:
         try:
             segments = path_segments(request.raw_path)
             if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
