@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,13 @@ def test_unservable_settings_are_refused(
         main(["serve", str(tmp_path), *args])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", str(tmp_path), "--rest-port", "0", "--grpc-port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"moorings serve: port {port} (gRPC) is in use; choose another with --grpc-port"

@@ -13,6 +13,7 @@ from moorings.batching.settings import BatchingSettings, parse_batching
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
+from moorings.sockets import port_in_use
 
 
 def positive_float(text: str) -> float:
@@ -226,6 +227,15 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--workers must be at least 1")
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 or more")
+    for what, port, flag in (
+        ("REST", settings.rest_port, "--rest-port"),
+        ("gRPC", settings.grpc_port, "--grpc-port"),
+    ):
+        if port_in_use(settings.host, port):
+            print(
+                f"moorings serve: port {port} ({what}) is in use; choose another with {flag}", file=sys.stderr
+            )
+            return 2
     if args.workers > 1:
         from moorings.workers import serve_workers
 
