@@ -98,3 +98,17 @@ def _save(graph: onnx.GraphProto, folder: Path) -> None:
     onnx.checker.check_model(model)
     folder.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(folder / "model.onnx"))
+
+
+def point_initializer_at(file: Path, name: str, location: str) -> None:
+    """Rewrite ``file`` so initializer ``name`` claims its data lives in the external file ``location``."""
+    model = onnx.load(str(file))
+    (init,) = [i for i in model.graph.initializer if i.name == name]
+    init.data_location = TensorProto.EXTERNAL
+    del init.external_data[:]
+    for key, value in (("location", location), ("offset", "0"), ("length", str(len(init.raw_data) or 16))):
+        entry = init.external_data.add()
+        entry.key, entry.value = key, value
+    init.ClearField("raw_data")
+    init.ClearField("float_data")
+    file.write_bytes(model.SerializeToString())
