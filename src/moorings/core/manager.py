@@ -123,9 +123,8 @@ class Manager:
     def _reconcile(self) -> None:
         for name, aspired in self._aspired.items():
             if aspired.config is None:
-                self._log_once(
-                    f"{name}:config", f"model {name}: {aspired.config_error}; keeping its current versions"
-                )
+                outcome = "keeping its current versions" if name in self._models else "not served"
+                self._log_once(f"{name}:config", f"model {name}: {aspired.config_error}; {outcome}")
                 continue
             self._logged.pop(f"{name}:config", None)
             model = self._models.get(name)
@@ -136,6 +135,8 @@ class Manager:
             self._apply(model, aspired.versions)
         for name in [n for n in self._models if n not in self._aspired]:
             self._apply(self._models[name], {})
+        for key in [k for k in self._logged if k.rsplit(":", 1)[0] not in self._aspired]:
+            del self._logged[key]
 
     def _apply(self, model: _Model, wanted: dict[int, AspiredVersion]) -> None:
         """Carry out the transition plan for ``model`` towards the ``wanted`` versions."""
