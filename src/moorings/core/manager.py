@@ -153,21 +153,19 @@ class Manager:
         if not model.versions and model.name not in self._aspired:
             del self._models[model.name]
 
-    def _log_once(self, key: str, message: str) -> None:
+    def _log_once(self, key: str, message: str, level: int = logging.ERROR) -> None:
         if self._logged.get(key) != message:
             self._logged[key] = message
-            log.error(message)
+            log.log(level, message)
 
     def _warn_unserved_labels(self, model: _Model, aspired: AspiredModel) -> None:
         unserved = _unserved_labels(model.config, aspired)
         key = f"{model.name}:labels"
-        if not unserved:
+        if unserved:
+            message = f"model {model.name}: " + "; ".join(unserved.values())
+            self._log_once(key, message, logging.WARNING)
+        else:
             self._logged.pop(key, None)
-            return
-        message = f"model {model.name}: " + "; ".join(unserved.values())
-        if self._logged.get(key) != message:
-            self._logged[key] = message
-            log.warning(message)
 
     def _begin_load(self, model: _Model, spec: AspiredVersion) -> None:
         record = _Version(spec.version, spec.fingerprint, VersionState.LOADING)
