@@ -73,7 +73,7 @@ def stable_names(tensors: list[Any], structure: Any, prefix: str) -> list[str]:
     declared = [n for n in names if n is not None]
     if len(set(declared)) != len(declared):  # one layer making several tensors: use positions
         names = [None] * len(tensors)
-    taken = set(declared)
+    taken = {n for n in names if n is not None}
     result = []
     for i, name in enumerate(names):
         if name is None:
