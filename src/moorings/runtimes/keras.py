@@ -22,6 +22,7 @@ from moorings import dtypes
 from moorings.config import RuntimeOptions
 from moorings.errors import InvalidArgument, LoadError, first_line
 from moorings.runtimes.base import Runtime
+from moorings.runtimes.tensorflow import configure_threads, import_tensorflow, tf_error_text
 from moorings.types import DEFAULT_SIGNATURE, Signature, Tensors, TensorSpec
 
 MODEL_FILE = "model.keras"
@@ -98,8 +99,6 @@ class KerasRuntime(Runtime):
     def load(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        from moorings.runtimes.tensorflow import configure_threads, import_tensorflow
-
         # one thread at a time: concurrent first imports of TensorFlow can deadlock
         configure_threads(import_tensorflow(), self.options.intra_op_threads, self.path)
         import keras
@@ -129,8 +128,6 @@ class KerasRuntime(Runtime):
         return {DEFAULT_SIGNATURE: self._signature}
 
     def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
-        from moorings.runtimes.tensorflow import import_tensorflow, tf_error_text
-
         feeds: Any = [inputs[n] for n in self._input_names]
         if self._dict_inputs:
             feeds = dict(zip(self._input_names, feeds, strict=True))
