@@ -173,13 +173,10 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     return ModelConfig(policy=policy, labels=labels, runtime=runtime, batching=dict(batching))
 
 
-def load_model_config(model_dir: Path) -> ModelConfig:
-    """Read ``model_dir/model.toml``; defaults when the file is absent."""
-    path = model_dir / MODEL_CONFIG_FILE
-    if not path.is_file():
-        return ModelConfig()
+def parse_model_toml(text: str) -> ModelConfig:
+    """Parse and validate the text of a model.toml; raise InvalidArgument naming what is wrong."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InvalidArgument(f"model.toml is not valid TOML: {exc}") from None
     return parse_model_config(data)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.tensorflow
 @pytest.fixture(scope="module")
 def app(tf_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestApp]:
     repo = tmp_path_factory.mktemp("tf-repo")
-    for name in ("keras_savedmodel", "keras_file", "text", "examples"):
+    for name in ("keras_savedmodel", "keras_file", "text", "examples", "image"):
         shutil.copytree(tf_models / name, repo / name / "1")
     with serving_app(repo, load_timeout=120) as app:
         yield app
@@ -63,3 +63,11 @@ def test_classify_and_regress_signatures(app: RestApp) -> None:
         json={"signature_name": "regress_x", "examples": [{"x": [1.0, 2.0]}]},
     )
     assert r.status == 400 and "not 'tensorflow/serving/classify'" in r.json()["error"]
+
+
+def test_a_tensorflow_op_error_names_its_cause(app: RestApp) -> None:
+    response = call(app, "POST", "/v1/models/image:predict", json={"instances": [{"b64": "aGVsbG8="}]})
+    assert response.status == 400, response.body
+    error = response.json()["error"]
+    assert error.startswith("the model rejected the input: Unknown image file format.")
+    assert "Graph execution" not in error and "[[" not in error

@@ -115,3 +115,17 @@ def write_half_plus_two(folder: Path) -> None:
         inits,
     )
     _save(graph, folder)
+
+
+def point_initializer_at(file: Path, name: str, location: str) -> None:
+    """Rewrite ``file`` so initializer ``name`` claims its data lives in the external file ``location``."""
+    model = onnx.load(str(file))
+    (init,) = [i for i in model.graph.initializer if i.name == name]
+    init.data_location = TensorProto.EXTERNAL
+    del init.external_data[:]
+    for key, value in (("location", location), ("offset", "0"), ("length", str(len(init.raw_data) or 16))):
+        entry = init.external_data.add()
+        entry.key, entry.value = key, value
+    init.ClearField("raw_data")
+    init.ClearField("float_data")
+    file.write_bytes(model.SerializeToString())

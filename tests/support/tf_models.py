@@ -33,6 +33,46 @@ def write_keras_file(model: Any, folder: Path) -> None:
     model.save(folder / "model.keras")
 
 
+def keras_sequential(named: bool, seed: int = 0) -> Any:
+    """A Sequential digit classifier (64 -> 10); ``named`` names its input ``pixels`` and output ``digit``."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(64,), name="pixels" if named else None),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax", name="digit" if named else None),
+        ]
+    )
+
+
+def keras_dict_model(seed: int = 0) -> Any:
+    """Dict inputs ``a[2]``, ``b[3]`` and dict outputs ``z[1]``, ``y[2]``, over unnamed layers."""
+    keras.utils.set_random_seed(seed)
+    a = keras.Input(shape=(2,), name="a")
+    b = keras.Input(shape=(3,), name="b")
+    joined = keras.layers.Concatenate()([a, b])
+    return keras.Model(
+        {"b": b, "a": a}, {"z": keras.layers.Dense(1)(joined), "y": keras.layers.Dense(2)(joined)}
+    )
+
+
+class _ImageModule(tf.Module):
+    """Encoded images in, the sum of each decoded image's pixels out (``tf.io.decode_image``)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
+    def serve(self, image: Any) -> dict[str, Any]:
+        def total(encoded: Any) -> Any:
+            pixels = tf.io.decode_image(encoded, channels=1, expand_animations=False)
+            return tf.reduce_sum(tf.cast(pixels, tf.float32))
+
+        return {"total": tf.map_fn(total, image, fn_output_signature=tf.float32)}
+
+
+def write_image_savedmodel(folder: Path) -> None:
+    module = _ImageModule()
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+
+
 class _TextModule(tf.Module):
     """String input, several outputs: the length of each text and its upper-cased bytes."""
 

@@ -32,7 +32,7 @@ from moorings.batching.batcher import common_rows
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
-from moorings.errors import InvalidArgument, MooringsError, first_line
+from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
 from moorings.requests import (
     ClassifyOutcome,
     ExamplesRequest,
@@ -161,4 +161,4 @@ async def _model_call(call: Awaitable[T]) -> T:
     except MooringsError:
         raise
     except (ValueError, TypeError) as exc:
-        raise InvalidArgument(f"the model rejected the input: {first_line(exc)}") from None
+        raise InvalidArgument(f"the model rejected the input: {hide_paths(first_line(exc))}") from None
