@@ -140,6 +140,28 @@ def write_example_savedmodel(folder: Path) -> None:
     )
 
 
+class _ScoresOnlyModule(_ExampleModule):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def scores(self, serialized: Any) -> dict[str, Any]:
+        return {"scores": tf.reduce_sum(self._features(serialized), axis=1, keepdims=True)}
+
+
+def write_tf2_example_savedmodel(folder: Path) -> None:
+    """As TF2's tf.saved_model.save leaves them: classify/regress functions whose signatures all have
+    the predict method name; ``serving_default`` classifies, ``scores`` has no ``classes`` output."""
+    module = _ScoresOnlyModule()
+    tf.saved_model.save(
+        module,
+        str(folder),
+        signatures={
+            "serving_default": module.classify.get_concrete_function(),
+            "regress_x": module.regress.get_concrete_function(),
+            "scores": module.scores.get_concrete_function(),
+            "predict_x": module.predict.get_concrete_function(),
+        },
+    )
+
+
 def _set_method_names(folder: Path, methods: dict[str, str]) -> None:
     """tf.saved_model.save writes every signature as 'predict'; classify/regress need their method names."""
     from tensorflow.core.protobuf import saved_model_pb2

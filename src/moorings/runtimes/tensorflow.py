@@ -24,6 +24,7 @@ from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, firs
 from moorings.runtimes.base import Runtime
 from moorings.types import (
     CLASSIFY_METHOD,
+    PREDICT_METHOD,
     REGRESS_METHOD,
     ClassifyResult,
     Example,
@@ -215,12 +216,17 @@ class TensorFlowRuntime(Runtime):
         return np.array(serialized, dtype=object)
 
     def _example_signature(self, signature: Signature, method: str) -> str:
-        if signature.method_name != method:
+        """The input that takes serialized tf.Examples. Like TF Serving (whose method-name check is off
+        by default), predict-method signatures serve too: TF2 writes every signature as predict."""
+        if signature.method_name not in (method, PREDICT_METHOD):
             raise FailedPrecondition(
                 f"signature {signature.name!r} has method {signature.method_name!r}, not {method!r}"
             )
-        if len(signature.inputs) != 1:
-            raise FailedPrecondition(f"signature {signature.name!r} must take one input of tf.Examples")
+        specs = list(signature.inputs.values())
+        if len(specs) != 1 or not specs[0].dtype.is_string:
+            raise FailedPrecondition(
+                f"signature {signature.name!r} must take one string input of serialized tf.Examples"
+            )
         return next(iter(signature.inputs))
 
     def classify(self, signature: Signature, examples: list[Example]) -> ClassifyResult:
@@ -231,9 +237,11 @@ class TensorFlowRuntime(Runtime):
         n = len(examples)
         if classes is None and scores is None:
             raise FailedPrecondition("the classify signature has neither 'classes' nor 'scores'")
+        if scores is not None and scores.ndim == 1:
+            scores = scores.reshape(n, -1)
         if classes is None:
             assert scores is not None
-            labels = [[str(j) for j in range(scores.shape[1])] for _ in range(n)]
+            labels = [[""] * scores.shape[1] for _ in range(n)]  # as TF Serving: no classes, no names
         else:
             labels = [[c.decode() if isinstance(c, bytes) else str(c) for c in row] for row in classes]
         score_rows = scores.tolist() if scores is not None else [[0.0] * len(row) for row in labels]
