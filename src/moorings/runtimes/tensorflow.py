@@ -12,6 +12,7 @@ import base64
 import logging
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 from moorings import dtypes
 from moorings.config import RuntimeOptions, available_cores
 from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line, hide_paths
+from moorings.runtimes import native_stderr
 from moorings.runtimes.base import Runtime
 from moorings.types import (
     CLASSIFY_METHOD,
@@ -51,8 +53,14 @@ def import_tensorflow() -> Any:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _IMPORT_LOCK:
-        import tensorflow as tf
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
 
+            return tf
+        with native_stderr.filtered():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe, here, before thread pools are fixed
     return tf
 
 
