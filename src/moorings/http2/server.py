@@ -71,6 +71,7 @@ class Http2Server:
                 break
             await asyncio.sleep(0.02)
         for connection in list(self._connections):
-            connection.abort()
+            if not connection.idle:  # idle ones are closing already, after their last answers
+                connection.abort()
         for server in self._servers:
             await server.wait_closed()
