@@ -24,13 +24,11 @@ def test_the_server_advertises_its_header_list_size() -> None:
         client.close()
 
 
-def test_a_block_of_1300_indexed_fields_is_refused_before_decoding() -> None:
-    with echo_server() as server:
+def test_a_block_of_1300_indexed_fields_is_refused_by_its_field_count() -> None:
+    with echo_server(max_header_list_bytes=64 * 1024) as server:  # the list size alone would pass it
         client = connect(server)
-        started = time.monotonic()
         send_quietly(client, f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, 1, INDEX_BLOCK) * 64)
         assert goaway_and_close(client) == f.ENHANCE_YOUR_CALM
-        assert time.monotonic() - started < 2.0
         client.close()
 
 

@@ -63,7 +63,7 @@ def test_an_answer_held_back_by_a_zero_window_is_reset() -> None:
 
 
 def test_a_slowly_read_answer_is_not_reset_while_it_makes_progress() -> None:
-    with echo_server(send_stall_seconds=0.4) as server:
+    with echo_server(send_stall_seconds=1.0) as server:
         client = connect(server, {f.INITIAL_WINDOW_SIZE: 4})
         client.read_until(f.SETTINGS)
         client.request(1, b"abcdefghijkl")
@@ -73,7 +73,7 @@ def test_a_slowly_read_answer_is_not_reset_while_it_makes_progress() -> None:
             assert kind != f.RST_STREAM
             if kind == f.DATA:
                 received += payload
-                time.sleep(0.25)  # each window lasts less than the limit
+                time.sleep(0.4)  # each window lasts less than the limit, all of them more
                 client.send(f.WINDOW_UPDATE, 0, 1, struct.pack(">I", len(payload)))
         assert received == b"lkjihgfedcba"
         client.close()
