@@ -11,6 +11,7 @@ import time
 
 from moorings.http2 import frames as f
 from tests.hostile.http2_client import connect, echo_server, goaway_and_close
+from tests.http2.raw_client import RawClient
 
 
 def test_an_idle_connection_gets_goaway_and_is_closed() -> None:
@@ -76,4 +77,12 @@ def test_a_slowly_read_answer_is_not_reset_while_it_makes_progress() -> None:
                 time.sleep(0.4)  # each window lasts less than the limit, all of them more
                 client.send(f.WINDOW_UPDATE, 0, 1, struct.pack(">I", len(payload)))
         assert received == b"lkjihgfedcba"
+        client.close()
+
+
+def test_settings_never_acknowledged_end_the_connection() -> None:
+    with echo_server(settings_ack_seconds=0.3) as server:
+        client = RawClient(server.port)
+        client.sock.sendall(f.PREFACE + f.settings({}))  # and never the ack of the server's SETTINGS
+        assert goaway_and_close(client) == f.SETTINGS_TIMEOUT
         client.close()

@@ -77,6 +77,7 @@ class Http2Connection(asyncio.Protocol):
         self._continuing_frames = 0  # frames of the header block being continued
         self._closed_streams = ClosedStreams(2 * limits.max_concurrent_streams)
         self._idle_since = loop.time()  # when the last open stream closed
+        self._settings_unacked: float | None = loop.time()  # when our SETTINGS went out; None once acked
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._going_away = False
@@ -331,6 +332,7 @@ class Http2Connection(asyncio.Protocol):
         if flags & f.ACK:
             if payload:
                 raise Http2Error(f.FRAME_SIZE_ERROR, "SETTINGS ack with a payload")
+            self._settings_unacked = None
             return
         window = None
         for key, value in f.parse_settings(payload):
@@ -539,6 +541,9 @@ class Http2Connection(asyncio.Protocol):
         if self.closed or not self._preface:
             return  # before the preface, the preface timer applies
         limits = self.limits
+        if self._settings_unacked is not None and now - self._settings_unacked >= limits.settings_ack_seconds:
+            self._fail(f.SETTINGS_TIMEOUT, "the client did not acknowledge the server's SETTINGS")
+            return
         if not self._streams:
             if now - self._idle_since >= limits.idle_seconds:
                 log.debug("HTTP/2 connection idle for %.0f s: closing", now - self._idle_since)

@@ -32,6 +32,8 @@ class Limits:
     flowing_bodies: int = 4
     #: a client must send the connection preface within this long
     preface_seconds: float = 10.0
+    #: and acknowledge the server's SETTINGS within this long (else GOAWAY SETTINGS_TIMEOUT)
+    settings_ack_seconds: float = 10.0
     #: a connection with no open stream for this long gets GOAWAY and is closed
     idle_seconds: float = 60.0
     #: a request whose body has not fully arrived this long after its HEADERS is reset (CANCEL)
