@@ -104,6 +104,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="close an idle keep-alive REST connection after this long (default 5)",
     )
     p.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, let REST requests and gRPC calls under way finish for up to this long (default 30)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -214,6 +220,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         http_server=args.http_server,
         grpc_server=args.grpc_server,
         keep_alive_seconds=args.keep_alive_seconds,
+        drain_seconds=args.drain_seconds,
         gc_threshold=args.gc_threshold,
         batching=batching,
         search_store=args.search_store,

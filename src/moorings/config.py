@@ -105,6 +105,8 @@ class ServerSettings:
     http_server: str = "moorings"
     #: an idle keep-alive REST connection is closed after this many seconds
     keep_alive_seconds: float = 5.0
+    #: on SIGTERM/SIGINT, how long REST and gRPC calls under way may take to finish (all front ends)
+    drain_seconds: float = 30.0
     inference_threads: int = field(default_factory=lambda: max(2, available_cores()))
     #: allocations between two young-generation garbage collections; 0 keeps Python's own (700)
     gc_threshold: int = 50_000

@@ -33,6 +33,7 @@ import grpc
 
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
+from moorings.grpc.drain import GrpcioServer
 from moorings.grpc.handlers import HandlerCollector
 from moorings.grpc.http2_server import GrpcHttp2Server
 
@@ -195,7 +196,7 @@ def build_grpc_server(
     if settings.grpc_server == "moorings":
         server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
     else:
-        server = grpc.aio.server(options=grpc_options(settings))
+        server = GrpcioServer(grpc_options(settings))
     for add in extra_services:
         add(server)
     server.add_generic_rpc_handlers((kserve, tf_serving))
