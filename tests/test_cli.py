@@ -23,6 +23,7 @@ from moorings.cli import main
         (["--grpc-port", "x"], "--grpc-port: 'x' is not a port number"),
         (["--max-batch-size", "0"], "--max-batch-size: must be 1 or more"),
         (["--workers", "0"], "--workers must be at least 1"),
+        (["--drain-seconds", "-1"], "--drain-seconds: must be a number of 0 or more"),
     ],
 )
 def test_unservable_settings_are_refused(
