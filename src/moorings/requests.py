@@ -5,6 +5,9 @@ wire formats; nothing here knows about HTTP or protobuf. Inputs stay in their
 wire form until the request runs: ``decode`` gets the signature the request
 resolved to (its dtypes and shapes) and returns the input tensors, so a codec
 never needs to look a model up itself.
+
+They are plain slotted dataclasses, not frozen ones: one is made per request, and a frozen
+dataclass sets each field through ``object.__setattr__``; nothing changes them once made.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from moorings.types import ClassifyResult, Example, ModelRef, ServableId, Signat
 Decoder = Callable[[Signature], Tensors]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PredictRequest:
     """Run one signature of one model version on decoded inputs."""
 
@@ -39,7 +42,7 @@ class PredictRequest:
     lift_trailing_ones: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PredictResult:
     servable: ServableId
     signature: Signature
@@ -47,7 +50,7 @@ class PredictResult:
     outputs: Tensors
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExamplesRequest:
     """Classify or regress tf.Example feature dicts (TF Serving's :classify / :regress)."""
 
@@ -58,21 +61,21 @@ class ExamplesRequest:
     deadline: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClassifyOutcome:
     servable: ServableId
     signature: Signature
     result: ClassifyResult
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RegressOutcome:
     servable: ServableId
     signature: Signature
     values: list[float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModelMetadata:
     """What a metadata request answers: the version that would serve, and what it takes."""
 

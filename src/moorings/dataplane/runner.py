@@ -96,9 +96,15 @@ class DataPlane:
             wanted = select_outputs(signature, request.outputs, request.outputs_field)
             inputs = request.decode(signature)
             lifted = 0
-            if request.lift_trailing_ones:
+            try:
+                check_inputs(signature, inputs, request.same_batch)
+            except InvalidArgument:
+                if not request.lift_trailing_ones:
+                    raise
                 inputs, lifted = lift_trailing_ones(signature, inputs)
-            check_inputs(signature, inputs, request.same_batch)
+                if not lifted:
+                    raise
+                check_inputs(signature, inputs, request.same_batch)
             outputs = await self._run_signature(servable, signature, inputs, request.deadline)
             servable_id = servable.id
         if wanted is not None:
