@@ -18,7 +18,7 @@ import pytest
 
 from moorings.http1 import Limits
 from moorings.http1.connection import FIRST_LARGE_BUFFER, LARGE_BODY, _LargeRequest
-from moorings.rest.request import Answer, Request
+from moorings.http1.messages import Answer, Request
 from tests.http1.test_server import expect_error_and_close, is_closed, post, read_response, serving
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from moorings.http1 import HttpServer, Limits
 from moorings.http1.connection import Handler
-from moorings.rest.request import Answer, Request
+from moorings.http1.messages import Answer, Request
 
 SEEN: list[bytes] = []
 

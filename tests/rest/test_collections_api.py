@@ -13,9 +13,9 @@ import pytest
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.http1.messages import Request
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
-from moorings.rest.request import Request
 from moorings.search.faiss_store import FaissBackend
 from moorings.search.npy import write_npy
 from moorings.search.service import Collections

@@ -33,7 +33,7 @@ import orjson
 
 from moorings.http1 import wire
 from moorings.http1.limits import Limits
-from moorings.rest.request import Answer, Body, Headers, Request
+from moorings.http1.messages import Answer, Body, Headers, Request
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from moorings.errors import InvalidArgument, NotFound
+from moorings.http1.messages import Request
 from moorings.rest.http import allow_method, parse_json
-from moorings.rest.request import Request
 from moorings.search.executor import run
 from moorings.search.npy import read_npy
 from moorings.search.service import Collections

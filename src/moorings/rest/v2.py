@@ -16,8 +16,8 @@ from functools import lru_cache
 from moorings.codecs import v2_binary, v2_json, v2_model
 from moorings.dataplane import DataPlane
 from moorings.errors import NotFound
+from moorings.http1.messages import Answer, Request
 from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
-from moorings.rest.request import Answer, Request
 from moorings.rest.v2_heads import HeadCache
 from moorings.types import ModelRef
 
