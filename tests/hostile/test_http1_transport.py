@@ -20,7 +20,7 @@ import pytest
 import uvloop
 
 from moorings.http1 import Limits
-from moorings.http1.connection import LARGE_BODY, READ_BUFFER, HttpConnection
+from moorings.http1.connection import LARGE_BODY, PARSE_SLICE, HttpConnection
 from moorings.http1.messages import Answer, Request
 from tests.http1.test_server import (
     SEEN,
@@ -167,14 +167,15 @@ def test_connect_and_upgrade_frame_alike_whatever_the_body_size(length: int, upg
 class Overlap:
     """A handler that notes how many requests ran at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = 0.02) -> None:
+        self.seconds = seconds
         self.running = 0
         self.most = 0
 
     async def __call__(self, request: Request) -> Answer:
         self.running += 1
         self.most = max(self.most, self.running)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(self.seconds)
         self.running -= 1
         return 200, request.raw_path, []
 
@@ -202,9 +203,27 @@ def test_a_pipelining_flood_pauses_reading() -> None:
         except BlockingIOError:
             pass
         assert sent < 20_000 * len(request)
-        # reading pauses at 4 owed answers; the rest of the read that reached 4 is parsed all the same
+        # reading pauses at 4 owed answers; the slice of the read that reached 4 is parsed all the same
         owed = [len(c._pending) for c in connections]
-        assert owed and max(owed) <= 4 + READ_BUFFER // len(request) + 1
+        assert owed and max(owed) <= 4 + PARSE_SLICE // len(request) + 1
+
+
+def test_a_read_of_many_tiny_pipelined_requests_makes_a_slice_of_them_at_a_time() -> None:
+    handler = Overlap(0.002)
+    limits = Limits(max_pipelined=4)
+    request = b"GET /t HTTP/1.1\r\n\r\n"  # 19 bytes: one read may hold thousands
+    count = 1000
+    with serving(limits, handler=handler) as server, server.connect() as sock:
+        connections: set[HttpConnection] = server.server._connections
+        sock.sendall(request * count)
+        time.sleep(0.1)
+        owed = [len(c._pending) for c in connections]
+        assert owed and max(owed) <= 4 + PARSE_SLICE // len(request) + 1
+        buffer = bytearray()
+        sock.settimeout(30)
+        answers = [read_response(sock, buffer) for _ in range(count)]  # all of them, in turn
+        assert all(status == 200 and body == b"/t" for status, _, body in answers)
+        assert not is_closed(sock, 0.1)
 
 
 def test_a_100_kb_url_gets_414() -> None:

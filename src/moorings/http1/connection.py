@@ -54,6 +54,8 @@ READ_BUFFER = 64 * 1024
 #: a large body's next read goes straight into its buffer when the buffer has this much room (or room
 #: for all the body still lacks); smaller reads go into the shared buffer and are copied from there
 STRAIGHT_READ = 16 * 1024
+#: a read is parsed this many bytes at a time, so parsing can stop between requests (see ``_feed``)
+PARSE_SLICE = 2048
 
 Handler = Callable[[Request], Awaitable[Answer]]
 ERROR_HEADERS: Headers = [(b"content-type", b"application/json")]
@@ -158,6 +160,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._large: _LargeRequest | None = None
         self._large_start = 0
         self._into_body = False  # the last buffer handed out was the large body's own
+        self._unparsed = b""  # bytes read but not parsed yet: parsing stopped to wait (see ``_feed``)
         # answers, in request order; one request runs at a time, the others wait their turn
         self._pending: deque[_Slot] = deque()
         self._task: asyncio.Task[None] | None = None
@@ -184,6 +187,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         # drop what a request half read holds, and the parser: its callbacks refer to this connection
         self._parser = _CLOSED_PARSER
         self._large = None
+        self._unparsed = b""
         self._url = []
         self._headers = []
         self._body = b""
@@ -221,10 +225,29 @@ class HttpConnection(asyncio.BufferedProtocol):
             self._fill_large(large, 0, nbytes)
 
     def _feed(self, start: int, end: int) -> None:
-        """Parse bytes ``start:end`` of the read buffer."""
-        self._fresh = None if self._reading else (start, end)
+        """Parse bytes ``start:end`` of the read buffer, ``PARSE_SLICE`` bytes at a time.
+
+        Between slices: once the connection must wait (too many answers owed, or the client not
+        reading them) the rest is kept, and parsed when it may go on; once it is closing, dropped.
+        So one read of many small pipelined requests makes at most a slice's worth of them at once.
+        """
+        while start < end:
+            stop = min(end, start + PARSE_SLICE)
+            if not self._parse(start, stop, end):
+                return
+            start = stop
+            if self._closing:
+                return
+            if start < end and self._must_wait():
+                self._unparsed = bytes(self._view[start:end])
+                self._pause_reading()
+                return
+
+    def _parse(self, start: int, stop: int, end: int) -> bool:
+        """Parse bytes ``start:stop`` of a read ending at ``end``; False: what follows is not the parser's."""
+        self._fresh = None if self._reading else (start, stop)
         try:
-            self._parser.feed_data(self._view[start:end])
+            self._parser.feed_data(self._view[start:stop])
         except httptools.HttpParserUpgrade:
             # upgrades (WebSocket, h2c) and CONNECT are not spoken here: answer the request as plain HTTP,
             # then close
@@ -234,13 +257,16 @@ class HttpConnection(asyncio.BufferedProtocol):
             if large is None:
                 status, message = self._reject or (500, "internal server error")
                 self._fail(status, message)
-                return
+                return False
             # the parser stopped after a large body's head: the body's first bytes are in the buffer,
             # the rest is read into the body; a fresh parser reads what follows it
             self._parser = httptools.HttpRequestParser(self)
             self._fill_large(large, self._large_start, end)
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {str(exc)[:100]}")
+        else:
+            return True
+        return False
 
     def _fill_large(self, large: _LargeRequest, start: int, end: int) -> None:
         """Bytes ``start:end`` of the read buffer go to ``large``'s body, any past its end to the parser."""
@@ -378,10 +404,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         if not keep_alive:
             self._closing = True
             self._pause_reading()
-        elif (
-            len(self._pending) >= self._limits.max_pipelined
-            or self._waiting_bytes > self._limits.max_waiting_body_bytes
-        ):
+        elif self._must_wait():
             self._pause_reading()
 
     # answering
@@ -390,22 +413,25 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._task = self._loop.create_task(self._answer(request, slot))
 
     async def _answer(self, request: Request, slot: _Slot) -> None:
+        """Answer ``request``, then each request that waits behind it, in turn, in this one task."""
         try:
-            status, body, headers = await self._handler(request)
-        except Exception:
-            log.exception("unhandled error answering %s %s", request.method, request.shown_path)
-            body = _error_body("internal server error; see the server log")
-            status, headers = 500, ERROR_HEADERS
-        slot.data = wire.response(
-            status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
-        )
-        self._task = None
-        waiting = self._waiting
-        if waiting:
-            following, its_slot = waiting.popleft()
-            self._waiting_bytes -= len(following.body)
-            self._start(following, its_slot)
-        self._flush()
+            while True:
+                try:
+                    status, body, headers = await self._handler(request)
+                except Exception:
+                    log.exception("unhandled error answering %s %s", request.method, request.shown_path)
+                    body = _error_body("internal server error; see the server log")
+                    status, headers = 500, ERROR_HEADERS
+                slot.data = wire.response(
+                    status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
+                )
+                self._flush()  # may resume reading, and so queue more requests behind this one
+                if not self._waiting:
+                    return
+                request, slot = self._waiting.popleft()
+                self._waiting_bytes -= len(request.body)
+        finally:
+            self._task = None
 
     def _flush(self) -> None:
         pending = self._pending
@@ -463,17 +489,27 @@ class HttpConnection(asyncio.BufferedProtocol):
             self._reading_paused = True
             self._transport.pause_reading()
 
+    def _must_wait(self) -> bool:
+        """Read no more for now: too many answers owed, too much body waiting, or the client not reading."""
+        return (
+            self._writing_paused
+            or len(self._pending) >= self._limits.max_pipelined
+            or self._waiting_bytes > self._limits.max_waiting_body_bytes
+        )
+
     def _maybe_resume_reading(self) -> None:
-        if (
-            self._reading_paused
-            and not self._writing_paused
-            and not self._closing
-            and len(self._pending) < self._limits.max_pipelined
-            and self._waiting_bytes <= self._limits.max_waiting_body_bytes
-            and self._transport is not None
-        ):
-            self._reading_paused = False
-            self._transport.resume_reading()
+        if not self._reading_paused or self._closing or self._transport is None or self._must_wait():
+            return
+        unparsed = self._unparsed
+        if unparsed:  # what the last read held past where parsing stopped comes first
+            self._unparsed = b""
+            size = len(unparsed)
+            self._buffer[:size] = unparsed
+            self._feed(0, size)
+            if self._closing or self._transport is None or self._must_wait():
+                return
+        self._reading_paused = False
+        self._transport.resume_reading()
 
     # called by the server
 
