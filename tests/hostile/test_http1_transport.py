@@ -239,3 +239,10 @@ def test_a_fragment_is_not_part_of_the_path() -> None:
         buffer = bytearray()
         assert orjson.loads(read_response(sock, buffer)[2])["path"] == "/v2/health/live"
         assert orjson.loads(read_response(sock, buffer)[2])["path"] == "/v2/health/ready"
+
+
+def test_a_head_of_many_tiny_header_fields_gets_431() -> None:
+    # 16,000 fields of 4 bytes fit the 64 KiB head limit, and cost the server ~150 bytes each
+    with serving() as server, server.connect() as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\n" + b"a:\r\n" * 16_000 + b"\r\n")
+        expect_error_and_close(sock, 431, b"more than 256 header fields")

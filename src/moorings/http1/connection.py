@@ -23,9 +23,9 @@ object when they arrive in one piece), never a list of pieces.
 
 Limits (``Limits``): a body over the limit gets 413 as soon as its declared or
 received length passes it, a request-target over the limit 414, a head over the
-limit 431, a chunked body of too many small chunks 400, a malformed request 400,
-a request that does not arrive in time 408; each of these closes the connection
-after the answers before it. Idle keep-alive connections are closed by the
+limit (in bytes or in fields) 431, a chunked body of too many small chunks 400,
+a malformed request 400, a request that does not arrive in time 408; each of
+these closes the connection after the answers before it. Idle keep-alive connections are closed by the
 server's sweep (``check_timeouts``). A closed connection drops its parser (which
 refers back to it), so it is freed at once, without waiting for a garbage
 collection.
@@ -297,8 +297,11 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._grow_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+        headers = self._headers
+        headers.append((name.lower(), value))
         self._grow_head(len(name) + len(value) + 4)
+        if len(headers) > self._limits.max_headers:
+            self._stop(431, f"the request has more than {self._limits.max_headers} header fields")
 
     def on_headers_complete(self) -> None:
         limit = self._limits.max_body_bytes

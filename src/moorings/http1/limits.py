@@ -11,6 +11,9 @@ class Limits:
     max_body_bytes: int = 64 * 1024 * 1024
     #: request line plus headers; beyond it the answer is 431 and the connection closes
     max_head_bytes: int = 64 * 1024
+    #: header fields (trailers included); beyond it the answer is 431 and the connection closes (each
+    #: field costs the server far more memory than its few bytes on the wire)
+    max_headers: int = 256
     #: the request-target (path and query); beyond it the answer is 414 and the connection closes
     max_url_bytes: int = 8 * 1024
     #: a chunked body may have this many chunks of any size ...
