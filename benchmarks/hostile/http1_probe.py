@@ -5,13 +5,15 @@
 Starts ``moorings serve`` twice on loopback (``--http-server moorings``, then
 ``uvicorn``) with a small ONNX MLP, sends each attack of docs/reliability.md's
 HTTP/1.1 section, prints one Markdown table row per attack and front end, and
-stops the servers. Bounded: at most ``--heads`` connections at once, and
-``--chunked`` requests of a million one-byte chunks (6 MB each).
+stops the servers. Bounded: at most ``--heads`` connections at once (200 for
+the H rows), and ``--chunked`` requests of a million one-byte chunks (6 MB
+each). Memory is the server process's RSS, so run it on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
 import tempfile
@@ -130,7 +132,7 @@ def connect(server: RunningServer, length: int) -> str:
         + b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
     )
     got = statuses(server.rest_port, request, 2)
-    return f"{got}, " + ("then the GET was served" if len(got) > 1 else "then closed")
+    return f"{got}, " + ("then the GET was served" if len(got) > 1 else "the GET not served")
 
 
 def pipelined(server: RunningServer) -> str:
@@ -147,7 +149,26 @@ def fragment(server: RunningServer) -> str:
     return str(statuses(server.rest_port, b"GET /v2/health/live#frag HTTP/1.1\r\nHost: x\r\n\r\n", 1))
 
 
-def main(head_count: int, chunked_requests: int) -> None:
+def held_by(server: RunningServer, count: int, data: bytes) -> str:
+    """RSS the server holds while ``count`` connections have each sent ``data`` and read nothing."""
+    before = rss_mib(server)
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", server.rest_port), timeout=10)
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.send(data)
+        socks.append(sock)
+    time.sleep(2)
+    held = rss_mib(server) - before
+    for sock in socks:
+        sock.close()
+    time.sleep(2)
+    after = rss_mib(server) - before
+    return f"+{held:.0f} MiB held by {count} connections; +{after:.0f} MiB after they closed"
+
+
+def main(head_count: int, chunked_requests: int, front_ends: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         repo = Path(folder) / "repo"
         onnx_models.write_mlp(repo / "mlp" / "1")
@@ -162,10 +183,18 @@ def main(head_count: int, chunked_requests: int) -> None:
             ("E: 4 x 4,000-row predicts pipelined", pipelined),
             ("F: a 100 KB URL", long_url),
             ("F: GET /v2/health/live#frag", fragment),
+            (
+                "H: 200 heads of 15,000 empty header fields (60 KB, unfinished)",
+                lambda s: held_by(s, 200, b"GET / HTTP/1.1\r\n" + b"a:\r\n" * 15_000),
+            ),
+            (
+                "H: 200 x 3,400 pipelined 19-byte GETs (64 KB), answers unread",
+                lambda s: held_by(s, 200, b"GET / HTTP/1.1\r\n\r\n" * 3400),
+            ),
         ]
         print("| attack | front end | result |")
         print("|---|---|---|")
-        for front_end in ("moorings", "uvicorn"):
+        for front_end in front_ends:
             with running_server(repo, "--http-server", front_end) as server:
                 for name, probe in probes:
                     print(f"| {name} | {front_end} | {probe(server)} |", flush=True)
@@ -175,5 +204,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--heads", type=int, default=1000)
     parser.add_argument("--chunked", type=int, default=10)
+    parser.add_argument("--front-ends", nargs="+", default=["moorings", "uvicorn"])
     args = parser.parse_args()
-    main(args.heads, args.chunked)
+    main(args.heads, args.chunked, args.front_ends)
