@@ -534,12 +534,15 @@ class HttpConnection(asyncio.BufferedProtocol):
         if not self._pending and not self._reading and self._transport is not None:
             self._transport.close()
 
-    def abort(self) -> None:
+    def abort(self) -> asyncio.Task[None] | None:
+        """Close at once: cancel the answer being made (returned, to be awaited) and drop the rest."""
         self._waiting.clear()
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None:
+            task.cancel()
         if self._transport is not None:
             self._transport.abort()
+        return task
 
     @property
     def busy(self) -> bool:

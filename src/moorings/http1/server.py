@@ -89,8 +89,9 @@ class HttpServer:
             await asyncio.sleep(0.02)
         if self._connections:
             log.warning("closing %d connection(s) still busy after %.0f s", len(self._connections), grace)
-        for connection in list(self._connections):
-            connection.abort()
+        cancelled = [task for c in list(self._connections) if (task := c.abort()) is not None]
+        if cancelled:  # let the cancelled answers unwind (a handler that ignores it is not waited for)
+            await asyncio.wait(cancelled, timeout=1)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
