@@ -62,10 +62,6 @@ class HttpServer:
         """The ports listened on (useful with port 0)."""
         return [sock.getsockname()[1] for server in self._servers for sock in server.sockets]
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._connections)
-
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
