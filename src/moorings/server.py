@@ -3,8 +3,10 @@
 REST and gRPC (grpc.aio) run in one asyncio event loop (uvloop when installed)
 and share one Manager and DataPlane. REST is served by Moorings' own HTTP/1.1
 server (``moorings.http1``), or by uvicorn with ``http_server="uvicorn"``.
-SIGINT/SIGTERM stop REST gracefully (answers owed are finished), then the gRPC
-server drains, then models are unloaded.
+SIGINT/SIGTERM drain REST and gRPC together, each for up to
+``settings.drain_seconds`` (answers owed and calls under way are finished; under
+uvicorn, which handles the signal itself, gRPC drains after it), then models are
+unloaded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from moorings.config import ServerSettings
 from moorings.core.loader import Loader
@@ -29,9 +32,6 @@ from moorings.search.backends import open_collections
 from moorings.search.grpc_service import registration as search_grpc
 
 log = logging.getLogger(__name__)
-
-#: how long REST connections may take to finish the answers they owe on shutdown
-GRACE_SECONDS = 30.0
 
 
 def build_manager(settings: ServerSettings) -> Manager:
@@ -55,7 +55,9 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     manager = build_manager(settings)
     dataplane = DataPlane(manager, settings.inference_threads)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
-    app = RestApp(dataplane, settings.max_body_bytes, collections=collections)
+    app = RestApp(
+        dataplane, settings.max_body_bytes, collections=collections, cors_origins=settings.cors_origins
+    )
     log.info("model repository: %s", settings.repository)
     set_gc_threshold(settings.gc_threshold)
     manager.start(settings.poll_seconds)
@@ -78,7 +80,7 @@ async def _main(
     sockets: list[socket.socket] | None = None,
     extra_services: Sequence[AddService] = (),
 ) -> None:
-    """Start gRPC, serve REST until a signal, then drain gRPC."""
+    """Start gRPC, serve REST until a signal, drain both."""
     grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
     dataplane.readiness_checks.append(tf_serving.ready)
     await grpc_server.start()
@@ -88,20 +90,30 @@ async def _main(
         while not (dataplane.manager.is_ready() and (app.collections is None or app.collections.ready())):
             await asyncio.sleep(0.05)
     freezer = asyncio.create_task(_freeze_heap_when_ready(dataplane))
+    stopping = asyncio.Event()
+    grpc_drained = asyncio.create_task(_drain_when_set(stopping, grpc_server, settings.drain_seconds))
     try:
         if settings.http_server == "uvicorn":
             await _serve_uvicorn(settings, app, sockets)
         else:
-            await _serve_http1(settings, app, sockets)
+            await _serve_http1(settings, app, sockets, stopping)
     finally:
         freezer.cancel()
-        await grpc_server.stop(grace=5)
+        stopping.set()
+        await grpc_drained
 
 
-async def _serve_http1(settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None) -> None:
+async def _drain_when_set(stopping: asyncio.Event, grpc_server: Any, grace: float) -> None:
+    await stopping.wait()
+    log.info("stopping: finishing the gRPC calls under way (up to %.0f s)", grace)
+    await grpc_server.stop(grace=grace)
+
+
+async def _serve_http1(
+    settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None, stop: asyncio.Event
+) -> None:
     limits = Limits(max_body_bytes=settings.max_body_bytes, keep_alive_seconds=settings.keep_alive_seconds)
     server = HttpServer(app.handle, settings.host, settings.rest_port, limits, sockets)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -109,9 +121,9 @@ async def _serve_http1(settings: ServerSettings, app: RestApp, sockets: list[soc
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
     try:
         await stop.wait()
-        log.info("stopping: finishing the answers owed (up to %.0f s)", GRACE_SECONDS)
+        log.info("stopping: finishing the answers owed (up to %.0f s)", settings.drain_seconds)
     finally:
-        await server.stop(GRACE_SECONDS)
+        await server.stop(settings.drain_seconds)
 
 
 async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None) -> None:
@@ -127,7 +139,7 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
         server_header=False,
         log_level="warning",
         timeout_keep_alive=int(settings.keep_alive_seconds),
-        timeout_graceful_shutdown=int(GRACE_SECONDS),
+        timeout_graceful_shutdown=int(settings.drain_seconds),
     )
     log.info("REST API (uvicorn) on http://%s:%d", settings.host, settings.rest_port)
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up

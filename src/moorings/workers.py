@@ -41,8 +41,8 @@ from moorings.sockets import bound_socket
 
 log = logging.getLogger(__name__)
 
-#: how long a worker may take to drain after SIGTERM before it is killed
-STOP_TIMEOUT_S = 40.0
+#: how long a worker may take past its drain time (``--drain-seconds``) before it is killed
+STOP_MARGIN_S = 10.0
 
 
 def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -119,7 +119,7 @@ def serve_workers(settings: ServerSettings, workers: int) -> int:
                 status = 1
                 break
     finally:
-        _stop(processes)
+        _stop(processes, settings.drain_seconds + STOP_MARGIN_S)
         for sock in sockets:
             sock.close()
         for sig, handler in previous.items():
@@ -127,7 +127,7 @@ def serve_workers(settings: ServerSettings, workers: int) -> int:
     return status
 
 
-def _stop(processes: list[BaseProcess]) -> None:
+def _stop(processes: list[BaseProcess], timeout: float) -> None:
     for process in processes:
         if process.is_alive() and process.pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -135,8 +135,8 @@ def _stop(processes: list[BaseProcess]) -> None:
     for process in processes:
         if process.pid is None:
             continue
-        process.join(STOP_TIMEOUT_S)
+        process.join(timeout)
         if process.is_alive():
-            log.error("worker %s did not stop in %.0fs; killing it", process.name, STOP_TIMEOUT_S)
+            log.error("worker %s did not stop in %.0fs; killing it", process.name, timeout)
             process.kill()
             process.join()

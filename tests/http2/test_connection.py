@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable
 
@@ -259,4 +260,64 @@ def test_a_silent_client_is_closed_after_the_preface_timeout(echo_server: Start)
     with pytest.raises(EOFError):
         while True:
             client.read(timeout=3)
+    client.close()
+
+
+def test_headers_on_a_stream_both_sides_ended_is_a_connection_error(echo_server: Start) -> None:
+    client = _client(echo_server())
+    client.request(1, b"x")
+    assert client.response(1)[1] == b"x"
+    client.send(f.HEADERS, f.END_HEADERS | f.END_STREAM, 1, client.headers_block())
+    assert client.goaway_code() == f.STREAM_CLOSED  # RFC 9113 §5.1, "closed"
+    client.close()
+
+
+def test_headers_on_a_skipped_stream_id_is_a_protocol_error(echo_server: Start) -> None:
+    client = _client(echo_server())
+    client.request(5, b"x")
+    assert client.response(5)[1] == b"x"
+    client.send(f.HEADERS, f.END_HEADERS | f.END_STREAM, 3, client.headers_block())
+    assert client.goaway_code() == f.PROTOCOL_ERROR  # RFC 9113 §5.1.1: not above the last opened
+    client.close()
+
+
+def test_frames_on_a_stream_the_server_reset_are_ignored(echo_server: Start) -> None:
+    server = echo_server(max_concurrent_streams=1)
+    client = _client(server)
+    client.request(1, b"x", path=b"/hold")
+    client.send(f.HEADERS, f.END_HEADERS, 3, client.headers_block())  # refused: one stream at a time
+    rst = client.read_until(f.RST_STREAM, 3)[-1]
+    assert f.u32(rst[3]) == f.REFUSED_STREAM
+    client.send(f.DATA, f.END_STREAM, 3, b"in flight")  # the client had not seen the reset yet
+    _wait(lambda: len(server.held) == 1)
+    server.release()
+    assert client.response(1)[1] == b"x"
+    client.request(5, b"y")
+    assert client.response(5)[1] == b"y"
+    client.close()
+
+
+def test_headers_on_a_half_closed_stream_is_a_stream_error(echo_server: Start) -> None:
+    server = echo_server()
+    client = _client(server)
+    client.request(1, b"x", path=b"/hold")
+    _wait(lambda: len(server.held) == 1)
+    client.send(f.HEADERS, f.END_HEADERS | f.END_STREAM, 1, client.headers_block())
+    rst = client.read_until(f.RST_STREAM, 1)[-1]
+    assert f.u32(rst[3]) == f.STREAM_CLOSED
+    _wait(lambda: server.resets == [1])
+    client.request(3, b"z")
+    assert client.response(3)[1] == b"z"
+    client.close()
+
+
+def test_only_the_last_initial_window_size_of_a_settings_frame_counts(echo_server: Start) -> None:
+    client = _client(echo_server(), {f.INITIAL_WINDOW_SIZE: 0})
+    client.read_until(f.SETTINGS)
+    client.request(1, b"abcdefghij")
+    client.read_until(f.HEADERS, 1)
+    entries = [(f.INITIAL_WINDOW_SIZE, 100)] * 2000 + [(f.INITIAL_WINDOW_SIZE, 3)]
+    payload = b"".join(struct.pack(">HI", key, value) for key, value in entries)
+    client.send(f.SETTINGS, 0, 0, payload)
+    assert client.read_until(f.DATA, 1)[-1][3] == b"jih"
     client.close()

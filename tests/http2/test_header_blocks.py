@@ -13,6 +13,7 @@ from moorings.http2.header_blocks import (
     indexed,
     literal,
     literal_static_name,
+    scan,
     status,
 )
 
@@ -58,4 +59,23 @@ def test_bad_blocks_are_connection_errors() -> None:
     assert info.value.code == f.COMPRESSION_ERROR
     with pytest.raises(Http2Error) as info:
         HeaderDecoder(100).decode(literal(b"big", b"x" * 200))
+    assert info.value.code == f.ENHANCE_YOUR_CALM
+
+
+def test_scan_counts_fields_without_decoding() -> None:
+    encoder = hpack.Encoder()
+    block = encoder.encode([("a", "1"), ("b", "2"), (":method", "GET")])
+    assert scan(block, 128) == (3, True)
+    assert scan(indexed(2) + literal(b"k", b"v" * 300) + b"\x3f\xe1\x1f", 128) == (2, True)
+    assert scan(bytes([0x82]) * 1300, 128) == (1300, False)
+    long = literal(b"k", b"v") * 1000
+    assert scan(long, 10)[0] == 11  # counting stops past the limit
+    assert scan(b"\x00\x7f\xff\xff\xff\xff\xff\xff\x01", 128)[0] == 1  # an endless length: stops
+
+
+def test_too_many_fields_are_refused_before_decoding() -> None:
+    decoder = HeaderDecoder(64 * 1024, max_fields=10)
+    assert len(decoder.decode(bytes([0x82]) * 10)) == 10
+    with pytest.raises(Http2Error) as info:
+        decoder.decode(bytes([0x82]) * 11)
     assert info.value.code == f.ENHANCE_YOUR_CALM

@@ -10,6 +10,7 @@ code written for grpc.aio treats it the same way.
 from __future__ import annotations
 
 import base64
+import binascii
 import time
 from typing import NoReturn
 
@@ -55,7 +56,7 @@ class CallContext:
                 continue
             key = name.decode("ascii", "replace")
             if key.endswith("-bin"):
-                items.append((key, base64.b64decode(value + b"=" * (-len(value) % 4))))
+                items.append((key, _binary(value)))
             else:
                 items.append((key, value.decode("ascii", "replace")))
         return tuple(items)
@@ -71,3 +72,11 @@ class CallContext:
 
     def peer(self) -> str:
         return self._peer
+
+
+def _binary(value: bytes) -> bytes:
+    """A ``-bin`` metadata value: base64, padded or not; a client's bad encoding comes through raw."""
+    try:
+        return base64.b64decode(value + b"=" * (-len(value) % 4))
+    except binascii.Error:
+        return value

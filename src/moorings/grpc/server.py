@@ -33,6 +33,7 @@ import grpc
 
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
+from moorings.grpc.drain import GrpcioServer
 from moorings.grpc.handlers import HandlerCollector
 from moorings.grpc.http2_server import GrpcHttp2Server
 
@@ -134,7 +135,12 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
 
 
 def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    """A raw-bytes handler around a generated unary one: parse, call, serialize."""
+    """A raw-bytes handler around a generated unary one: parse, call, serialize.
+
+    A streaming method (KServe's ModelStreamInfer) gets a handler of its own kind that answers
+    UNIMPLEMENTED: Moorings' services are unary."""
+    if real.request_streaming or real.response_streaming:
+        return _unimplemented_stream(real, method)
     parse, behaviour, serialize = real.request_deserializer, real.unary_unary, real.response_serializer
 
     async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -148,6 +154,19 @@ def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         return serialized
 
     return grpc.unary_unary_rpc_method_handler(call)
+
+
+def _unimplemented_stream(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    reason = f"{method} is a streaming method; Moorings serves unary calls only"
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
+
+    if real.request_streaming and real.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(refuse)
+    if real.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(refuse)
+    return grpc.unary_stream_rpc_method_handler(refuse)
 
 
 def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -177,7 +196,7 @@ def build_grpc_server(
     if settings.grpc_server == "moorings":
         server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
     else:
-        server = grpc.aio.server(options=grpc_options(settings))
+        server = GrpcioServer(grpc_options(settings))
     for add in extra_services:
         add(server)
     server.add_generic_rpc_handlers((kserve, tf_serving))

@@ -12,6 +12,13 @@ answers, stream resets both ways (a reset reaches the handler through
 on shutdown (streams already started are finished). A peer that breaks the
 protocol gets GOAWAY with the RFC's error code and the connection closes.
 
+What a client may make it spend is bounded (``Limits``): a header block's
+bytes, fields and frames; frames that ask for no work (a token bucket, like
+stream resets); how long a connection sits with no stream (:meth:`tick`,
+called by the server's sweep), how long a request body may take to arrive,
+and how long an answer may wait for the client's windows. When the
+connection closes it drops every stream, body and cache it held.
+
 Writes made while one callback runs are joined into one ``transport.write``
 at the end of the loop iteration: a batch of answers leaves in one syscall.
 """
@@ -25,6 +32,7 @@ from collections.abc import Callable
 from typing import cast
 
 from moorings.http2 import frames as f
+from moorings.http2.closed_streams import ClosedStreams, Closing
 from moorings.http2.frames import Http2Error
 from moorings.http2.header_blocks import HeaderDecoder
 from moorings.http2.limits import Limits
@@ -58,7 +66,7 @@ class Http2Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._preface = False
         self._preface_timer: asyncio.TimerHandle | None = None
-        self._decoder = HeaderDecoder(limits.max_header_list_bytes)
+        self._decoder = HeaderDecoder(limits.max_header_list_bytes, limits.max_header_fields)
         self._streams: dict[int, Stream] = {}
         self._last_stream = 0
         self._peer_window = f.DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
@@ -66,10 +74,15 @@ class Http2Connection(asyncio.Protocol):
         self._inbound = ReceiveWindows(limits, self.write)
         self._blocked: deque[Stream] = deque()
         self._continuing: tuple[int, int, bytearray] | None = None  # stream, flags, block so far
+        self._continuing_frames = 0  # frames of the header block being continued
+        self._closed_streams = ClosedStreams(2 * limits.max_concurrent_streams)
+        self._idle_since = loop.time()  # when the last open stream closed
+        self._settings_unacked: float | None = loop.time()  # when our SETTINGS went out; None once acked
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._going_away = False
         self._resets = TokenBucket(limits.resets_per_second, limits.reset_burst, loop.time())
+        self._idle_frames = TokenBucket(limits.idle_frames_per_second, limits.idle_frame_burst, loop.time())
 
     # -- asyncio.Protocol
 
@@ -95,11 +108,21 @@ class Http2Connection(asyncio.Protocol):
         self._registry.discard(self)
         if self._preface_timer is not None:
             self._preface_timer.cancel()
+            self._preface_timer = None
         streams, self._streams = self._streams, {}
         for stream in streams.values():
             if stream.on_reset is not None and not stream.answered:
                 stream.on_reset()
+            stream.release()
+        # what the connection held goes now, not at the next full garbage collection
         self._blocked.clear()
+        self._inbound.close()
+        self._decoder.clear()
+        self._closed_streams.clear()
+        self._continuing = None
+        self._buffer = bytearray()
+        self._out.clear()
+        self._transport = None
 
     def pause_writing(self) -> None:
         if self._transport is not None:
@@ -167,27 +190,40 @@ class Http2Connection(asyncio.Protocol):
         elif kind == f.PING:
             if stream_id or len(payload) != 8:
                 raise Http2Error(f.PROTOCOL_ERROR if stream_id else f.FRAME_SIZE_ERROR, "malformed PING")
+            self._no_work()
             if not flags & f.ACK:
                 self.write(f.frame(f.PING, f.ACK, 0, payload))
         elif kind == f.SETTINGS:
+            self._no_work()
             self._settings(flags, stream_id, payload)
         elif kind == f.RST_STREAM:
             if not stream_id or len(payload) != 4:
                 raise Http2Error(f.PROTOCOL_ERROR, "malformed RST_STREAM")
             if stream_id > self._last_stream:
                 raise Http2Error(f.PROTOCOL_ERROR, "RST_STREAM on an idle stream")
-            if stream_id in self._streams and not self._resets.take(self._loop.time()):
+            if stream_id not in self._streams:
+                self._no_work()
+                return
+            if not self._resets.take(self._loop.time()):
                 raise Http2Error(f.ENHANCE_YOUR_CALM, "too many streams reset by the client")  # "rapid reset"
-            self._drop(stream_id)
+            self._drop(stream_id, Closing.RESET_BY_CLIENT)
         elif kind == f.PRIORITY:
             if not stream_id or len(payload) != 5:
                 raise Http2Error(f.PROTOCOL_ERROR, "malformed PRIORITY")
+            self._no_work()
         elif kind == f.GOAWAY:
+            self._no_work()
             self._going_away = True
             self._close_when_idle()
         elif kind == f.PUSH_PROMISE:
             raise Http2Error(f.PROTOCOL_ERROR, "clients must not send PUSH_PROMISE")
-        # unknown frame types are ignored (RFC 9113 §4.1)
+        else:
+            self._no_work()  # unknown frame types are ignored (RFC 9113 §4.1), but not without end
+
+    def _no_work(self) -> None:
+        """Count a frame that asks for no work; too many of them end the connection (a flood)."""
+        if not self._idle_frames.take(self._loop.time()):
+            raise Http2Error(f.ENHANCE_YOUR_CALM, "too many frames that carry no request")
 
     def _data(self, flags: int, stream_id: int, payload: bytes) -> None:
         if not stream_id:
@@ -197,7 +233,8 @@ class Http2Connection(asyncio.Protocol):
         self._inbound.connection_data(len(payload))
         stream = self._streams.get(stream_id)
         if stream is None:
-            return  # a stream already answered or reset: its late data is dropped
+            self._on_closed_stream(stream_id, "DATA")
+            return
         if stream.ended:
             self._stream_error(stream, f.STREAM_CLOSED)
             return
@@ -206,6 +243,10 @@ class Http2Connection(asyncio.Protocol):
             self._stream_error(stream, f.FLOW_CONTROL_ERROR)
             return
         body = f.strip_padding(flags, payload)
+        if body or ended:
+            self._idle_frames.give()
+        else:
+            self._no_work()
         if not stream.oversized:
             if len(stream.body) + len(body) > self.limits.max_body_bytes:
                 stream.oversized = True
@@ -226,15 +267,24 @@ class Http2Connection(asyncio.Protocol):
             if len(block) < 5:
                 raise Http2Error(f.FRAME_SIZE_ERROR, "HEADERS too short for its priority fields")
             block = block[5:]
+        if len(block) > self.limits.max_header_list_bytes:
+            raise Http2Error(f.ENHANCE_YOUR_CALM, "header block too large")
         if flags & f.END_HEADERS:
             self._header_block(flags, stream_id, block)
         else:
             self._continuing = (stream_id, flags, bytearray(block))
+            self._continuing_frames = 1
 
     def _continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
         if self._continuing is None or self._continuing[0] != stream_id:
             raise Http2Error(f.PROTOCOL_ERROR, "CONTINUATION without a header block to continue")
         _, first_flags, block = self._continuing
+        self._continuing_frames += 1
+        if self._continuing_frames > self.limits.max_header_frames:
+            raise Http2Error(
+                f.ENHANCE_YOUR_CALM,
+                f"header block spread over more than {self.limits.max_header_frames} frames",
+            )
         block += payload
         if len(block) > self.limits.max_header_list_bytes:
             raise Http2Error(f.ENHANCE_YOUR_CALM, "header block too large")
@@ -247,8 +297,10 @@ class Http2Connection(asyncio.Protocol):
         stream = self._streams.get(stream_id)
         if stream_id <= self._last_stream:
             if stream is None:
-                self.write(f.rst_stream(stream_id, f.STREAM_CLOSED))
-            elif stream.ended or not flags & f.END_STREAM:
+                self._on_closed_stream(stream_id, "HEADERS")
+            elif stream.ended:
+                self._stream_error(stream, f.STREAM_CLOSED)  # half-closed (remote): RFC 9113 §5.1
+            elif not flags & f.END_STREAM:
                 raise Http2Error(f.PROTOCOL_ERROR, "a second header block that does not end the stream")
             else:  # request trailers: the body is complete
                 stream.ended = True
@@ -259,13 +311,15 @@ class Http2Connection(asyncio.Protocol):
         if not stream_id & 1:
             raise Http2Error(f.PROTOCOL_ERROR, "client streams must have odd ids")
         self._last_stream = stream_id
-        if self._going_away:
+        if self._going_away or len(self._streams) >= self.limits.max_concurrent_streams:
             self.write(f.rst_stream(stream_id, f.REFUSED_STREAM))
+            self._closed_streams.add(stream_id, Closing.RESET_HERE)
+            self._no_work()
             return
-        if len(self._streams) >= self.limits.max_concurrent_streams:
-            self.write(f.rst_stream(stream_id, f.REFUSED_STREAM))
-            return
-        stream = self._streams[stream_id] = Stream(self, stream_id, headers, self._peer_window)
+        self._idle_frames.give()
+        stream = self._streams[stream_id] = Stream(
+            self, stream_id, headers, self._peer_window, self.limits.stream_window, self._loop.time()
+        )
         if flags & f.END_STREAM:
             stream.ended = True
             self._dispatch(stream)
@@ -278,14 +332,14 @@ class Http2Connection(asyncio.Protocol):
         if flags & f.ACK:
             if payload:
                 raise Http2Error(f.FRAME_SIZE_ERROR, "SETTINGS ack with a payload")
+            self._settings_unacked = None
             return
+        window = None
         for key, value in f.parse_settings(payload):
             if key == f.INITIAL_WINDOW_SIZE:
                 if value > f.MAX_WINDOW:
                     raise Http2Error(f.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
-                delta, self._peer_window = value - self._peer_window, value
-                for stream in self._streams.values():
-                    stream.send_window += delta
+                window = value  # only the last one counts: one pass over the streams per frame
             elif key == f.MAX_FRAME_SIZE:
                 if not f.DEFAULT_FRAME_SIZE <= value <= f.MAX_FRAME_SIZE_LIMIT:
                     raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range")
@@ -293,6 +347,12 @@ class Http2Connection(asyncio.Protocol):
             elif key == f.ENABLE_PUSH and value > 1:
                 raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1")
             # HEADER_TABLE_SIZE: our encoder never uses the dynamic table; the rest are advisory
+        if window is not None:
+            delta, self._peer_window = window - self._peer_window, window
+            for stream in self._streams.values():
+                stream.send_window += delta
+                if stream.send_window > f.MAX_WINDOW:
+                    raise Http2Error(f.FLOW_CONTROL_ERROR, "a stream's window above 2^31-1")
         self.write(f.frame(f.SETTINGS, f.ACK, 0))
         self._unblock()
 
@@ -312,6 +372,7 @@ class Http2Connection(asyncio.Protocol):
         if stream is None:
             if stream_id > self._last_stream:
                 raise Http2Error(f.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
+            self._no_work()  # a closed stream (allowed for a while, RFC 9113 §5.1)
             return
         if not increment:
             self._stream_error(stream, f.PROTOCOL_ERROR)
@@ -332,22 +393,38 @@ class Http2Connection(asyncio.Protocol):
             log.exception("HTTP/2 handler failed")
             self._stream_error(stream, f.INTERNAL_ERROR)
 
-    def _drop(self, stream_id: int) -> None:
+    def _on_closed_stream(self, stream_id: int, kind: str) -> None:
+        """A DATA or HEADERS frame on a stream id at or below the last opened one that is not open."""
+        how = self._closed_streams.get(stream_id)
+        if how is Closing.ENDED:
+            raise Http2Error(f.STREAM_CLOSED, f"{kind} on stream {stream_id}, which both sides ended")
+        if how is None and kind == "HEADERS":
+            raise Http2Error(
+                f.PROTOCOL_ERROR, f"HEADERS on stream {stream_id}, not above the last stream opened"
+            )
+        self._no_work()
+        if how is Closing.RESET_BY_CLIENT:
+            self.write(f.rst_stream(stream_id, f.STREAM_CLOSED))
+        # else reset here (the client may not have seen it yet) or long forgotten: ignored
+
+    def _drop(self, stream_id: int, how: Closing) -> None:
         """Forget a stream reset by either side; its handler hears of it through ``on_reset``."""
         stream = self._streams.pop(stream_id, None)
         if stream is None:
             return
+        self._closed_streams.add(stream_id, how)
         self._inbound.stopped(stream)
         stream.answered = True
         if stream in self._blocked:
             self._blocked.remove(stream)
         if stream.on_reset is not None:
             stream.on_reset()
-        self._close_when_idle()
+        stream.release()
+        self._now_idle()
 
     def _stream_error(self, stream: Stream, code: int) -> None:
         self.write(f.rst_stream(stream.id, code))
-        self._drop(stream.id)
+        self._drop(stream.id, Closing.RESET_HERE)
 
     def send_data(self, stream: Stream) -> None:
         """Send what the windows allow of a stream's answer; the trailers once all data is out."""
@@ -357,8 +434,11 @@ class Http2Connection(asyncio.Protocol):
             if count <= 0:
                 if stream not in self._blocked:
                     self._blocked.append(stream)
+                if stream.blocked_since is None:
+                    stream.blocked_since = self._loop.time()
                 stream._out = out
                 return
+            stream.blocked_since = None
             self.write(f.frame(f.DATA, 0, stream.id, bytes(out[:count])))
             self._send_window -= count
             stream.send_window -= count
@@ -377,15 +457,22 @@ class Http2Connection(asyncio.Protocol):
 
     def finished(self, stream: Stream) -> None:
         """The answer ended the stream: forget it, telling a client still sending to stop."""
-        if not stream.ended:
+        if stream.ended:
+            how = Closing.ENDED
+        else:
             self.write(f.rst_stream(stream.id, f.NO_ERROR))
-        self._forget(stream)
-
-    def _forget(self, stream: Stream) -> None:
+            how = Closing.RESET_HERE
         if self._streams.get(stream.id) is stream:
             del self._streams[stream.id]
+            self._closed_streams.add(stream.id, how)
         self._inbound.stopped(stream)
-        self._close_when_idle()
+        stream.release()
+        self._now_idle()
+
+    def _now_idle(self) -> None:
+        if not self._streams:
+            self._idle_since = self._loop.time()
+            self._close_when_idle()
 
     # -- connection
 
@@ -443,6 +530,32 @@ class Http2Connection(asyncio.Protocol):
     def _no_preface(self) -> None:
         if not self._preface and self._transport is not None:
             self._transport.close()
+
+    def tick(self, now: float) -> None:
+        """Apply the time limits (the server calls this every fraction of a second).
+
+        A connection with no open stream for ``idle_seconds`` gets GOAWAY and closes; a request
+        body still arriving ``request_seconds`` after its HEADERS, and an answer held back by the
+        client's windows for ``send_stall_seconds``, are reset with CANCEL.
+        """
+        if self.closed or not self._preface:
+            return  # before the preface, the preface timer applies
+        limits = self.limits
+        if self._settings_unacked is not None and now - self._settings_unacked >= limits.settings_ack_seconds:
+            self._fail(f.SETTINGS_TIMEOUT, "the client did not acknowledge the server's SETTINGS")
+            return
+        if not self._streams:
+            if now - self._idle_since >= limits.idle_seconds:
+                log.debug("HTTP/2 connection idle for %.0f s: closing", now - self._idle_since)
+                self._going_away = True
+                self.write(f.goaway(self._last_stream, f.NO_ERROR, "idle"))
+                self._linger_close()
+            return
+        for stream in list(self._streams.values()):
+            if not stream.dispatched and now - stream.opened_at >= limits.request_seconds:
+                self._stream_error(stream, f.CANCEL)  # the body did not arrive in time
+            elif stream.blocked_since is not None and now - stream.blocked_since >= limits.send_stall_seconds:
+                self._stream_error(stream, f.CANCEL)  # the client does not take its answer
 
     @property
     def idle(self) -> bool:

@@ -15,3 +15,8 @@ class TokenBucket:
         self._tokens = min(self._burst, self._tokens + (now - self._time) * self._rate) - 1
         self._time = now
         return self._tokens >= 0
+
+    def give(self) -> None:
+        """Put one token back (up to the burst): the client did something worth doing."""
+        if self._tokens < self._burst:
+            self._tokens += 1

@@ -69,6 +69,11 @@ class ReceiveWindows:
             if waiting.unacked >= half:
                 self._credit(waiting)
 
+    def close(self) -> None:
+        """The connection is gone: drop the streams and the way back to it."""
+        self._receiving.clear()
+        self._write = _discard
+
     def _flowing(self, stream: Stream) -> bool:
         """Whether ``stream`` is among the oldest ``flowing_bodies`` bodies still arriving."""
         for position, stream_id in enumerate(self._receiving):
@@ -82,3 +87,7 @@ class ReceiveWindows:
         self._write(f.window_update(stream.id, stream.unacked))
         stream.recv_window += stream.unacked
         stream.unacked = 0
+
+
+def _discard(data: bytes) -> None:
+    """What a closed connection's windows write: nothing."""

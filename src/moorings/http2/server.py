@@ -1,4 +1,4 @@
-"""Listen for HTTP/2 with prior knowledge (no TLS: a gRPC insecure port); drain on stop."""
+"""Listen for HTTP/2 with prior knowledge (no TLS: a gRPC insecure port); apply time limits; drain on stop."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class Http2Server:
         self._limits = limits or Limits()
         self._servers: list[asyncio.Server] = []
         self._connections: set[Http2Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(self, sockets: list[socket.socket]) -> None:
         loop = asyncio.get_running_loop()
@@ -42,9 +43,22 @@ class Http2Server:
 
         for sock in sockets:
             self._servers.append(await loop.create_server(connection, sock=sock, backlog=2048))
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Apply every connection's time limits, then again a fraction of the shortest limit later."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for connection in list(self._connections):
+            connection.tick(now)
+        limits = self._limits
+        shortest = min(limits.idle_seconds, limits.request_seconds, limits.send_stall_seconds)
+        self._sweeper = loop.call_later(min(1.0, max(0.02, shortest / 4)), self._sweep)
 
     async def stop(self, grace: float | None) -> None:
         """Stop accepting; send GOAWAY; let open streams finish (up to ``grace`` s, None: no limit)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for server in self._servers:
             server.close()
         for connection in list(self._connections):
@@ -57,6 +71,7 @@ class Http2Server:
                 break
             await asyncio.sleep(0.02)
         for connection in list(self._connections):
-            connection.abort()
+            if not connection.idle:  # idle ones are closing already, after their last answers
+                connection.abort()
         for server in self._servers:
             await server.wait_closed()
