@@ -34,9 +34,9 @@ from moorings.core.manager import Manager  # noqa: E402
 from moorings.dataplane import DataPlane  # noqa: E402
 from moorings.http1.connection import READ_BUFFER, HttpConnection  # noqa: E402
 from moorings.http1.limits import Limits  # noqa: E402
+from moorings.http1.messages import Request  # noqa: E402
 from moorings.http1.wire import DateHeader  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
-from moorings.rest.request import Request  # noqa: E402
 from moorings.server import build_manager, freeze_heap, set_gc_threshold  # noqa: E402
 from moorings.types import (  # noqa: E402
     ModelRef,

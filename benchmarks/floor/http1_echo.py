@@ -14,7 +14,7 @@ import asyncio
 import uvloop
 
 from moorings.http1 import HttpServer
-from moorings.rest.request import Answer, Request
+from moorings.http1.messages import Answer, Request
 
 ANSWER = b'{"predictions":[[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]]}'
 HEADERS = [(b"content-type", b"application/json")]

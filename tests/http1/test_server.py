@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import orjson
@@ -18,7 +18,7 @@ import pytest
 
 from moorings.http1 import HttpServer, Limits
 from moorings.http1.connection import Handler
-from moorings.rest.request import Answer, Request
+from moorings.http1.messages import Answer, Request
 
 SEEN: list[bytes] = []
 
@@ -56,9 +56,12 @@ class Running:
 
 @contextmanager
 def serving(
-    limits: Limits | None = None, sweep_seconds: float = 0.05, handler: Handler = echo
+    limits: Limits | None = None,
+    sweep_seconds: float = 0.05,
+    handler: Handler = echo,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
 ) -> Iterator[Running]:
-    loop = asyncio.new_event_loop()
+    loop = loop_factory()
     server = HttpServer(handler, "127.0.0.1", 0, limits or Limits(), sweep_seconds=sweep_seconds)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

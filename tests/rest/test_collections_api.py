@@ -13,9 +13,9 @@ import pytest
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.http1.messages import Request
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
-from moorings.rest.request import Request
 from moorings.search.faiss_store import FaissBackend
 from moorings.search.npy import write_npy
 from moorings.search.service import Collections
@@ -155,6 +155,9 @@ def test_npy_body_answers_as_the_json_body_does(app: RestApp) -> None:
         (np.ones((1, 2), np.float32), {"k": 0}, None, "'k' must be an integer"),
         (np.ones((1, 2), np.float32), None, b"-3", "Search-Options-Length must be a byte count"),
         (np.ones((1, 2), np.float32), None, b"999999", "Search-Options-Length must be a byte count"),
+        (np.ones((1, 2), np.float32), None, b"9" * 4991, "Search-Options-Length must be a byte count"),
+        (np.ones((1, 2), np.float32), None, b"\xc2\xb2", "Search-Options-Length must be a byte count"),
+        (np.ones((1, 2), np.float32), None, b"\xb2", "Search-Options-Length must be a byte count"),
         (np.ones((1, 2), np.float32), {"k": 1}, b"3", "not valid JSON"),
         (np.ones((1, 2), np.float32), {"k": 1}, b"0", "must start with the bytes"),
     ],

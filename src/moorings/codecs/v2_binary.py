@@ -26,18 +26,20 @@ from moorings.types import TensorSpec
 
 HEADER_LENGTH = b"inference-header-content-length"
 _LENGTH = struct.Struct("<I")
+#: the most digits a byte count in a header may have (no body is 10**18 bytes)
+_MAX_DIGITS = 18
 
 
 def split_body(body: bytes | bytearray, header_length: bytes | None) -> tuple[bytes | bytearray, memoryview]:
     """(JSON header, binary rest) of a request body; the whole body is JSON when there is no header."""
     if header_length is None:
         return body, memoryview(b"")
-    if not header_length.isdigit():
+    if not header_length.isdigit() or len(header_length) > _MAX_DIGITS:
         text = header_length.decode("latin-1").strip()
-        if not text.isdigit():
-            raise InvalidArgument(
-                f"Inference-Header-Content-Length must be a number of bytes, got {text[:40]!r}"
-            )
+        # str.isdigit() takes digits int() refuses ('²'); more digits than any body has bytes: refused
+        if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS:
+            shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
+            raise InvalidArgument(f"Inference-Header-Content-Length must be a number of bytes, got {shown!r}")
         header_length = text.encode()
     size = int(header_length)
     if size > len(body):

@@ -1,24 +1,34 @@
 """One HTTP/1.1 connection: httptools parses, the app answers, answers leave in request order.
 
 Per request the connection collects the URL, the headers (names lower-cased)
-and the body, then starts one task that awaits the app's answer. Clients may
-pipeline: every request gets a slot in a queue and answers are written from
-the head of the queue as they become ready, so they leave in the order the
-requests came. Reading pauses while too many answers are outstanding or while
-the client does not read what we write.
+and the body, then a task awaits the app's answer. Clients may pipeline: every
+request gets a slot in a queue, and the requests of one connection run one
+after another, as if the client had waited for each answer (so a pipelining
+client gets the answers a serial one would); answers are written from the head
+of the queue, in the order the requests came. Reading pauses while too many
+answers are outstanding, while the bodies of the requests waiting for their
+turn are too large, or while the client does not read what we write.
 
 Bytes are read into a buffer the server shares between its connections (all on
 one event loop thread) and parsed from there. A body of at least ``LARGE_BODY``
 bytes with a Content-Length (an image, audio) is not parsed: once its head is,
-the body is read from the socket straight into one buffer, which grows as the
-bytes arrive. Through the parser it would be copied three times more (into the
-loop's bytes object, into the parser's pieces, then joined).
+the body is read from the socket into one buffer, which exists only once body
+bytes do and grows with what has arrived (to twice that at most, never past the
+declared length); once the buffer has room enough, reads go straight into it.
+Through the parser it would be copied three times more (into the loop's bytes
+object, into the parser's pieces, then joined). A request the parser would end
+at its head (CONNECT, an upgrade) is never read this way: its framing is the
+parser's. Bodies through the parser gather in one growing bytearray (one bytes
+object when they arrive in one piece), never a list of pieces.
 
 Limits (``Limits``): a body over the limit gets 413 as soon as its declared or
-received length passes it, a head over the limit 431, a malformed request 400,
-a request that does not arrive in time 408; each of these closes the connection
-after the answers before it. Idle keep-alive connections are closed by the
-server's sweep (``check_timeouts``).
+received length passes it, a request-target over the limit 414, a head over the
+limit (in bytes or in fields) 431, a chunked body of too many small chunks 400,
+a malformed request 400, a request that does not arrive in time 408; each of
+these closes the connection after the answers before it. Idle keep-alive connections are closed by the
+server's sweep (``check_timeouts``). A closed connection drops its parser (which
+refers back to it), so it is freed at once, without waiting for a garbage
+collection.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import orjson
 
 from moorings.http1 import wire
 from moorings.http1.limits import Limits
-from moorings.rest.request import Answer, Body, Headers, Request
+from moorings.http1.messages import Answer, Body, Headers, Request
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +51,11 @@ log = logging.getLogger(__name__)
 LARGE_BODY = 64 * 1024
 #: the size of the read buffer a server shares between its connections
 READ_BUFFER = 64 * 1024
-#: a large body's buffer starts at most this big and doubles as bytes arrive (up to the body's length),
-#: so a declared length alone does not make the server hold that much memory
-FIRST_LARGE_BUFFER = 1024 * 1024
+#: a large body's next read goes straight into its buffer when the buffer has this much room (or room
+#: for all the body still lacks); smaller reads go into the shared buffer and are copied from there
+STRAIGHT_READ = 16 * 1024
+#: a read is parsed this many bytes at a time, so parsing can stop between requests (see ``_feed``)
+PARSE_SLICE = 2048
 
 Handler = Callable[[Request], Awaitable[Answer]]
 ERROR_HEADERS: Headers = [(b"content-type", b"application/json")]
@@ -57,36 +69,47 @@ class _LargeBody(Exception):
     """Raised in ``on_headers_complete`` to stop the parser at a large body, which is read directly."""
 
 
+class _Closed:
+    """The protocol of the parser a closed connection keeps: it has no callbacks and refers to nothing."""
+
+
+#: replaces a closed connection's parser, whose callbacks are bound to the connection (a cycle)
+_CLOSED_PARSER = httptools.HttpRequestParser(_Closed())
+
+
 class _LargeRequest:
-    """A request whose head is parsed and whose large body is arriving into ``body``."""
+    """A request whose head is parsed and whose large body is arriving into ``body``.
+
+    ``body`` holds nothing until body bytes arrive, then grows with them: to twice the bytes arrived
+    when full, never past ``length``. A declared length alone makes the server hold nothing.
+    """
 
     __slots__ = ("body", "filled", "http10", "keep_alive", "length", "method")
 
     def __init__(self, length: int, method: bytes, keep_alive: bool, http10: bool) -> None:
         self.length = length
-        self.body = bytearray(min(length, FIRST_LARGE_BUFFER))
+        self.body = bytearray()
         self.filled = 0
         self.method = method
         self.keep_alive = keep_alive
         self.http10 = http10
 
-    def room(self) -> memoryview:
-        """Where the body's next bytes go; a full buffer first doubles (up to the body's length)."""
-        if self.filled == len(self.body):
-            self.body += bytes(min(len(self.body), self.length - len(self.body)))
-        return memoryview(self.body)[self.filled :]
+    def room(self) -> memoryview | None:
+        """The buffer's free part when the next read may go straight into it; None: read, then ``take``."""
+        free = len(self.body) - self.filled
+        if free >= STRAIGHT_READ or (free and free == self.length - self.filled):
+            return memoryview(self.body)[self.filled :]
+        return None
 
     def take(self, data: memoryview) -> int:
-        """Copy as much of ``data`` as the body still lacks; how many bytes that was."""
-        taken = 0
-        while taken < len(data) and self.filled < self.length:
-            room = self.room()
-            size = min(len(room), len(data) - taken)
-            room[:size] = data[taken : taken + size]
-            room.release()  # no view may outlive a copy: the buffer may grow before the next
-            self.filled += size
-            taken += size
-        return taken
+        """Copy as much of ``data`` as the body still lacks, growing the buffer; how many bytes that was."""
+        size = min(len(data), self.length - self.filled)
+        end = self.filled + size
+        if end > len(self.body):
+            self.body += bytes(min(self.length, 2 * end) - len(self.body))
+        self.body[self.filled : end] = data[:size]
+        self.filled = end
+        return size
 
 
 class _Slot:
@@ -121,9 +144,10 @@ class HttpConnection(asyncio.BufferedProtocol):
         # the request being read
         self._url: list[bytes] = []
         self._headers: Headers = []
-        self._body: list[bytes] = []
+        self._body: Body = b""  # one piece as it came; a bytearray once a second piece comes
         self._head_size = 0
         self._body_size = 0
+        self._chunks = 0
         self._reading = False
         self._started = 0.0
         self._reject: tuple[int, str] | None = None
@@ -135,9 +159,13 @@ class HttpConnection(asyncio.BufferedProtocol):
         #: a large body being read past the parser, and where it starts in the bytes parsed
         self._large: _LargeRequest | None = None
         self._large_start = 0
-        # answers, in request order
+        self._into_body = False  # the last buffer handed out was the large body's own
+        self._unparsed = b""  # bytes read but not parsed yet: parsing stopped to wait (see ``_feed``)
+        # answers, in request order; one request runs at a time, the others wait their turn
         self._pending: deque[_Slot] = deque()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._waiting: deque[tuple[Request, _Slot]] = deque()
+        self._waiting_bytes = 0
         self._reading_paused = False
         self._writing_paused = False
         self._closing = False  # read no more requests; close once the answers owed are written
@@ -153,7 +181,16 @@ class HttpConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._pending.clear()
+        self._waiting.clear()
+        self._waiting_bytes = 0
         self._connections.discard(self)
+        # drop what a request half read holds, and the parser: its callbacks refer to this connection
+        self._parser = _CLOSED_PARSER
+        self._large = None
+        self._unparsed = b""
+        self._url = []
+        self._headers = []
+        self._body = b""
 
     def pause_writing(self) -> None:
         self._writing_paused = True
@@ -165,7 +202,13 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         large = self._large
-        return self._view if large is None else large.room()
+        if large is not None:
+            room = large.room()
+            if room is not None:
+                self._into_body = True
+                return room
+        self._into_body = False
+        return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._closing:
@@ -174,55 +217,91 @@ class HttpConnection(asyncio.BufferedProtocol):
         large = self._large
         if large is None:
             self._feed(0, nbytes)
-            return
-        large.filled += nbytes  # read straight into the body
-        if large.filled == large.length:
-            self._complete_large(large)
+        elif self._into_body:
+            large.filled += nbytes  # read straight into the body
+            if large.filled == large.length:
+                self._complete_large(large)
+        else:
+            self._fill_large(large, 0, nbytes)
 
     def _feed(self, start: int, end: int) -> None:
-        """Parse bytes ``start:end`` of the read buffer."""
-        self._fresh = None if self._reading else (start, end)
+        """Parse bytes ``start:end`` of the read buffer, ``PARSE_SLICE`` bytes at a time.
+
+        Between slices: once the connection must wait (too many answers owed, or the client not
+        reading them) the rest is kept, and parsed when it may go on; once it is closing, dropped.
+        So one read of many small pipelined requests makes at most a slice's worth of them at once.
+        """
+        while start < end:
+            stop = min(end, start + PARSE_SLICE)
+            if not self._parse(start, stop, end):
+                return
+            start = stop
+            if self._closing:
+                return
+            if start < end and self._must_wait():
+                self._unparsed = bytes(self._view[start:end])
+                self._pause_reading()
+                return
+
+    def _parse(self, start: int, stop: int, end: int) -> bool:
+        """Parse bytes ``start:stop`` of a read ending at ``end``; False: what follows is not the parser's."""
+        self._fresh = None if self._reading else (start, stop)
         try:
-            self._parser.feed_data(self._view[start:end])
+            self._parser.feed_data(self._view[start:stop])
         except httptools.HttpParserUpgrade:
-            # upgrades (WebSocket, h2c) are not spoken here: answer the request as plain HTTP, then close
+            # upgrades (WebSocket, h2c) and CONNECT are not spoken here: answer the request as plain HTTP,
+            # then close
             self._close_after_pending()
         except httptools.HttpParserCallbackError:
             large = self._large
             if large is None:
                 status, message = self._reject or (500, "internal server error")
                 self._fail(status, message)
-                return
+                return False
             # the parser stopped after a large body's head: the body's first bytes are in the buffer,
-            # the rest is read straight into the body; a fresh parser reads what follows it
+            # the rest is read into the body; a fresh parser reads what follows it
             self._parser = httptools.HttpRequestParser(self)
-            start = self._large_start
-            start += large.take(self._view[start:end])
-            if large.filled == large.length:
-                self._complete_large(large)
-                if start < end:
-                    self._feed(start, end)  # requests pipelined behind it
+            self._fill_large(large, self._large_start, end)
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {str(exc)[:100]}")
+        else:
+            return True
+        return False
+
+    def _fill_large(self, large: _LargeRequest, start: int, end: int) -> None:
+        """Bytes ``start:end`` of the read buffer go to ``large``'s body, any past its end to the parser."""
+        start += large.take(self._view[start:end])
+        if large.filled == large.length:
+            self._complete_large(large)
+            if start < end:
+                self._feed(start, end)  # requests pipelined behind it
 
     # httptools callbacks
 
     def on_message_begin(self) -> None:
         self._url = []
         self._headers = []
-        self._body = []
+        self._body = b""
         self._head_size = 0
         self._body_size = 0
+        self._chunks = 0
         self._reading = True
         self._started = self._last_active
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
+        # the URL comes first: the head so far is the URL
+        limit = self._limits.max_url_bytes
+        if self._head_size + len(url) > limit:
+            self._stop(414, f"the request-target (path and query) is over the limit of {limit} bytes")
         self._grow_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+        headers = self._headers
+        headers.append((name.lower(), value))
         self._grow_head(len(name) + len(value) + 4)
+        if len(headers) > self._limits.max_headers:
+            self._stop(431, f"the request has more than {self._limits.max_headers} header fields")
 
     def on_headers_complete(self) -> None:
         limit = self._limits.max_body_bytes
@@ -230,17 +309,21 @@ class HttpConnection(asyncio.BufferedProtocol):
         length = -1
         plain = True  # no transfer coding or upgrade: the body is exactly Content-Length bytes
         for name, value in self._headers:
-            if name == b"content-length" and value.isdigit():
-                length = int(value)
-                if length > limit:
-                    self._stop(413, f"the request body is {length} bytes; the limit is {limit} bytes")
+            if name == b"content-length":
+                digits = value.strip(b" \t")
+                # the parser has checked the value (digits, no overflow); a malformed one is its to refuse
+                if digits.isdigit() and len(digits) <= 19:
+                    length = int(digits)
+                    if length > limit:
+                        self._stop(413, f"the request body is {length} bytes; the limit is {limit} bytes")
             elif name == b"expect" and value.lower() == b"100-continue":
                 expect_continue = True
             elif name in (b"transfer-encoding", b"upgrade"):
                 plain = False
         if expect_continue and self._transport is not None:
             self._transport.write(wire.CONTINUE)
-        if length >= LARGE_BODY and plain:
+        # CONNECT and upgrades end at their head for the parser: so they must here
+        if length >= LARGE_BODY and plain and not self._parser.should_upgrade():
             self._read_large_body(length)
 
     def _read_large_body(self, length: int) -> None:
@@ -268,16 +351,35 @@ class HttpConnection(asyncio.BufferedProtocol):
         )
         raise _LargeBody
 
+    def on_chunk_header(self) -> None:
+        chunks = self._chunks + 1
+        self._chunks = chunks
+        limits = self._limits
+        if chunks > limits.free_chunks and self._body_size < (chunks - 1) * limits.min_chunk_bytes:
+            done = chunks - 1
+            self._stop(
+                400,
+                f"the chunked body's first {done} chunks average {self._body_size // done} bytes; "
+                f"past {limits.free_chunks} chunks they must average at least {limits.min_chunk_bytes} bytes",
+            )
+
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._limits.max_body_bytes:
             self._stop(413, f"the request body is over the limit of {self._limits.max_body_bytes} bytes")
-        self._body.append(body)
+        so_far = self._body
+        if isinstance(so_far, bytearray):
+            so_far += body  # grows in place, amortised: no list of pieces, no join
+        elif so_far:
+            self._body = bytearray(so_far) + body
+        else:
+            self._body = body
 
     def on_message_complete(self) -> None:
         self._fresh = None  # a request that follows in these bytes does not start at their first
         parser = self._parser
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        body = self._body
+        self._body = b""  # the request holds it now, and lets go of it when answered
         self._complete(
             parser.get_method(), parser.should_keep_alive(), parser.get_http_version() == "1.0", body
         )
@@ -287,7 +389,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._complete(large.method, large.keep_alive, large.http10, large.body)
 
     def _complete(self, raw_method: bytes, keep_alive: bool, http10: bool, body: Body) -> None:
-        """A whole request has arrived: queue its answer's slot and start the task that answers it."""
+        """A whole request has arrived: queue its answer's slot; run it now or after those before it."""
         self._reading = False
         if self._closing:
             return  # pipelined behind a request that closes the connection: never run
@@ -296,29 +398,43 @@ class HttpConnection(asyncio.BufferedProtocol):
         keep_alive = keep_alive and not self._closing and not self._draining
         slot = _Slot(keep_alive, method != "HEAD", keep_alive and http10)
         self._pending.append(slot)
+        request = Request(method, _path_of(url), self._headers, body)
+        if self._task is None:
+            self._start(request, slot)
+        else:
+            self._waiting.append((request, slot))
+            self._waiting_bytes += len(body)
         if not keep_alive:
             self._closing = True
             self._pause_reading()
-        elif len(self._pending) >= self._limits.max_pipelined:
+        elif self._must_wait():
             self._pause_reading()
-        request = Request(method, _path_of(url), self._headers, body)
-        task = self._loop.create_task(self._answer(request, slot))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # answering
 
+    def _start(self, request: Request, slot: _Slot) -> None:
+        self._task = self._loop.create_task(self._answer(request, slot))
+
     async def _answer(self, request: Request, slot: _Slot) -> None:
+        """Answer ``request``, then each request that waits behind it, in turn, in this one task."""
         try:
-            status, body, headers = await self._handler(request)
-        except Exception:
-            log.exception("unhandled error answering %s %s", request.method, request.shown_path)
-            body = _error_body("internal server error; see the server log")
-            status, headers = 500, ERROR_HEADERS
-        slot.data = wire.response(
-            status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
-        )
-        self._flush()
+            while True:
+                try:
+                    status, body, headers = await self._handler(request)
+                except Exception:
+                    log.exception("unhandled error answering %s %s", request.method, request.shown_path)
+                    body = _error_body("internal server error; see the server log")
+                    status, headers = 500, ERROR_HEADERS
+                slot.data = wire.response(
+                    status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
+                )
+                self._flush()  # may resume reading, and so queue more requests behind this one
+                if not self._waiting:
+                    return
+                request, slot = self._waiting.popleft()
+                self._waiting_bytes -= len(request.body)
+        finally:
+            self._task = None
 
     def _flush(self) -> None:
         pending = self._pending
@@ -376,16 +492,27 @@ class HttpConnection(asyncio.BufferedProtocol):
             self._reading_paused = True
             self._transport.pause_reading()
 
+    def _must_wait(self) -> bool:
+        """Read no more for now: too many answers owed, too much body waiting, or the client not reading."""
+        return (
+            self._writing_paused
+            or len(self._pending) >= self._limits.max_pipelined
+            or self._waiting_bytes > self._limits.max_waiting_body_bytes
+        )
+
     def _maybe_resume_reading(self) -> None:
-        if (
-            self._reading_paused
-            and not self._writing_paused
-            and not self._closing
-            and len(self._pending) < self._limits.max_pipelined
-            and self._transport is not None
-        ):
-            self._reading_paused = False
-            self._transport.resume_reading()
+        if not self._reading_paused or self._closing or self._transport is None or self._must_wait():
+            return
+        unparsed = self._unparsed
+        if unparsed:  # what the last read held past where parsing stopped comes first
+            self._unparsed = b""
+            size = len(unparsed)
+            self._buffer[:size] = unparsed
+            self._feed(0, size)
+            if self._closing or self._transport is None or self._must_wait():
+                return
+        self._reading_paused = False
+        self._transport.resume_reading()
 
     # called by the server
 
@@ -407,11 +534,15 @@ class HttpConnection(asyncio.BufferedProtocol):
         if not self._pending and not self._reading and self._transport is not None:
             self._transport.close()
 
-    def abort(self) -> None:
-        for task in list(self._tasks):
+    def abort(self) -> asyncio.Task[None] | None:
+        """Close at once: cancel the answer being made (returned, to be awaited) and drop the rest."""
+        self._waiting.clear()
+        task = self._task
+        if task is not None:
             task.cancel()
         if self._transport is not None:
             self._transport.abort()
+        return task
 
     @property
     def busy(self) -> bool:
@@ -419,10 +550,16 @@ class HttpConnection(asyncio.BufferedProtocol):
 
 
 def _path_of(url: bytes) -> bytes:
-    """The path of an origin-form URL (``/a/b?q``) or of an absolute-form one (``http://h/a/b``)."""
+    """The path of an origin-form URL (``/a/b?q#f``) or of an absolute-form one (``http://h/a/b``).
+
+    Neither the query nor a fragment (which clients should not send) is part of the path.
+    """
     if url[:1] == b"/":
-        end = url.find(b"?")
-        return url if end < 0 else url[:end]
+        for mark in b"?#":
+            end = url.find(mark)
+            if end >= 0:
+                url = url[:end]
+        return url
     try:
         return httptools.parse_url(url).path or b"/"
     except httptools.HttpParserInvalidURLError:

@@ -7,7 +7,7 @@ from email.utils import formatdate
 from functools import lru_cache
 from http import HTTPStatus
 
-from moorings.rest.request import Headers
+from moorings.http1.messages import Headers
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 

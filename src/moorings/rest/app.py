@@ -14,6 +14,7 @@ from moorings import __version__
 from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
+from moorings.http1.messages import Answer, Request
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
@@ -28,7 +29,6 @@ from moorings.rest.http import (
     read_asgi_body,
     send_bytes,
 )
-from moorings.rest.request import Answer, Request
 from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
 from moorings.types import ModelRef, ModelStatus

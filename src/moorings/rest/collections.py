@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from moorings.errors import InvalidArgument, NotFound
-from moorings.rest.http import allow_method, parse_json
-from moorings.rest.request import Request
+from moorings.http1.messages import Request
+from moorings.rest.http import allow_method, header_count, parse_json
 from moorings.search.executor import run
 from moorings.search.npy import read_npy
 from moorings.search.service import Collections
@@ -82,12 +82,10 @@ def binary_search(request: Request) -> tuple[Any, Any]:
     raw = request.header(OPTIONS_LENGTH)
     length = 0
     if raw is not None:
-        if not raw.strip().isdigit() or int(raw) > len(request.body):
-            raise InvalidArgument(
-                f"Search-Options-Length must be a byte count from 0 to the body's length "
-                f"({len(request.body)}), got {raw[:40].decode('latin-1')!r}"
-            )
-        length = int(raw)
+        expected = f"a byte count from 0 to the body's length ({len(request.body)})"
+        length = header_count(raw, "Search-Options-Length", expected)
+        if length > len(request.body):
+            raise InvalidArgument(f"Search-Options-Length must be {expected}, got {length}")
     options = None
     if length:
         try:

@@ -9,7 +9,7 @@ no CORS headers, so the browser keeps their answers from the page. No credential
 
 from __future__ import annotations
 
-from moorings.rest.request import Answer, Headers, Request
+from moorings.http1.messages import Answer, Headers, Request
 
 METHODS = b"GET, POST, DELETE, OPTIONS"
 #: request headers a browser may send beyond the CORS-safelisted ones

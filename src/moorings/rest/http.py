@@ -37,10 +37,30 @@ def _split_path(raw: bytes) -> tuple[str, ...]:
     return tuple(segments)
 
 
+#: the most digits a byte count in a header may have (no body is 10**18 bytes)
+MAX_COUNT_DIGITS = 18
+
+
+def header_count(value: bytes, name: str, expected: str = "a number of bytes") -> int:
+    """A header's value read as a count of bytes: ASCII digits only, at most ``MAX_COUNT_DIGITS``.
+
+    InvalidArgument naming the header and what it must be otherwise (``int()`` alone takes '²',
+    and raises ValueError on thousands of digits).
+    """
+    digits = value.strip(b" \t")
+    if not digits.isdigit() or len(digits) > MAX_COUNT_DIGITS:  # bytes.isdigit(): ASCII digits only
+        text = digits[:40].decode("latin-1")
+        shown = text if len(digits) <= 40 else f"{text}... ({len(digits)} characters)"
+        raise InvalidArgument(f"{name} must be {expected}, got {shown!r}")
+    return int(digits)
+
+
 def check_declared_length(length: bytes | None, limit: int) -> None:
-    """413 before reading a body whose Content-Length is over the limit."""
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"the request body is {int(length)} bytes; the limit is {limit} bytes")
+    """413 before reading a body whose Content-Length is over the limit (400 when it is no number)."""
+    if length is not None:
+        size = header_count(length, "Content-Length")
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is {size} bytes; the limit is {limit} bytes")
 
 
 def too_large(limit: int) -> PayloadTooLarge:

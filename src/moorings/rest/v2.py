@@ -17,9 +17,9 @@ from moorings.codecs import v2_binary, v2_json, v2_metadata
 from moorings.codecs.v2_json import V2Request
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
+from moorings.http1.messages import Answer, Request
 from moorings.requests import PredictRequest
 from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
-from moorings.rest.request import Answer, Request
 from moorings.rest.v2_heads import HeadCache
 from moorings.types import ModelRef, Signature, Tensors
 

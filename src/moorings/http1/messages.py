@@ -1,4 +1,10 @@
-"""One HTTP request as the REST routes see it, whatever server read it off the wire."""
+"""The request and answer types of the HTTP/1.1 transport, which the app it serves speaks too.
+
+The transport hands the app a ``Request`` and awaits an ``Answer``; it knows
+nothing else of the app. The REST app builds the same ``Request`` when it runs
+as an ASGI callable (uvicorn), so its routes see one type whatever server read
+the request off the wire.
+"""
 
 from __future__ import annotations
 
