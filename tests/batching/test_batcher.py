@@ -96,10 +96,10 @@ def submit(batcher: Batcher, x: np.ndarray, deadline: float | None = None) -> as
 
 
 def run(scenario: Callable[[], Awaitable[T]]) -> T:
-    """Run ``scenario`` on a fresh event loop, as a server's loop would."""
+    """Run ``scenario`` on a fresh event loop, as a server's loop would; a hung batcher fails it."""
 
     async def main() -> T:
-        return await scenario()
+        return await asyncio.wait_for(scenario(), 3 * PATIENCE)
 
     return asyncio.run(main())
 
@@ -150,6 +150,9 @@ def test_submissions_of_one_loop_iteration_wake_the_idle_worker_once_and_share_a
 ) -> None:
     async def scenario() -> list[Tensors]:
         waiters = [submit(batcher, _x(i % 2 + 1, i)) for i in range(5)]
+        # the loop is still in this iteration (this thread blocks without yielding to it): the
+        # worker has not been woken, so it cannot take the first requests on their own
+        assert not model.entered.wait(0.05)
         return list(await asyncio.gather(*waiters))
 
     for i, out in enumerate(run(scenario)):
