@@ -16,22 +16,19 @@ runs the model once, and hands each request its rows of the outputs.
 - A request larger than ``max_batch_size`` runs alone, in chunks.
 - With ``allowed_batch_sizes`` the batch is padded (repeating its last row) up to
   the next allowed size; the padding rows are dropped from the outputs.
-- With ``batch_timeout_micros = 0``, a lone request of a few rows that finds the
-  batcher idle runs on the event loop's own thread when the model's recent calls of that size took less than
-  ``inline_micros`` and recent calls served about one request each (nothing arrives
-  concurrently): the hand-off to a worker and back (two thread switches) adds tens
-  of microseconds to such a request whatever the model, and with nothing else queued
-  the loop has nothing to do meanwhile; the limit bounds how long it is held up.
-  Under concurrent load a lone queued request is only a gap between arrivals: it
-  goes to a worker, so the loop keeps reading while the batch runs and the next
-  batch can form.
+- With ``batch_timeout_micros = 0``, a lone request of at most ``SMALL_ROWS`` rows
+  that finds the batcher idle runs on the event loop's own thread, without the
+  hand-off to a worker and back (two thread switches), when the model's recent
+  calls of that size took less than ``inline_micros`` (which bounds how long the
+  loop is held up) and recent calls served about one request each. Requests that
+  arrive together go to the workers, so the loop keeps reading while a batch runs
+  and the next batch can form. Why this path is kept: docs/design.md, "Threads".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections import deque
@@ -43,8 +40,6 @@ import numpy as np
 from moorings.batching.settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from moorings.types import Signature, Tensors
-
-log = logging.getLogger(__name__)
 
 Predict = Callable[[Signature, Tensors], Tensors]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
@@ -80,6 +75,8 @@ Outcome = tuple[_Task, Tensors | None, BaseException | None]
 
 
 class Batcher:
+    """The batcher of one servable: ``submit_async`` from the event loop, ``close`` on unload."""
+
     def __init__(self, predict: Predict, settings: BatchingSettings, name: str = "") -> None:
         self._predict = predict
         self.settings = settings
@@ -94,7 +91,7 @@ class Batcher:
         self.small_call_seconds: float | None = None
         #: requests per model call (moving average): above one, requests are arriving concurrently
         self.requests_per_call = 1.0
-        #: requests submitted per event loop iteration (moving average, async callers): the first
+        #: requests submitted per event loop iteration (moving average): the first
         #: one may run inline at once, so this, not requests per call, shows pairs arriving together
         self.arrivals_per_iteration = 1.0
         self._arrivals = 0  # in the current loop iteration
