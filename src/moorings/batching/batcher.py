@@ -6,8 +6,8 @@ shapes and dtypes) up to ``max_batch_size`` rows, waits up to
 ``batch_timeout_micros`` for more when the batch is not full (0: never waits),
 runs the model once, and hands each request its rows of the outputs.
 
-- A caller on an event loop uses ``submit_async``: the workers are woken once per
-  loop iteration, after every request that arrived in it is queued, instead of
+- Callers are on an event loop and use ``submit_async``: the workers are woken once
+  per loop iteration, after every request that arrived in it is queued, instead of
   once per request (on a busy core this is what lets batches form at all: a worker
   woken per request preempts the loop and runs batches of one), and each batch's
   results go back to the loop in one callback rather than one per request.
@@ -16,27 +16,23 @@ runs the model once, and hands each request its rows of the outputs.
 - A request larger than ``max_batch_size`` runs alone, in chunks.
 - With ``allowed_batch_sizes`` the batch is padded (repeating its last row) up to
   the next allowed size; the padding rows are dropped from the outputs.
-- With ``batch_timeout_micros = 0``, a lone request of a few rows that finds the
-  batcher idle runs on the event loop's own thread when the model's recent calls of that size took less than
-  ``inline_micros`` and recent calls served about one request each (nothing arrives
-  concurrently): the hand-off to a worker and back (two thread switches) adds tens
-  of microseconds to such a request whatever the model, and with nothing else queued
-  the loop has nothing to do meanwhile; the limit bounds how long it is held up.
-  Under concurrent load a lone queued request is only a gap between arrivals: it
-  goes to a worker, so the loop keeps reading while the batch runs and the next
-  batch can form.
+- With ``batch_timeout_micros = 0``, a lone request of at most ``SMALL_ROWS`` rows
+  that finds the batcher idle runs on the event loop's own thread, without the
+  hand-off to a worker and back (two thread switches), when the model's recent
+  calls of that size took less than ``inline_micros`` (which bounds how long the
+  loop is held up) and recent calls served about one request each. Requests that
+  arrive together go to the workers, so the loop keeps reading while a batch runs
+  and the next batch can form. Why this path is kept: docs/design.md, "Threads".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,11 +41,7 @@ from moorings.batching.settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from moorings.types import Signature, Tensors
 
-log = logging.getLogger(__name__)
-
 Predict = Callable[[Signature, Tensors], Tensors]
-#: schedules a callback to run soon on the caller's thread (``loop.call_soon``)
-DeferWake = Callable[[Callable[[], None]], object]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
 #: calls of at most this many rows count as small: their time decides whether a lone request runs inline
 SMALL_ROWS = 8
@@ -70,23 +62,21 @@ class _Task:
     rows: int
     key: BatchKey
     deadline: float | None
-    #: a thread's caller waits on ``future``; an event loop's on ``waiter`` (resolved on ``loop``)
-    future: Future[Tensors] | None = None
-    waiter: asyncio.Future[Tensors] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
+    #: the caller awaits ``waiter``, which is resolved on ``loop`` (the caller's event loop)
+    waiter: asyncio.Future[Tensors]
+    loop: asyncio.AbstractEventLoop
 
-    def claim(self) -> bool:
+    def wanted(self) -> bool:
         """Whether the caller still wants the result (it may have given up, e.g. disconnected)."""
-        if self.waiter is not None:
-            return not self.waiter.cancelled()
-        assert self.future is not None
-        return self.future.set_running_or_notify_cancel()
+        return not self.waiter.cancelled()
 
 
 Outcome = tuple[_Task, Tensors | None, BaseException | None]
 
 
 class Batcher:
+    """The batcher of one servable: ``submit_async`` from the event loop, ``close`` on unload."""
+
     def __init__(self, predict: Predict, settings: BatchingSettings, name: str = "") -> None:
         self._predict = predict
         self.settings = settings
@@ -101,7 +91,7 @@ class Batcher:
         self.small_call_seconds: float | None = None
         #: requests per model call (moving average): above one, requests are arriving concurrently
         self.requests_per_call = 1.0
-        #: requests submitted per event loop iteration (moving average, async callers): the first
+        #: requests submitted per event loop iteration (moving average): the first
         #: one may run inline at once, so this, not requests per call, shows pairs arriving together
         self.arrivals_per_iteration = 1.0
         self._arrivals = 0  # in the current loop iteration
@@ -114,49 +104,25 @@ class Batcher:
 
     # -- submitting ----------------------------------------------------------------------------
 
-    def submit(
-        self,
-        signature: Signature,
-        inputs: Tensors,
-        deadline: float | None = None,
-        defer_wake: DeferWake | None = None,
-    ) -> Future[Tensors]:
-        """Queue a request whose inputs all have the same leading (row) dimension.
-
-        Without ``defer_wake`` a worker is woken now; with it, one wake-up for all the
-        requests submitted before the deferred callback runs.
-        """
-        task = self._task(signature, inputs, deadline)
-        task.future = Future()
-        self._enqueue(task, defer_wake)
-        return task.future
-
     def submit_async(
-        self, signature: Signature, inputs: Tensors, deadline: float | None = None, rows: int | None = None
+        self, signature: Signature, inputs: Tensors, deadline: float | None, rows: int
     ) -> asyncio.Future[Tensors]:
-        """``submit`` for a caller on the running event loop: an awaitable, woken per loop iteration.
+        """Queue a request from the running event loop; await the returned future for its outputs.
 
-        ``rows``: the inputs' common leading dimension when the caller has checked it already.
+        ``rows``: the leading dimension every input shares (``common_rows``), checked by the caller.
+        ``deadline``: a ``time.monotonic()`` time after which the request is not run.
         """
         loop = asyncio.get_running_loop()
-        task = self._task(signature, inputs, deadline, rows)
-        task.waiter, task.loop = loop.create_future(), loop
-        self._enqueue(task, loop.call_soon)
-        return task.waiter
-
-    def _task(
-        self, signature: Signature, inputs: Tensors, deadline: float | None, rows: int | None = None
-    ) -> _Task:
-        if rows is None:
-            rows = _rows(inputs)
         if len(inputs) == 1:
             ((name, array),) = inputs.items()
             key: BatchKey = (signature.name, ((name, array.shape[1:], array.dtype.str),))
         else:
             key = (signature.name, tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())))
-        return _Task(signature, inputs, rows, key, deadline)
+        task = _Task(signature, inputs, rows, key, deadline, loop.create_future(), loop)
+        self._enqueue(task, loop)
+        return task.waiter
 
-    def _enqueue(self, task: _Task, defer_wake: DeferWake | None) -> None:
+    def _enqueue(self, task: _Task, loop: asyncio.AbstractEventLoop) -> None:
         rows = task.rows
         with self._cond:
             if self._closed:
@@ -167,29 +133,26 @@ class Batcher:
                 )
             self._queue.append(task)
             self._queued_rows += rows
-            if defer_wake is None:
-                self._cond.notify()
-                return
             self._arrivals += 1
             if self._wake_pending:
                 return  # this loop iteration's wake-up is scheduled: the request batches behind it
             # the first request of this loop iteration: the wake-up is scheduled either way (the
             # rest of the iteration's requests batch behind it), and the request may run now
             self._wake_pending = True
-            inline = self._take_inline()
+            inline = self._take_inline(loop)
             if inline is not None:
                 self._running += 1
-        defer_wake(self._wake)
+        loop.call_soon(self._wake, loop)
         if inline is not None:
             self._run_inline(inline)
 
-    def _wake(self) -> None:
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the event loop, once per iteration: run a lone small request here, else wake a worker."""
         with self._cond:
             self._wake_pending = False
             self.arrivals_per_iteration = _moving_average(self.arrivals_per_iteration, self._arrivals)
             self._arrivals = 0
-            task = self._take_inline()
+            task = self._take_inline(loop)
             if task is None:
                 if self._queue:
                     self._cond.notify()
@@ -207,8 +170,8 @@ class Batcher:
                 if self._queue:
                     self._cond.notify()
 
-    def _take_inline(self) -> _Task | None:
-        """The queue's only task, if it should run inline now (the lock is held)."""
+    def _take_inline(self, loop: asyncio.AbstractEventLoop) -> _Task | None:
+        """The queue's only task, if it should run inline now on ``loop`` (the lock is held)."""
         limit = self.settings.inline_micros
         if not limit or self._running or len(self._queue) != 1 or self._closed:
             return None
@@ -220,8 +183,8 @@ class Batcher:
         cost = self.small_call_seconds
         if cost is None or cost * 1e6 >= limit or self.settings.padded_size(task.rows) > SMALL_ROWS:
             return None
-        if task.loop is None or task.loop is not asyncio.get_running_loop():
-            return None  # a thread's request, or another loop's: its result is delivered elsewhere
+        if task.loop is not loop:
+            return None  # another loop's request: its result is delivered there
         self._queue.popleft()
         self._queued_rows -= task.rows
         return task
@@ -282,7 +245,7 @@ class Batcher:
         now = time.monotonic()
         live, expired = [], []
         for task in batch:
-            if not task.claim():
+            if not task.wanted():
                 continue  # the caller gave up (e.g. the client went away)
             if task.deadline is not None and now > task.deadline:
                 expired.append(task)
@@ -361,17 +324,10 @@ class Batcher:
 
 
 def _deliver(outcomes: list[Outcome]) -> None:
-    """Hand each caller its result: thread callers directly, each event loop in one callback."""
+    """Hand each event loop its callers' results in one callback."""
     by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
     for outcome in outcomes:
-        task, value, error = outcome
-        if task.loop is not None:
-            by_loop.setdefault(task.loop, []).append(outcome)
-        elif task.future is not None:
-            if error is not None:
-                task.future.set_exception(error)
-            else:
-                task.future.set_result(value)  # type: ignore[arg-type]
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
     for loop, items in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             loop.call_soon_threadsafe(_resolve, items)
@@ -381,7 +337,7 @@ def _resolve(outcomes: list[Outcome]) -> None:
     """On the caller's event loop: settle the waiters that are still wanted."""
     for task, value, error in outcomes:
         waiter = task.waiter
-        if waiter is None or waiter.done():
+        if waiter.done():
             continue
         if error is not None:
             waiter.set_exception(error)
@@ -401,11 +357,4 @@ def common_rows(inputs: Tensors) -> int | None:
         if not array.ndim or (rows is not None and array.shape[0] != rows):
             return None
         rows = array.shape[0]
-    return rows
-
-
-def _rows(inputs: Tensors) -> int:
-    rows = common_rows(inputs)
-    if rows is None:
-        raise InvalidArgument("every input needs the same number of rows (the leading dimension)")
     return rows
