@@ -151,16 +151,11 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
 def set_gc_threshold(threshold: int) -> None:
     """Collect the young generation every ``threshold`` allocations (0: leave Python's setting).
 
-    Python counts allocations of container objects minus deallocations and collects the young
-    generation past 700. Under concurrent load the requests in flight can hold more than that
-    at once (32 KServe V2 binary requests do), and then the count crosses the limit in every
-    batch: each collection walks what is in flight, moves it to the older generations, and
-    every hundred or so set off a full one. Measured in-process at 32 concurrent requests
-    (``benchmarks/profile_app.py``): one collection every ~30 V2 binary requests against one
-    every ~550 TF Serving rows requests. Well above what is in flight at once, the count rises
-    and falls with the requests and seldom reaches the limit. Garbage held only by reference
-    cycles waits longer for its collection; with 400 rejected 8 MB V2 requests in a row, or
-    300 accepted ones, the server's RSS stayed within 35 MB of its idle size at 50,000 as at 700.
+    Python collects the young generation once container allocations minus deallocations pass
+    700. Requests in flight under concurrent load can hold more than that at once, and then each
+    batch sets off a collection that walks them all; a higher threshold lets the count rise and
+    fall with the requests instead. Garbage held only by reference cycles waits longer for its
+    collection. The measurements behind the default are in ``benchmarks/RESULTS.md``.
     """
     if threshold:
         _, older, oldest = gc.get_threshold()
@@ -177,9 +172,9 @@ async def _freeze_heap_when_ready(dataplane: DataPlane) -> None:
 def freeze_heap() -> None:
     """Take what start-up allocated out of the collector's sight.
 
-    With TensorFlow imported the heap holds hundreds of thousands of long-lived objects,
-    and a full collection walks them all (~200 ms here): a latency spike every so often
-    under load. ``gc.freeze()`` moves them to a generation the collector never scans.
+    With TensorFlow imported the heap holds hundreds of thousands of long-lived objects, and a
+    full collection walks them all: a latency spike every so often under load. ``gc.freeze()``
+    moves them to a generation the collector never scans.
     """
     gc.collect()
     gc.freeze()

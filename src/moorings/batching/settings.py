@@ -22,7 +22,7 @@ class BatchingSettings:
     #: threads forming and running batches for one model version
     batch_threads: int = 2
     #: a lone request that finds the model idle runs on the event loop's own thread, without the
-    #: hand-off to a batch thread (two thread switches, 60-90 µs on a small VM), when the model's
+    #: hand-off to a batch thread (two thread switches), when the model's
     #: recent calls of a few rows took less than this many microseconds (the longest the loop is
     #: held up); 0: always hand off
     inline_micros: int = 1000

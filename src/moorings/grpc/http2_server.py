@@ -1,8 +1,8 @@
 """gRPC on Moorings' own HTTP/2 server (``--grpc-server moorings``), in place of grpcio's.
 
-grpcio's server costs ~400 µs of CPU per call on this machine kind whatever
-the method does (``benchmarks/protocols/grpc_floor.py``), four times a whole
-REST request. This front end serves the same services with far less: it
+grpcio's server has a large fixed CPU cost per call whatever the method does
+(measured by ``benchmarks/protocols/grpc_floor.py``, figures in
+``benchmarks/protocols/``). This front end serves the same services: it
 takes the handlers that generated ``add_*_to_server`` functions register (it
 offers the ``add_generic_rpc_handlers`` / ``add_registered_method_handlers`` /
 ``add_insecure_port`` / ``start`` / ``stop`` part of ``grpc.aio.Server``),
