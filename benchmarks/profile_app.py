@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.bodies import write_all  # noqa: E402
 
-from moorings.batching.settings import BatchingSettings  # noqa: E402
+from moorings.batch_settings import BatchingSettings  # noqa: E402
 from moorings.config import ServerSettings  # noqa: E402
 from moorings.core.manager import Manager  # noqa: E402
 from moorings.dataplane import DataPlane  # noqa: E402

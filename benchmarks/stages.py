@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.bodies import write_all  # noqa: E402
 
-from moorings.batching.settings import BatchingSettings  # noqa: E402
+from moorings.batch_settings import BatchingSettings  # noqa: E402
 from moorings.codecs import tfserving_json as tfjson  # noqa: E402
 from moorings.codecs import v2_binary, v2_json  # noqa: E402
 from moorings.codecs.json_fast import parse_leading_array  # noqa: E402

@@ -1,6 +1,6 @@
 import pytest
 
-from moorings.batching.settings import BatchingSettings
+from moorings.batch_settings import BatchingSettings
 from moorings.config import ModelConfig, RuntimeOptions, VersionPolicy, parse_model_toml
 from moorings.errors import InvalidArgument
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from moorings import __version__
-from moorings.batching.settings import BatchingSettings, parse_batching
+from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError

@@ -16,7 +16,7 @@ A model's ``model.toml`` may hold::
     intra_op_threads = 2   # threads a runtime may use inside one inference
     trusted_types = []     # skops: extra types the operator trusts
 
-    [batching]             # over the server's defaults (see moorings.batching.settings)
+    [batching]             # over the server's defaults (see moorings.batch_settings)
     enabled = true
     max_batch_size = 64
     batch_timeout_micros = 0
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moorings.batching.settings import BatchingSettings, parse_batching
+from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
 
 MODEL_CONFIG_FILE = "model.toml"

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from moorings import dtypes
+from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.batching.batcher import Batcher, Predict, batchable, common_rows
-from moorings.batching.settings import BatchingSettings, parse_batching
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from moorings.types import Signature, Tensors, TensorSpec
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moorings.batching.settings import BatchingSettings
+from moorings.batch_settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from moorings.types import Signature, Tensors
 

@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from moorings.batching.settings import BatchingSettings
+from moorings.batch_settings import BatchingSettings
 from moorings.config import ModelConfig
 from moorings.core.servable import Servable
 from moorings.errors import LoadError, MooringsError, hide_paths

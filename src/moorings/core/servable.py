@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 from types import TracebackType
 
+from moorings.batch_settings import BatchingSettings
 from moorings.batching.batcher import Batcher, batchable
-from moorings.batching.settings import BatchingSettings
 from moorings.errors import NotFound
 from moorings.runtimes.base import Runtime
 from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, Example, ServableId, Signature, Tensors
