@@ -102,3 +102,13 @@ def test_tf2_predict_method_signatures_classify_and_regress(app: RestApp) -> Non
         json={"signature_name": "predict_x", "examples": examples},
     )
     assert r.status == 400 and "serialized tf.Example" in r.json()["error"]
+
+
+def test_binary_data_the_graph_cannot_parse_is_named(app: RestApp) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    body = {"signature_name": "classify_x", "instances": [{"b64": base64.b64encode(png).decode()}]}
+    r = call(app, "POST", "/v1/models/examples:predict", json=body)
+    assert r.status == 400
+    error = r.json()["error"]
+    assert "could not parse string input 'inputs' of signature 'classify_x'" in error
+    assert "use :classify with 'examples'" in error and "codec" not in error

@@ -208,6 +208,8 @@ class TensorFlowRuntime(Runtime):
         }
         try:
             results = function(**feeds)
+        except UnicodeDecodeError:  # TF's message quoted the bytes of a string input it could not parse
+            raise InvalidArgument(_unparsed_bytes_message(signature)) from None
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
             raise InvalidArgument(f"the model rejected the input: {_input_error_text(tf, exc)}") from None
         return {name: results[name].numpy() for name in signature.outputs if name in results}
@@ -265,6 +267,20 @@ class TensorFlowRuntime(Runtime):
     def unload(self) -> None:
         self._functions = {}
         self._loaded = None
+
+
+def _unparsed_bytes_message(signature: Signature) -> str:
+    """What to tell a client whose string input the graph could not parse (e.g. an image sent to a
+    signature that parses serialized tf.Example protos)."""
+    names = ", ".join(repr(n) for n, s in signature.inputs.items() if s.dtype.is_string) or "its inputs"
+    message = (
+        f"the model could not parse string input {names} of signature {signature.name!r}: "
+        'check that it holds the kind of data the signature expects; binary data is sent as {"b64": ...}'
+    )
+    verb = {CLASSIFY_METHOD: ":classify", REGRESS_METHOD: ":regress"}.get(signature.method_name)
+    if verb is not None:
+        message += f"; this signature takes serialized tf.Example protos: use {verb} with 'examples'"
+    return message
 
 
 def _input_error_text(tf: Any, exc: BaseException) -> str:
