@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
+from moorings.observe import logs
 from moorings.sockets import port_in_use
 
 
@@ -179,6 +179,22 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="let browser apps from ORIGIN call the REST API (repeatable; '*' for any; default: none)",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    o = p.add_argument_group("metrics and logs")
+    o.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="no Prometheus metrics (by default they are served at /metrics on the REST port)",
+    )
+    o.add_argument(
+        "--metrics-port", type=port, default=None, help="also serve /metrics on this port (same --host)"
+    )
+    o.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="json: one JSON object per log line, and an access-log line per model request (default text)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,10 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(args.log_level.upper(), args.log_format, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     repository: Path = args.repository
     if not repository.is_dir():
         parser.error(f"the model repository {repository} is not a folder")
@@ -238,6 +251,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         search_backend=args.search_backend,
         data_dir=args.data_dir,
         cors_origins=tuple(args.cors_origin),
+        metrics=args.metrics,
+        metrics_port=args.metrics_port,
+        log_format=args.log_format,
     )
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)

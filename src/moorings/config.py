@@ -119,6 +119,12 @@ class ServerSettings:
     data_dir: Path = Path("moorings-data")
     #: origins whose browser apps may call the REST API (``*``: any); empty: no CORS headers
     cors_origins: tuple[str, ...] = ()
+    #: Prometheus metrics at /metrics (off: ``--no-metrics``)
+    metrics: bool = True
+    #: also serve /metrics on this port (None: only on the REST port)
+    metrics_port: int | None = None
+    #: "text" or "json" (JSON lines, with an access-log line per model request)
+    log_format: str = "text"
 
 
 def _positive_int(value: Any, where: str) -> int:

@@ -24,12 +24,17 @@ from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.errors import MooringsError
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
+from moorings.http1.messages import Answer, Request
+from moorings.observe import metrics
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
 from moorings.search.grpc_service import registration as search_grpc
+from moorings.sockets import bound_socket
+from moorings.types import ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,10 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
     """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
+    metrics.switch.enabled = settings.metrics
     manager = build_manager(settings)
+    if settings.metrics:
+        metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
     dataplane = DataPlane(manager, settings.inference_threads)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     app = RestApp(
@@ -90,6 +98,10 @@ async def _main(
         while not (dataplane.manager.is_ready() and (app.collections is None or app.collections.ready())):
             await asyncio.sleep(0.05)
     freezer = asyncio.create_task(_freeze_heap_when_ready(dataplane))
+    metrics_server = await _start_metrics_server(settings)
+    refresher = None
+    if settings.metrics and metrics.multiprocess_dir() is not None:
+        refresher = asyncio.create_task(metrics.refresh_every(1.0))
     stopping = asyncio.Event()
     grpc_drained = asyncio.create_task(_drain_when_set(stopping, grpc_server, settings.drain_seconds))
     try:
@@ -99,8 +111,50 @@ async def _main(
             await _serve_http1(settings, app, sockets, stopping)
     finally:
         freezer.cancel()
+        if refresher is not None:
+            refresher.cancel()
+        if metrics_server is not None:
+            await metrics_server.stop(0)
         stopping.set()
         await grpc_drained
+
+
+def model_states(manager: Manager) -> dict[tuple[str, str], str]:
+    """(model, version) -> state name, for every version the manager tracks."""
+    states = {}
+    for name in manager.model_names():
+        try:
+            status = manager.status(ModelRef(name))
+        except MooringsError:
+            continue
+        for version in status.versions:
+            states[(name, str(version.version))] = version.state.name
+    return states
+
+
+async def _metrics_only(request: Request) -> Answer:
+    """The ``--metrics-port`` server's one route: ``GET /metrics``."""
+    if request.raw_path != b"/metrics":
+        return 404, b"only /metrics is served on this port\n", [(b"content-type", b"text/plain")]
+    if request.method != "GET":
+        return 405, b"GET /metrics\n", [(b"content-type", b"text/plain"), (b"allow", b"GET")]
+    body, content_type = metrics.exposition()
+    return 200, body, [(b"content-type", content_type)]
+
+
+async def _start_metrics_server(settings: ServerSettings) -> HttpServer | None:
+    """``/metrics`` on its own port when ``--metrics-port`` is set (workers share it with SO_REUSEPORT)."""
+    if settings.metrics_port is None or not settings.metrics:
+        return None
+    sockets = None
+    if settings.reuse_port:
+        sockets = [bound_socket(settings.host, settings.metrics_port, reuse_port=True)]
+    server = HttpServer(
+        _metrics_only, settings.host, settings.metrics_port, Limits(max_body_bytes=1024), sockets
+    )
+    await server.start()
+    log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    return server
 
 
 async def _drain_when_set(stopping: asyncio.Event, grpc_server: Any, grace: float) -> None:

@@ -20,6 +20,9 @@ serves gRPC on the same port.
 - A worker that dies is not restarted behind the operator's back: the parent
   logs it, stops the others and exits non-zero, so the supervisor (systemd,
   Kubernetes) sees the failure.
+- Metrics: the workers keep their values in files in one folder
+  (``PROMETHEUS_MULTIPROC_DIR``, emptied at start-up), and the worker that answers
+  ``/metrics`` adds up every worker's.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from moorings.config import ServerSettings
+from moorings.observe.metrics import prepare_multiprocess_dir
 from moorings.sockets import bound_socket
 
 log = logging.getLogger(__name__)
@@ -77,7 +81,11 @@ def core_groups(workers: int) -> list[list[int] | None]:
 
 
 def _worker_main(settings: ServerSettings, sock: socket.socket, cores: list[int] | None, level: int) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    from moorings.observe import logs
+
+    logs.configure(
+        level, settings.log_format, "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+    )
     if cores:
         os.sched_setaffinity(0, cores)
     from moorings.server import serve
@@ -89,6 +97,8 @@ def serve_workers(settings: ServerSettings, workers: int) -> int:
     """Run ``workers`` serving processes on one REST port (a socket each); return the exit status."""
     sockets = bind_sockets(settings.host, settings.rest_port, workers)
     settings = dataclasses.replace(settings, reuse_port=True)
+    # every worker keeps its metrics in files in one folder; whichever answers /metrics adds them up
+    clean_up_metrics = prepare_multiprocess_dir() if settings.metrics else None
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     processes: list[BaseProcess] = [
@@ -124,6 +134,8 @@ def serve_workers(settings: ServerSettings, workers: int) -> int:
             sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if clean_up_metrics is not None:
+            clean_up_metrics()
     return status
 
 

@@ -34,12 +34,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from moorings.batch_settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from moorings.types import Signature, Tensors
+
+if TYPE_CHECKING:
+    from moorings.observe.metrics import BatchObserver
 
 Predict = Callable[[Signature, Tensors], Tensors]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
@@ -65,6 +69,8 @@ class _Task:
     #: the caller awaits ``waiter``, which is resolved on ``loop`` (the caller's event loop)
     waiter: asyncio.Future[Tensors]
     loop: asyncio.AbstractEventLoop
+    #: ``time.perf_counter()`` when it was queued
+    enqueued: float
 
     def wanted(self) -> bool:
         """Whether the caller still wants the result (it may have given up, e.g. disconnected)."""
@@ -77,8 +83,15 @@ Outcome = tuple[_Task, Tensors | None, BaseException | None]
 class Batcher:
     """The batcher of one servable: ``submit_async`` from the event loop, ``close`` on unload."""
 
-    def __init__(self, predict: Predict, settings: BatchingSettings, name: str = "") -> None:
+    def __init__(
+        self,
+        predict: Predict,
+        settings: BatchingSettings,
+        name: str = "",
+        observer: BatchObserver | None = None,
+    ) -> None:
         self._predict = predict
+        self._observer = observer
         self.settings = settings
         self._queue: deque[_Task] = deque()
         self._queued_rows = 0
@@ -101,6 +114,12 @@ class Batcher:
         ]
         for thread in self._threads:
             thread.start()
+        if observer is not None:
+            observer.track_depth(self.queued_requests)
+
+    def queued_requests(self) -> int:
+        """Requests waiting now (read without the lock: a sample)."""
+        return len(self._queue)
 
     # -- submitting ----------------------------------------------------------------------------
 
@@ -118,7 +137,7 @@ class Batcher:
             key: BatchKey = (signature.name, ((name, array.shape[1:], array.dtype.str),))
         else:
             key = (signature.name, tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())))
-        task = _Task(signature, inputs, rows, key, deadline, loop.create_future(), loop)
+        task = _Task(signature, inputs, rows, key, deadline, loop.create_future(), loop, time.perf_counter())
         self._enqueue(task, loop)
         return task.waiter
 
@@ -262,6 +281,7 @@ class Batcher:
     def _run(self, batch: list[_Task]) -> list[Outcome]:
         self.requests_per_call = _moving_average(self.requests_per_call, len(batch))
         signature = batch[0].signature
+        start = time.perf_counter()
         try:
             if len(batch) == 1 and batch[0].rows > self.settings.max_batch_size:
                 outputs = self._run_chunked(signature, batch[0].inputs, batch[0].rows)
@@ -275,6 +295,12 @@ class Batcher:
                 outputs = self._run_padded(signature, inputs, sum(t.rows for t in batch))
         except BaseException as exc:
             return [(task, None, exc) for task in batch]
+        observer = self._observer
+        if observer is not None:
+            observer.model_seconds(time.perf_counter() - start)
+            observer.batch_rows(sum(t.rows for t in batch))
+            for task in batch:
+                observer.queue_wait(start - task.enqueued)
         results: list[Outcome] = []
         start = 0
         for task in batch:
@@ -321,6 +347,8 @@ class Batcher:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join()
+        if self._observer is not None:
+            self._observer.close()
 
 
 def _deliver(outcomes: list[Outcome]) -> None:

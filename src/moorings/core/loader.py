@@ -11,6 +11,7 @@ from moorings.batch_settings import BatchingSettings
 from moorings.config import ModelConfig
 from moorings.core.servable import Servable
 from moorings.errors import LoadError, MooringsError, hide_paths
+from moorings.observe import metrics
 from moorings.runtimes import detect, runtime_class
 from moorings.types import DEFAULT_SIGNATURE, ServableId
 
@@ -39,17 +40,15 @@ class Loader:
             if DEFAULT_SIGNATURE not in servable.signatures and not servable.signatures:
                 raise LoadError("the model exposes no signature")
         except MooringsError as exc:
+            metrics.model_load_failed(servable_id)
             raise LoadError(self._scrub(exc.message)) from None
         except Exception as exc:  # a runtime's own failure must not escape as a crash
+            metrics.model_load_failed(servable_id)
             log.exception("loading %s version %s failed", servable_id.name, servable_id.version)
             raise LoadError(self._scrub(f"{type(exc).__name__}: {exc}")[:500]) from None
-        log.info(
-            "loaded %s version %d (%s) in %.2fs",
-            servable_id.name,
-            servable_id.version,
-            name,
-            time.perf_counter() - started,
-        )
+        took = time.perf_counter() - started
+        metrics.model_loaded(servable_id, took)
+        log.info("loaded %s version %d (%s) in %.2fs", servable_id.name, servable_id.version, name, took)
         return servable
 
     def _scrub(self, message: str) -> str:

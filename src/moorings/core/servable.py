@@ -9,6 +9,7 @@ from types import TracebackType
 from moorings.batch_settings import BatchingSettings
 from moorings.batching.batcher import Batcher, batchable
 from moorings.errors import NotFound
+from moorings.observe.metrics import batch_observer
 from moorings.runtimes.base import Runtime
 from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, Example, ServableId, Signature, Tensors
 
@@ -26,7 +27,7 @@ class Servable:
         self.batcher: Batcher | None = None
         if batching is not None and batching.enabled and self._batched:
             name = f"{servable_id.name}-{servable_id.version}"
-            self.batcher = Batcher(runtime.predict, batching, name=name)
+            self.batcher = Batcher(runtime.predict, batching, name=name, observer=batch_observer(servable_id))
 
     def submit_async(
         self, signature: Signature, inputs: Tensors, deadline: float | None, rows: int

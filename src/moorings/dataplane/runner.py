@@ -8,6 +8,10 @@ here; it never holds a servable handle or picks a signature itself. One run::
       -> pick the signature -> choose the outputs -> decode the wire inputs against the signature
       -> check them -> batch and run (or run on the inference pool) -> the result, typed
 
+Each run names the version it resolved to on the request's metrics observation
+(:func:`moorings.observe.metrics.note_servable`), and unbatched model calls are
+timed here; the edges (REST app, gRPC wrapper) count the request with its status.
+
 This is where cross-cutting features go, once for every protocol: metrics,
 request ids, deadlines, authorisation, warm-up replay, Python-model hooks and
 chains. Errors are :class:`~moorings.errors.MooringsError` subclasses; the REST
@@ -22,6 +26,7 @@ batcher. Nothing here blocks the event loop except the batcher's inline path
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -33,6 +38,8 @@ from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
+from moorings.observe import metrics
+from moorings.observe.metrics import note_servable
 from moorings.requests import (
     ClassifyOutcome,
     ExamplesRequest,
@@ -47,6 +54,7 @@ from moorings.types import (
     REGRESS_METHOD,
     ModelRef,
     ModelStatus,
+    ServableId,
     Signature,
     Tensors,
     VersionState,
@@ -71,15 +79,20 @@ class DataPlane:
         return self.manager.model_names()
 
     def status(self, ref: ModelRef) -> ModelStatus:
-        return self.manager.status(ref)
+        status = self.manager.status(ref)
+        if status.versions:
+            note_servable(ServableId(ref.name, max(v.version for v in status.versions)))
+        return status
 
     def is_model_ready(self, ref: ModelRef) -> bool:
         """True when a version answers ``ref``; NotFound / Unavailable say why not."""
-        with self.manager.acquire(ref):
+        with self.manager.acquire(ref) as servable:
+            note_servable(servable.id)
             return True
 
     def metadata(self, ref: ModelRef) -> ModelMetadata:
         with self.manager.acquire(ref) as servable:
+            note_servable(servable.id)
             servable_id, kind, signatures = servable.id, servable.runtime.kind, servable.signatures
         available = [
             v.version
@@ -92,6 +105,7 @@ class DataPlane:
 
     async def predict(self, request: PredictRequest) -> PredictResult:
         with self.manager.acquire(request.ref) as servable:
+            note_servable(servable.id)
             signature = servable.signature(request.signature_name)
             wanted = select_outputs(signature, request.outputs, request.outputs_field)
             inputs = request.decode(signature)
@@ -115,14 +129,16 @@ class DataPlane:
 
     async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
         with self.manager.acquire(request.ref) as servable:
+            note_servable(servable.id)
             signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
-            result = await self._off_loop(servable.classify, signature, request.examples)
+            result = await self._off_loop(_timed(servable, servable.classify), signature, request.examples)
             return ClassifyOutcome(servable.id, signature, result)
 
     async def regress(self, request: ExamplesRequest) -> RegressOutcome:
         with self.manager.acquire(request.ref) as servable:
+            note_servable(servable.id)
             signature = _pick(servable, request.signature_name, REGRESS_METHOD)
-            values = await self._off_loop(servable.regress, signature, request.examples)
+            values = await self._off_loop(_timed(servable, servable.regress), signature, request.examples)
             return RegressOutcome(servable.id, signature, values)
 
     async def _run_signature(
@@ -132,7 +148,7 @@ class DataPlane:
         rows = common_rows(inputs)
         waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
         if waiter is None:
-            outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
+            outputs: Tensors = await self._off_loop(_timed(servable, servable.predict), signature, inputs)
         else:
             outputs = await _model_call(waiter)
         if all(type(v) is np.ndarray for v in outputs.values()):
@@ -158,6 +174,21 @@ def _pick(servable: Servable, name: str | None, method: str) -> Signature:
     if len(matching) == 1:
         return matching[0]
     return servable.signature(DEFAULT_SIGNATURE)
+
+
+def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off)."""
+    if not metrics.switch.enabled:
+        return fn
+
+    def timed(*args: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            metrics.model_call(servable.id, time.perf_counter() - start)
+
+    return timed
 
 
 async def _model_call(call: Awaitable[T]) -> T:

@@ -2,7 +2,10 @@
 
 Every RPC handler is wrapped with :func:`rpc`: a :class:`~moorings.errors.MooringsError`
 aborts the call with the error's ``grpc_code`` and message; anything else is
-logged and answered INTERNAL without details.
+logged and answered INTERNAL without details. The wrapper also counts the call in the
+metrics under its protocol (from the servicer's module) and route kind (from the method's
+name), gives it a request id (``x-request-id`` metadata, or a W3C ``traceparent``, or a new
+one) returned in the trailing metadata, and writes the access log line.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, TypeVar
 import grpc
 
 from moorings.errors import DeadlineExceeded, MooringsError
+from moorings.observe import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +33,68 @@ def status_code(exc: MooringsError) -> grpc.StatusCode:
     return grpc.StatusCode[exc.grpc_code]
 
 
+#: the protocol label of each servicer module's calls
+PROTOCOLS = {"moorings.grpc.tfserving": "tfserving_grpc", "moorings.grpc.kserve": "v2_grpc"}
+#: the route kind of each RPC (others count as "other")
+KINDS = {
+    "Predict": "predict", "ModelInfer": "predict", "Classify": "classify", "Regress": "regress",
+    "GetModelMetadata": "metadata", "ModelMetadata": "metadata", "ServerMetadata": "metadata",
+    "GetModelStatus": "status", "ModelReady": "status", "ServerReady": "status", "ServerLive": "status",
+}  # fmt: skip
+
+
 def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
     """Translate errors raised by a servicer method into the gRPC status the client sees."""
+    protocol = PROTOCOLS.get(handler.__module__, "")
+    kind = KINDS.get(handler.__name__, "other")
 
     @functools.wraps(handler)
     async def wrapped(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        rid = _request_id(context)
+        set_trailing = getattr(context, "set_trailing_metadata", None)
+        if set_trailing is not None:  # before any abort: abort sends the trailing metadata set by then
+            set_trailing((("x-request-id", rid),))
+        observation = metrics.begin(protocol, kind, rid)
+        code = "UNKNOWN"
         try:
-            return await handler(self, request, context)
+            response = await handler(self, request, context)
+            code = "OK"
+            return response
         except MooringsError as exc:
+            code = exc.grpc_code
             await context.abort(status_code(exc), exc.message)
         except grpc.aio.AbortError:
             raise
         except Exception:
+            code = "INTERNAL"
             log.exception("unhandled error in %s", handler.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
+        finally:
+            _finish(observation, code, rid)
         raise AssertionError("context.abort returned")  # pragma: no cover
 
     return wrapped
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> str:
+    given = traceparent = None
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str):
+            given = value.encode("ascii", "replace")
+        elif key == "traceparent" and isinstance(value, str):
+            traceparent = value.encode("ascii", "replace")
+    return logs.request_id(given, traceparent)
+
+
+def _finish(observation: metrics.Observation, code: str, rid: str) -> None:
+    took = metrics.finish(observation, code)
+    if logs.access.enabled and observation.protocol:
+        servable = observation.servable
+        logs.log_access(
+            servable.name if servable else "",
+            str(servable.version) if servable else "",
+            observation.protocol, observation.kind, code, took, rid,
+        )  # fmt: skip
 
 
 def deadline(context: grpc.aio.ServicerContext) -> float | None:

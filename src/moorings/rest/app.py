@@ -15,6 +15,7 @@ from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
 from moorings.http1.messages import Answer, Request
+from moorings.observe import logs, metrics
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
@@ -51,7 +52,33 @@ class RestApp:
         self.cors = CorsPolicy(cors_origins) if cors_origins else None
 
     async def handle(self, request: Request) -> Answer:
-        """Answer one request; errors become their HTTP status with ``{"error": ...}``."""
+        """Answer one request; errors become their HTTP status with ``{"error": ...}``.
+
+        Every answer carries the request's id (``X-Request-Id``); model requests are counted in
+        the metrics and, with ``--log-format json``, written to the access log."""
+        given = traceparent = None
+        for key, value in request.headers:
+            if key == logs.REQUEST_ID_HEADER:
+                given = value
+            elif key == logs.TRACEPARENT_HEADER:
+                traceparent = value
+        rid = logs.request_id(given, traceparent)
+        observation = metrics.begin("", "", rid)
+        status = 500
+        try:
+            status, body, headers = await self._answer_with_cors(request)
+        finally:
+            took = metrics.finish(observation, str(status))
+            if logs.access.enabled and observation.protocol:
+                servable = observation.servable
+                logs.log_access(
+                    servable.name if servable else "",
+                    str(servable.version) if servable else "",
+                    observation.protocol, observation.kind, str(status), took, rid,
+                )  # fmt: skip
+        return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
+
+    async def _answer_with_cors(self, request: Request) -> Answer:
         if self.cors is None:
             return await self._answer(request)
         preflight = self.cors.preflight(request)
@@ -66,6 +93,13 @@ class RestApp:
     async def _answer(self, request: Request) -> Answer:
         try:
             segments = path_segments(request.raw_path)
+            observation = metrics.current.get()
+            if observation is not None:
+                observation.protocol, observation.kind = _protocol_and_kind(segments)
+            if segments[1:] == ["metrics"] and metrics.switch.enabled:
+                allow_method(request.method, "GET")
+                body, content_type = metrics.exposition()
+                return 200, body, [(b"content-type", content_type)]
             if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
                 return await v2.handle(self.dataplane, self.v2_heads, request, segments)
             status, body = await self._dispatch(request, segments)
@@ -133,6 +167,27 @@ class RestApp:
         request = Request(scope["method"], raw_path.split(b"?", 1)[0], headers, body)
         status, answer, answer_headers = await self.handle(request)
         await send_bytes(send, status, answer, answer_headers)
+
+
+def _protocol_and_kind(segments: list[str]) -> tuple[str, str]:
+    """The protocol and route kind a request is counted under; ("", "") for routes not counted
+    (``/metrics``, collections, the root)."""
+    if len(segments) < 3:
+        return "", ""
+    if segments[1] == "v1" and segments[2] == "models":
+        last = segments[-1]
+        if ":" in last:
+            verb = last.rsplit(":", 1)[1]
+            return "tfserving_rest", verb if verb in tfserving.VERBS else "other"
+        return "tfserving_rest", "metadata" if last == "metadata" else "status"
+    if segments[1] == "v2":
+        last = segments[-1]
+        if last == "infer":
+            return "v2_rest", "predict"
+        if last in ("ready", "live") or segments[2] == "health":
+            return "v2_rest", "status"
+        return "v2_rest", "metadata"
+    return "", ""
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import numpy as np
 
 from moorings.errors import InvalidArgument, MooringsError, NotFound
+from moorings.observe import metrics
 from moorings.search import blend as blending
 from moorings.search.filters import parse_filter
 from moorings.search.store import Backend, Store
@@ -274,6 +276,17 @@ class Collections:
         return results[0].to_json(include)
 
     def run(self, store: Store, request: SearchRequest) -> list[SearchResult]:
+        """:meth:`_run`, counted and timed in the metrics under the collection's name."""
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            results = self._run(store, request)
+            outcome = "ok"
+            return results
+        finally:
+            metrics.search_done(store.spec.name, outcome, time.perf_counter() - start)
+
+    def _run(self, store: Store, request: SearchRequest) -> list[SearchResult]:
         """Resolve id/name queries to vectors, search them in one call, exclude each query's own item.
 
         Hits keep their metadata; ``request.include_metadata`` is applied when writing the answer."""

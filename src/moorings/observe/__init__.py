@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics (``metrics``) and request ids and access logs (``logs``)."""

@@ -1,0 +1,344 @@
+"""Prometheus metrics: their definitions, the per-request observation, and the ``/metrics`` answer.
+
+One request is observed in three places:
+
+- the edge that maps errors to status codes (``rest/app.py``, ``grpc/status.py``) calls
+  :func:`begin` with the protocol and route kind, and :func:`finish` with the status code;
+- the request runner (``dataplane/runner.py``) calls :func:`note_servable` once it has resolved
+  the model version, so model and version labels only ever name versions the server has;
+- each servable's batcher reports its model calls to a :class:`BatchObserver`.
+
+The observation travels in a context variable, so the front ends in between need not carry
+it. Label children are bound once per label set and cached; a request costs a dictionary
+look-up, one counter increment and one histogram observation. In-flight requests are a plain
+integer, and queue depths are read from the batchers when the gauges are refreshed (at each
+scrape, and every second in each worker with ``--workers``).
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``--workers N`` sets it), ``prometheus_client`` keeps the
+values in files there and :func:`exposition` adds up every worker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import weakref
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
+
+from moorings.types import ServableId
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
+
+#: request latency buckets (seconds): 100 µs to 10 s
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+#: rows per model call
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+REQUESTS = Counter(
+    "moorings_requests_total",
+    "Requests answered, by model, version, protocol, route kind and status code",
+    ["model", "version", "protocol", "kind", "code"],
+)
+REQUEST_SECONDS = Histogram(
+    "moorings_request_duration_seconds",
+    "Time from a request's arrival at the front end to its answer",
+    ["model", "version", "protocol", "kind"],
+    buckets=LATENCY_BUCKETS,
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "moorings_queue_wait_seconds",
+    "Time a request waited in its model version's batching queue",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
+MODEL_SECONDS = Histogram(
+    "moorings_model_duration_seconds",
+    "Time of one model call (a batch, or one unbatched request)",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_ROWS = Histogram(
+    "moorings_batch_size",
+    "Rows per batched model call",
+    ["model", "version"],
+    buckets=BATCH_BUCKETS,
+)
+IN_FLIGHT = Gauge(
+    "moorings_requests_in_flight",
+    "Requests being answered now (REST and gRPC, the scrape itself included)",
+    multiprocess_mode="livesum",
+)
+QUEUE_DEPTH = Gauge(
+    "moorings_queue_depth",
+    "Requests waiting in a model version's batching queue",
+    ["model", "version"],
+    multiprocess_mode="livesum",
+)
+LOAD_SECONDS = Gauge(
+    "moorings_model_load_duration_seconds",
+    "How long the last load of a model version took",
+    ["model", "version"],
+    multiprocess_mode="max",
+)
+LOAD_FAILURES = Counter(
+    "moorings_model_load_failures_total",
+    "Failed loads of a model version",
+    ["model", "version"],
+)
+MODEL_STATE = Gauge(
+    "moorings_model_state",
+    "1 for the state a model version is in (START, LOADING, AVAILABLE, UNLOADING, END), else 0",
+    ["model", "version", "state"],
+    multiprocess_mode="max",
+)
+SEARCH_REQUESTS = Counter(
+    "moorings_search_requests_total",
+    "Searches run on a collection, by outcome (ok, error)",
+    ["collection", "outcome"],
+)
+SEARCH_SECONDS = Histogram(
+    "moorings_search_duration_seconds",
+    "Time of one search call on a collection (all its queries)",
+    ["collection"],
+    buckets=LATENCY_BUCKETS,
+)
+
+STATES = ("START", "LOADING", "AVAILABLE", "UNLOADING", "END")
+
+
+class _Switch:
+    """Whether requests are observed (``--no-metrics`` turns it off)."""
+
+    enabled = True
+
+
+switch = _Switch()
+
+
+# -- one request ----------------------------------------------------------------------------------
+
+
+class Observation:
+    """What is known of one request while it runs."""
+
+    __slots__ = ("kind", "protocol", "request_id", "servable", "start")
+
+    def __init__(self, protocol: str, kind: str, request_id: str) -> None:
+        self.protocol = protocol
+        self.kind = kind
+        self.request_id = request_id
+        self.servable: ServableId | None = None
+        self.start = time.perf_counter()
+
+
+current: ContextVar[Observation | None] = ContextVar("moorings_observation", default=None)
+
+_in_flight = 0
+_Children = tuple[Callable[[], None], Callable[[float], None]]
+_children: dict[tuple[ServableId | None, str, str, str], _Children] = {}
+
+
+def begin(protocol: str, kind: str, request_id: str = "") -> Observation:
+    """Start observing a request on this task; :func:`finish` ends it."""
+    global _in_flight
+    observation = Observation(protocol, kind, request_id)
+    current.set(observation)
+    _in_flight += 1
+    return observation
+
+
+def note_servable(servable_id: ServableId) -> None:
+    """The version the current request resolved to (called by the request runner)."""
+    observation = current.get()
+    if observation is not None:
+        observation.servable = servable_id
+
+
+def finish(observation: Observation, code: str) -> float:
+    """Count the request with its status code (unless its protocol is ""); return its duration."""
+    global _in_flight
+    _in_flight -= 1
+    took = time.perf_counter() - observation.start
+    if switch.enabled and observation.protocol:
+        key = (observation.servable, observation.protocol, observation.kind, code)
+        children = _children.get(key)
+        if children is None:
+            children = _children[key] = _bind(key)
+        children[0]()
+        children[1](took)
+    return took
+
+
+def _bind(key: tuple[ServableId | None, str, str, str]) -> _Children:
+    servable, protocol, kind, code = key
+    model, version = (servable.name, str(servable.version)) if servable is not None else ("", "")
+    counter = REQUESTS.labels(model, version, protocol, kind, code)
+    histogram = REQUEST_SECONDS.labels(model, version, protocol, kind)
+    return counter.inc, histogram.observe
+
+
+# -- batchers and model calls -------------------------------------------------------------------
+
+
+class BatchObserver:
+    """A model version's batcher reports here: queue waits, model calls and their rows."""
+
+    __slots__ = ("__weakref__", "_depth", "batch_rows", "model_seconds", "queue_depth", "queue_wait")
+
+    def __init__(self, servable_id: ServableId) -> None:
+        labels = (servable_id.name, str(servable_id.version))
+        self.queue_wait = QUEUE_WAIT_SECONDS.labels(*labels).observe
+        self.model_seconds = MODEL_SECONDS.labels(*labels).observe
+        self.batch_rows = BATCH_ROWS.labels(*labels).observe
+        self.queue_depth = QUEUE_DEPTH.labels(*labels)
+        self._depth: Callable[[], int] | None = None
+        _batchers.add(self)
+
+    def track_depth(self, depth: Callable[[], int]) -> None:
+        """Read the queue's depth with ``depth`` when the gauges are refreshed."""
+        self._depth = depth
+
+    def refresh(self) -> None:
+        if self._depth is not None:
+            self.queue_depth.set(self._depth())
+
+    def close(self) -> None:
+        """The batcher has stopped: its queue is empty and no longer read."""
+        self._depth = None
+        self.queue_depth.set(0)
+        _batchers.discard(self)
+
+
+_batchers: weakref.WeakSet[BatchObserver] = weakref.WeakSet()
+
+
+def batch_observer(servable_id: ServableId) -> BatchObserver | None:
+    """An observer for a new batcher, or None when metrics are off."""
+    return BatchObserver(servable_id) if switch.enabled else None
+
+
+def model_call(servable_id: ServableId, seconds: float) -> None:
+    """An unbatched model call (classify, regress, signatures the batcher does not take)."""
+    if switch.enabled:
+        MODEL_SECONDS.labels(servable_id.name, str(servable_id.version)).observe(seconds)
+
+
+def search_done(collection: str, outcome: str, seconds: float) -> None:
+    """One search call on a collection ("ok" or "error")."""
+    if switch.enabled:
+        SEARCH_REQUESTS.labels(collection, outcome).inc()
+        SEARCH_SECONDS.labels(collection).observe(seconds)
+
+
+# -- model lifecycle ----------------------------------------------------------------------------
+
+
+def model_loaded(servable_id: ServableId, seconds: float) -> None:
+    LOAD_SECONDS.labels(servable_id.name, str(servable_id.version)).set(seconds)
+
+
+def model_load_failed(servable_id: ServableId) -> None:
+    LOAD_FAILURES.labels(servable_id.name, str(servable_id.version)).inc()
+
+
+_states: dict[tuple[str, str], str] = {}
+
+
+def model_states(states: dict[tuple[str, str], str]) -> None:
+    """Set the state gauges from (model, version) -> state; versions no longer listed become END."""
+    for key in set(_states) - set(states):
+        _set_state(key, "END")
+        del _states[key]
+    for key, state in states.items():
+        if _states.get(key) != state:
+            _set_state(key, state)
+            _states[key] = state
+
+
+def _set_state(key: tuple[str, str], state: str) -> None:
+    for name in STATES:
+        MODEL_STATE.labels(*key, name).set(1 if name == state else 0)
+
+
+# -- exposition ---------------------------------------------------------------------------------
+
+
+#: more gauges to write at each refresh (the server adds the model states)
+refreshers: list[Callable[[], None]] = []
+
+
+def refresh_gauges() -> None:
+    """Write the sampled gauges: requests in flight, the batching queues' depths, model states."""
+    IN_FLIGHT.set(_in_flight)
+    for observer in list(_batchers):
+        observer.refresh()
+    for refresh in refreshers:
+        refresh()
+
+
+async def refresh_every(seconds: float) -> None:
+    """Refresh the gauges every ``seconds`` (a worker's, for whichever worker answers the scrape)."""
+    while True:
+        refresh_gauges()
+        await asyncio.sleep(seconds)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposition() -> tuple[bytes, bytes]:
+    """The metrics in Prometheus' text format and its content type; every worker's with ``--workers``."""
+    refresh_gauges()
+    if multiprocess_dir() is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    ProcessCollector(registry=registry)
+    return generate_latest(registry), CONTENT_TYPE
+
+
+def prepare_multiprocess_dir() -> Callable[[], None]:
+    """Make (or empty) the folder the workers' values are kept in; set it in the environment.
+
+    Set it before the workers start. A folder the operator named in ``PROMETHEUS_MULTIPROC_DIR``
+    has its ``.db`` files removed (values of an earlier run would be added in); without one a
+    temporary folder is made. Returns the clean-up to call once the workers are gone.
+    """
+    named = multiprocess_dir()
+    if named is not None:
+        folder = Path(named)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):
+            old.unlink()
+        return lambda: None
+    made = tempfile.mkdtemp(prefix="moorings-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+
+    def clean_up() -> None:
+        os.environ.pop(MULTIPROC_ENV, None)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(made)
+
+    return clean_up
