@@ -101,7 +101,7 @@ async def _main(
     metrics_server = await _start_metrics_server(settings)
     refresher = None
     if settings.metrics and metrics.multiprocess_dir() is not None:
-        refresher = asyncio.create_task(metrics.refresh_every(1.0))
+        refresher = asyncio.create_task(metrics.flush_every(1.0))
     stopping = asyncio.Event()
     grpc_drained = asyncio.create_task(_drain_when_set(stopping, grpc_server, settings.drain_seconds))
     try:

@@ -34,6 +34,13 @@ def test_two_workers_serve_their_figures_together(tmp_path: Path) -> None:
             "kind": "predict",
             "code": "200",
         }
+        # each worker adds its tallies to the shared files every second: wait for both
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            samples = scrape(f"{server.url}/metrics")
+            if value(samples, "moorings_requests_total", **labels) == REQUESTS:
+                break
+            time.sleep(0.2)
         for _ in range(6):  # each scrape on a new connection, answered by either worker
             samples = scrape(f"{server.url}/metrics")
             assert value(samples, "moorings_requests_total", **labels) == REQUESTS

@@ -297,10 +297,8 @@ class Batcher:
             return [(task, None, exc) for task in batch]
         observer = self._observer
         if observer is not None:
-            observer.model_seconds(time.perf_counter() - start)
-            observer.batch_rows(sum(t.rows for t in batch))
-            for task in batch:
-                observer.queue_wait(start - task.enqueued)
+            rows = sum(t.rows for t in batch)
+            observer.batch(start, time.perf_counter() - start, rows, [t.enqueued for t in batch])
         results: list[Outcome] = []
         start = 0
         for task in batch:

@@ -9,10 +9,11 @@ One request is observed in three places:
 - each servable's batcher reports its model calls to a :class:`BatchObserver`.
 
 The observation travels in a context variable, so the front ends in between need not carry
-it. Label children are bound once per label set and cached; a request costs a dictionary
-look-up, one counter increment and one histogram observation. In-flight requests are a plain
-integer, and queue depths are read from the batchers when the gauges are refreshed (at each
-scrape, and every second in each worker with ``--workers``).
+it. Counts and observations are tallied in plain numbers first (a request costs a dictionary
+look-up, an integer increment and a ``bisect`` into the bucket bounds; a batch one lock) and
+added to ``prometheus_client``'s label children, bound once per label set, when the metrics are
+flushed: at each scrape, and every second in each worker with ``--workers``. In-flight
+requests are a plain integer, and queue depths are read from the batchers at the flush.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``--workers N`` sets it), ``prometheus_client`` keeps the
 values in files there and :func:`exposition` adds up every worker's.
@@ -25,8 +26,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 import weakref
+from bisect import bisect_left
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -154,9 +157,68 @@ class Observation:
 
 current: ContextVar[Observation | None] = ContextVar("moorings_observation", default=None)
 
+
+class _HistogramTally:
+    """Observations for one histogram child, kept as plain numbers until :meth:`flush`."""
+
+    __slots__ = ("_bounds", "_child", "_counts", "_sum")
+
+    def __init__(self, child: Histogram) -> None:
+        self._child = child
+        self._bounds: tuple[float, ...] = tuple(child._upper_bounds)  # ends with +Inf
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+
+    def observe(self, amount: float) -> None:
+        self._counts[bisect_left(self._bounds, amount)] += 1
+        self._sum += amount
+
+    def observe_since(self, start: float, earlier: list[float]) -> None:
+        """Observe ``start - t`` for each ``t`` in ``earlier``."""
+        bounds, counts = self._bounds, self._counts
+        total = 0.0
+        for t in earlier:
+            amount = start - t
+            counts[bisect_left(bounds, amount)] += 1
+            total += amount
+        self._sum += total
+
+    def flush(self) -> None:
+        """Add what was observed since the last flush to the child (its per-bucket values)."""
+        counts = self._counts
+        if not any(counts):
+            return
+        self._counts = [0] * len(counts)
+        buckets = self._child._buckets
+        for i, count in enumerate(counts):
+            if count:
+                buckets[i].inc(count)
+        self._child._sum.inc(self._sum)
+        self._sum = 0.0
+
+
+class _RequestTally:
+    """The requests of one label set: their count and their durations."""
+
+    __slots__ = ("count", "counter", "latency")
+
+    def __init__(self, key: tuple[ServableId | None, str, str, str]) -> None:
+        servable, protocol, kind, code = key
+        model, version = (servable.name, str(servable.version)) if servable is not None else ("", "")
+        self.count = 0
+        self.counter = REQUESTS.labels(model, version, protocol, kind, code)
+        self.latency = _HistogramTally(REQUEST_SECONDS.labels(model, version, protocol, kind))
+
+    def flush(self) -> None:
+        if self.count:
+            self.counter.inc(self.count)
+            self.count = 0
+        self.latency.flush()
+
+
 _in_flight = 0
-_Children = tuple[Callable[[], None], Callable[[float], None]]
-_children: dict[tuple[ServableId | None, str, str, str], _Children] = {}
+#: touched only on the event loop's thread (requests are begun and finished there, and flushed there)
+_tallies: dict[tuple[ServableId | None, str, str, str], _RequestTally] = {}
 
 
 def begin(protocol: str, kind: str, request_id: str = "") -> Observation:
@@ -182,49 +244,57 @@ def finish(observation: Observation, code: str) -> float:
     took = time.perf_counter() - observation.start
     if switch.enabled and observation.protocol:
         key = (observation.servable, observation.protocol, observation.kind, code)
-        children = _children.get(key)
-        if children is None:
-            children = _children[key] = _bind(key)
-        children[0]()
-        children[1](took)
+        tally = _tallies.get(key)
+        if tally is None:
+            tally = _tallies[key] = _RequestTally(key)
+        tally.count += 1
+        tally.latency.observe(took)
     return took
-
-
-def _bind(key: tuple[ServableId | None, str, str, str]) -> _Children:
-    servable, protocol, kind, code = key
-    model, version = (servable.name, str(servable.version)) if servable is not None else ("", "")
-    counter = REQUESTS.labels(model, version, protocol, kind, code)
-    histogram = REQUEST_SECONDS.labels(model, version, protocol, kind)
-    return counter.inc, histogram.observe
 
 
 # -- batchers and model calls -------------------------------------------------------------------
 
 
 class BatchObserver:
-    """A model version's batcher reports here: queue waits, model calls and their rows."""
+    """A model version's batcher reports here: queue waits, model calls and their rows.
 
-    __slots__ = ("__weakref__", "_depth", "batch_rows", "model_seconds", "queue_depth", "queue_wait")
+    :meth:`batch` is called from batch threads (and the event loop's, inline); a lock keeps
+    the tallies whole until the next flush."""
+
+    __slots__ = ("__weakref__", "_depth", "_lock", "batch_rows", "model_seconds", "queue_depth", "queue_wait")
 
     def __init__(self, servable_id: ServableId) -> None:
         labels = (servable_id.name, str(servable_id.version))
-        self.queue_wait = QUEUE_WAIT_SECONDS.labels(*labels).observe
-        self.model_seconds = MODEL_SECONDS.labels(*labels).observe
-        self.batch_rows = BATCH_ROWS.labels(*labels).observe
+        self.queue_wait = _HistogramTally(QUEUE_WAIT_SECONDS.labels(*labels))
+        self.model_seconds = _HistogramTally(MODEL_SECONDS.labels(*labels))
+        self.batch_rows = _HistogramTally(BATCH_ROWS.labels(*labels))
         self.queue_depth = QUEUE_DEPTH.labels(*labels)
+        self._lock = threading.Lock()
         self._depth: Callable[[], int] | None = None
         _batchers.add(self)
 
+    def batch(self, started: float, seconds: float, rows: int, enqueued: list[float]) -> None:
+        """One model call: when it started, how long it took, its rows, and when its requests queued."""
+        with self._lock:
+            self.model_seconds.observe(seconds)
+            self.batch_rows.observe(rows)
+            self.queue_wait.observe_since(started, enqueued)
+
     def track_depth(self, depth: Callable[[], int]) -> None:
-        """Read the queue's depth with ``depth`` when the gauges are refreshed."""
+        """Read the queue's depth with ``depth`` at each flush."""
         self._depth = depth
 
-    def refresh(self) -> None:
+    def flush(self) -> None:
+        with self._lock:
+            self.queue_wait.flush()
+            self.model_seconds.flush()
+            self.batch_rows.flush()
         if self._depth is not None:
             self.queue_depth.set(self._depth())
 
     def close(self) -> None:
         """The batcher has stopped: its queue is empty and no longer read."""
+        self.flush()
         self._depth = None
         self.queue_depth.set(0)
         _batchers.discard(self)
@@ -284,23 +354,26 @@ def _set_state(key: tuple[str, str], state: str) -> None:
 # -- exposition ---------------------------------------------------------------------------------
 
 
-#: more gauges to write at each refresh (the server adds the model states)
+#: more gauges to write at each flush (the server adds the model states)
 refreshers: list[Callable[[], None]] = []
 
 
-def refresh_gauges() -> None:
-    """Write the sampled gauges: requests in flight, the batching queues' depths, model states."""
+def flush() -> None:
+    """On the event loop's thread: add the tallies to the metrics and write the sampled gauges
+    (requests in flight, the batching queues' depths, model states)."""
+    for tally in list(_tallies.values()):
+        tally.flush()
     IN_FLIGHT.set(_in_flight)
     for observer in list(_batchers):
-        observer.refresh()
+        observer.flush()
     for refresh in refreshers:
         refresh()
 
 
-async def refresh_every(seconds: float) -> None:
-    """Refresh the gauges every ``seconds`` (a worker's, for whichever worker answers the scrape)."""
+async def flush_every(seconds: float) -> None:
+    """Flush every ``seconds`` (a worker's figures, for whichever worker answers the scrape)."""
     while True:
-        refresh_gauges()
+        flush()
         await asyncio.sleep(seconds)
 
 
@@ -310,7 +383,7 @@ def multiprocess_dir() -> str | None:
 
 def exposition() -> tuple[bytes, bytes]:
     """The metrics in Prometheus' text format and its content type; every worker's with ``--workers``."""
-    refresh_gauges()
+    flush()
     if multiprocess_dir() is None:
         return generate_latest(REGISTRY), CONTENT_TYPE
     registry = CollectorRegistry()
