@@ -28,9 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     root = tmp_path_factory.mktemp("observe")
     onnx_models.write_mlp(root / "repo" / "mlp" / "1")
     metrics_port = free_port()
-    with running_server(
-        root / "repo", "--log-format", "json", "--metrics-port", str(metrics_port)
-    ) as running:
+    args = ("--log-format", "json", "--metrics-port", str(metrics_port), "--data-dir", str(root / "data"))
+    with running_server(root / "repo", *args) as running:
         running.metrics_port = metrics_port  # type: ignore[attr-defined]
         yield running
 
@@ -188,3 +187,26 @@ def test_json_access_log_has_one_line_per_request(server: RunningServer) -> None
     for line in server.log().splitlines():
         if "moorings" in line and line.strip():
             assert line.startswith("{"), line
+
+
+def test_searches_are_counted_by_collection(server: RunningServer) -> None:
+    url = f"{server.url}/v1/collections"
+    assert httpx.post(url, json={"name": "films", "dim": 4}).status_code == 201
+    items = [{"id": str(i), "vector": [float(i), 1.0, 0.0, 0.0]} for i in range(1, 6)]
+    assert httpx.post(f"{url}/films:upsert", json={"items": items}).status_code == 200
+    for _ in range(2):
+        assert httpx.post(f"{url}/films:search", json={"vector": [1, 1, 0, 0], "k": 2}).status_code == 200
+    assert httpx.post(f"{url}/films:search", json={"id": "no-such-item", "k": 2}).status_code == 404
+    samples = scrape(f"{server.url}/metrics")
+    assert value(samples, "moorings_search_requests_total", collection="films", outcome="ok") == 2
+    assert value(samples, "moorings_search_requests_total", collection="films", outcome="error") == 1
+    assert value(samples, "moorings_search_duration_seconds_count", collection="films") == 3
+    # collection routes are not model requests
+    assert value(samples, "moorings_requests_total", protocol="") == 0
+
+
+def test_no_metrics_turns_the_route_off(tmp_path: Path) -> None:
+    onnx_models.write_mlp(tmp_path / "repo" / "mlp" / "1")
+    with running_server(tmp_path / "repo", "--no-metrics", "--data-dir", str(tmp_path / "data")) as server:
+        assert httpx.post(f"{server.url}/v1/models/mlp:predict", json=ROWS).status_code == 200
+        assert httpx.get(f"{server.url}/metrics").status_code == 404
