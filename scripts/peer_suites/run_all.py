@@ -65,6 +65,7 @@ TRITON_SUITES = [
         "http_input_size_limit_test.py",
         patterns=("test_large_input",),
         server=("--max-body-mb", "128"),
+        grpc=False,
     ),
     Suite("L0_http", "http_request_many_chunks.py", grpc=False),
     Suite("L0_grpc", "python_unit_test.py"),
