@@ -41,11 +41,11 @@ class RecordingResult(unittest.TextTestResult):
         super().addSuccess(test)
         self._record(test, "passed")
 
-    def addFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:  # type: ignore[override]
+    def addFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:
         super().addFailure(test, err)  # type: ignore[arg-type]
         self._record(test, "failure", _describe(err))
 
-    def addError(self, test: unittest.TestCase, err: ExcInfo) -> None:  # type: ignore[override]
+    def addError(self, test: unittest.TestCase, err: ExcInfo) -> None:
         super().addError(test, err)  # type: ignore[arg-type]
         self._record(test, "error", _describe(err))
 
@@ -53,7 +53,7 @@ class RecordingResult(unittest.TextTestResult):
         super().addSkip(test, reason)
         self._record(test, "skipped", reason)
 
-    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: ExcInfo | None) -> None:  # type: ignore[override]
+    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: ExcInfo | None) -> None:
         super().addSubTest(test, subtest, err)  # type: ignore[arg-type]
         if err is not None:
             outcome = "failure" if issubclass(err[0], test.failureException) else "error"  # type: ignore[arg-type]
@@ -61,7 +61,7 @@ class RecordingResult(unittest.TextTestResult):
             if not any(r[0] == test.id() for r in self.records):
                 self._record(test, outcome, f"{subtest.id()[len(test.id()) :].strip()} {_describe(err)}")
 
-    def addExpectedFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:  # type: ignore[override]
+    def addExpectedFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:
         super().addExpectedFailure(test, err)  # type: ignore[arg-type]
         self._record(test, "passed")
 
