@@ -20,7 +20,7 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from moorings import dtypes
 from moorings.codecs import v2_binary, v2_metadata
 from moorings.codecs.shapes import check_shape
-from moorings.codecs.v2_json import cast_inputs, parse_datatype
+from moorings.codecs.v2_json import CLASSIFICATION_REFUSED, cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
@@ -151,6 +151,9 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
     @rpc
     async def ModelInfer(self, request: Any, context: Context) -> Any:
         ref = v2_metadata.model_ref(request.model_name, request.model_version)
+        for output in request.outputs:
+            if "classification" in output.parameters:
+                raise InvalidArgument(CLASSIFICATION_REFUSED.format(name=output.name))
         outputs = tuple(o.name for o in request.outputs) or None
         result = await self.dataplane.predict(
             PredictRequest(
