@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 from moorings.protos import search_pb2, search_pb2_grpc
 from moorings.protos.generated import MessageModule, ServiceModule
 from moorings.protos.installed import load_pool
-from tests.support.server import free_port
+from tests.protos.conftest import aio_server
 
 SEARCH = "moorings/protos/search.proto"
 
@@ -46,23 +44,10 @@ def target(modules: tuple[Any, Any]) -> Iterator[str]:
         async def Upsert(self, request: Any, context: Any) -> Any:
             return messages.UpsertResponse(upserted=len(request.items), count=7)
 
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    port = free_port()
-
-    async def start() -> Any:
-        server = grpc.aio.server()
-        services.add_CollectionServiceServicer_to_server(Upserting(), server)
-        server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
-        return server
-
-    server = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
-    yield f"127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(server.stop(0), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with aio_server(
+        lambda server: services.add_CollectionServiceServicer_to_server(Upserting(), server)
+    ) as target:
+        yield target
 
 
 def test_the_generated_client_calls_the_built_service(target: str) -> None:

@@ -65,7 +65,7 @@ def _unimplemented(method: MethodDescriptor) -> Callable[..., Any]:
     async def call(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{_path(method)} is not implemented")
 
-    call.__name__ = method.name
+    call.__name__ = call.__qualname__ = method.name
     return call
 
 
@@ -77,15 +77,21 @@ def servicer_base(service: ServiceDescriptor) -> type:
     )
 
 
+# the grpc handler constructor of each (client streaming, server streaming) kind of method
+_HANDLER_KINDS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
 def adder(service: ServiceDescriptor) -> Callable[[Any, Any], None]:
-    """``add_<Service>Servicer_to_server(servicer, server)`` for ``service`` (unary methods only)."""
-    streaming = [m.name for m in service.methods if m.client_streaming or m.server_streaming]
-    if streaming:
-        raise ValueError(f"{service.full_name} has streaming methods ({', '.join(streaming)}), not served")
+    """``add_<Service>Servicer_to_server(servicer, server)`` for ``service``."""
 
     def add(servicer: Any, server: Any) -> None:
         handlers = {
-            m.name: grpc.unary_unary_rpc_method_handler(
+            m.name: _HANDLER_KINDS[m.client_streaming, m.server_streaming](
                 getattr(servicer, m.name),
                 request_deserializer=message_factory.GetMessageClass(m.input_type).FromString,
                 response_serializer=message_factory.GetMessageClass(m.output_type).SerializeToString,
@@ -94,5 +100,5 @@ def adder(service: ServiceDescriptor) -> Callable[[Any, Any], None]:
         }
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
-    add.__name__ = f"add_{service.name}Servicer_to_server"
+    add.__name__ = add.__qualname__ = f"add_{service.name}Servicer_to_server"
     return add
