@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_REPO ?= demo-repository
 PORT ?= 8501
+GRPC_PORT ?= 8500
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# the build backend warns that ext-modules is experimental, once per build step: not the user's concern
+QUIET_BUILD := PYTHONWARNINGS=ignore:::setuptools.config.pyprojecttoml
 
 .PHONY: demo test lint typecheck install clean
 
@@ -13,14 +18,16 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt src/moorings/codecs/_jsonnum.c
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[all,dev]"
+	@echo "Installing Moorings and its test tools into $(VENV) (a few minutes the first time)..."
+	$(QUIET_BUILD) $(BIN)/python -m pip install --progress-bar off -c requirements/constraints.txt -e ".[all,dev]" \
+		| grep --line-buffered -E '^(Collecting|Successfully|ERROR)'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/digits/build_repository.py $(DEMO_REPO)
-	$(BIN)/moorings serve $(DEMO_REPO) --rest-port $(PORT)
+	$(BIN)/moorings serve $(DEMO_REPO) --rest-port $(PORT) --grpc-port $(GRPC_PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -26,7 +26,7 @@ from benchmarks.bodies import write_all  # noqa: E402
 
 from moorings.batching.settings import BatchingSettings  # noqa: E402
 from moorings.codecs import tfserving_json as tfjson  # noqa: E402
-from moorings.codecs import v2_binary, v2_json, v2_model  # noqa: E402
+from moorings.codecs import v2_binary, v2_json  # noqa: E402
 from moorings.codecs.json_fast import parse_leading_array  # noqa: E402
 from moorings.config import ServerSettings  # noqa: E402
 from moorings.dataplane import check_inputs  # noqa: E402
@@ -136,7 +136,7 @@ def v2_stages(
         ("split JSON header and binary data", cost(lambda: v2_binary.split_body(body, length))),
         ("parse the JSON header (cached)", cost(lambda: heads.parse(head))),
         ("raw bytes -> float32 input (a view)", cost(lambda: v2_json.decode_inputs(request, rest))),
-        ("cast inputs to the signature (none needed)", cost(lambda: v2_model.cast_inputs(signature, inputs))),
+        ("cast inputs to the signature (none needed)", cost(lambda: v2_json.cast_inputs(signature, inputs))),
         ("encode the answer", cost(lambda: v2_json.encode_response("mlp", 1, request, outputs))),
         ("orjson.dumps the answer", cost(lambda: dump_json(response))),
     ]

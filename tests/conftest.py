@@ -23,6 +23,8 @@ def tf_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tfm.write_keras_file(model, root / "keras_file")
     tfm.write_text_savedmodel(root / "text")
     tfm.write_example_savedmodel(root / "examples")
+    tfm.write_tf2_example_savedmodel(root / "examples_tf2")
+    tfm.write_image_savedmodel(root / "image")
     return root
 
 

@@ -13,19 +13,51 @@ from moorings.batching.settings import BatchingSettings, parse_batching
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
+from moorings.sockets import port_in_use
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0 (a limit of 0 would refuse every request)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
+    return value
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="serve every model in a model repository")
     p.add_argument("repository", type=Path, help="folder laid out as REPO/<model>/<version>/")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--rest-port", type=int, default=8501, help="REST API port (default 8501)")
+    p.add_argument("--rest-port", type=port, default=8501, help="REST API port (default 8501)")
     p.add_argument(
-        "--grpc-port", type=int, default=8500, help="gRPC port, TF Serving and KServe V2 (default 8500)"
+        "--grpc-port", type=port, default=8500, help="gRPC port, TF Serving and KServe V2 (default 8500)"
     )
     p.add_argument(
         "--poll-seconds",
-        type=float,
+        type=positive_float,
         default=1.0,
         help="how often to look for new, changed or removed versions (default 1)",
     )
@@ -42,12 +74,15 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument(
         "--max-grpc-message-mb",
-        type=float,
+        type=positive_float,
         default=64.0,
         help="largest gRPC message received or sent (default 64 MiB); larger gets RESOURCE_EXHAUSTED",
     )
     p.add_argument(
-        "--max-body-mb", type=float, default=64.0, help="largest request body accepted (default 64 MiB)"
+        "--max-body-mb",
+        type=positive_float,
+        default=64.0,
+        help="largest request body accepted (default 64 MiB)",
     )
     p.add_argument(
         "--http-server",
@@ -64,7 +99,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument(
         "--keep-alive-seconds",
-        type=float,
+        type=positive_float,
         default=5.0,
         help="close an idle keep-alive REST connection after this long (default 5)",
     )
@@ -92,7 +127,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument(
         "--no-batching", dest="batching", action="store_false", help="run every request on its own"
     )
-    b.add_argument("--max-batch-size", type=int, default=64, help="most rows in one model call (64)")
+    b.add_argument("--max-batch-size", type=positive_int, default=64, help="most rows in one model call (64)")
     b.add_argument(
         "--batch-timeout-micros",
         type=int,
@@ -101,7 +136,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     b.add_argument(
         "--max-enqueued-batches",
-        type=int,
+        type=positive_int,
         default=64,
         help="queue bound in batches; beyond it requests get 429 / RESOURCE_EXHAUSTED (64)",
     )
@@ -119,6 +154,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
     )
     add_search_arguments(p)
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let browser apps from ORIGIN call the REST API (repeatable; '*' for any; default: none)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -177,6 +219,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         search_store=args.search_store,
         search_backend=args.search_backend,
         data_dir=args.data_dir,
+        cors_origins=tuple(args.cors_origin),
     )
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)
@@ -184,6 +227,15 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--workers must be at least 1")
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 or more")
+    for what, port, flag in (
+        ("REST", settings.rest_port, "--rest-port"),
+        ("gRPC", settings.grpc_port, "--grpc-port"),
+    ):
+        if port_in_use(settings.host, port):
+            print(
+                f"moorings serve: port {port} ({what}) is in use; choose another with {flag}", file=sys.stderr
+            )
+            return 2
     if args.workers > 1:
         from moorings.workers import serve_workers
 

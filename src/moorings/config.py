@@ -115,6 +115,8 @@ class ServerSettings:
     #: on PostgreSQL: "auto" (pgvector when installed, else cube), "pgvector" or "cube"
     search_backend: str = "auto"
     data_dir: Path = Path("moorings-data")
+    #: origins whose browser apps may call the REST API (``*``: any); empty: no CORS headers
+    cors_origins: tuple[str, ...] = ()
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -171,13 +173,10 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     return ModelConfig(policy=policy, labels=labels, runtime=runtime, batching=dict(batching))
 
 
-def load_model_config(model_dir: Path) -> ModelConfig:
-    """Read ``model_dir/model.toml``; defaults when the file is absent."""
-    path = model_dir / MODEL_CONFIG_FILE
-    if not path.is_file():
-        return ModelConfig()
+def parse_model_toml(text: str) -> ModelConfig:
+    """Parse and validate the text of a model.toml; raise InvalidArgument naming what is wrong."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InvalidArgument(f"model.toml is not valid TOML: {exc}") from None
     return parse_model_config(data)

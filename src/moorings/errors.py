@@ -19,6 +19,8 @@ The status mapping follows TensorFlow Serving's HTTP mapping of canonical codes.
 
 from __future__ import annotations
 
+import re
+
 
 class MooringsError(Exception):
     """Base of every error Moorings reports to a client."""
@@ -85,3 +87,15 @@ def first_line(exc: BaseException, limit: int | None = 300) -> str:
     """The first non-blank line of an exception's message (its type name when empty), cut to ``limit``."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
+#: an absolute POSIX path (not a URL, not the tail of a relative name) or a Windows drive path
+_ABSOLUTE_PATH = re.compile(r"(?<![\w>.:/~-])/[^\s\"'`,;()\[\]{}<>]+|\b[A-Za-z]:\\[^\s\"'`,;()\[\]{}<>]+")
+
+
+def hide_paths(message: str, root: str | None = None) -> str:
+    """``message`` with ``root`` shown as ``<repository>`` and every other absolute path as ``<path>``."""
+    if root:
+        for prefix in {root, root.replace("/", "\\")}:
+            message = re.sub(re.escape(prefix) + r"(?![\w.-])", "<repository>", message)
+    return _ABSOLUTE_PATH.sub("<path>", message)

@@ -55,7 +55,9 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     manager = build_manager(settings)
     dataplane = DataPlane(manager, settings.inference_threads)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
-    app = RestApp(dataplane, settings.max_body_bytes, collections=collections)
+    app = RestApp(
+        dataplane, settings.max_body_bytes, collections=collections, cors_origins=settings.cors_origins
+    )
     log.info("model repository: %s", settings.repository)
     set_gc_threshold(settings.gc_threshold)
     manager.start(settings.poll_seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 
 
@@ -18,3 +19,14 @@ def bound_socket(host: str, port: int, reuse_port: bool = False) -> socket.socke
         sock.close()
         raise
     return sock
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound now because something listens there (port 0: never)."""
+    if port == 0:
+        return False
+    try:
+        bound_socket(host, port).close()
+    except OSError as exc:
+        return exc.errno == errno.EADDRINUSE
+    return False

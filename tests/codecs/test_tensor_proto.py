@@ -128,3 +128,14 @@ def test_check_dtype() -> None:
         tensor_proto.check_dtype(np.array([b"a"], dtype=object), dtypes.FLOAT32, "input 'x'")
     with pytest.raises(InvalidArgument, match="is DT_FLOAT but the model expects DT_INT64"):
         tensor_proto.check_dtype(np.zeros(2, np.float32), dtypes.INT64, "input 'x'")
+
+
+@pytest.mark.parametrize("dtype", NUMERIC, ids=lambda d: d.name)
+def test_typed_fields_as_tf_serving_writes_them(dtype: dtypes.DType) -> None:
+    array = _sample(dtype.numpy)
+    proto = tensor_proto.from_numpy(array, tf.make_tensor_proto(np.zeros(0)).__class__(), typed=True)
+    assert not proto.tensor_content
+    np.testing.assert_array_equal(tf.make_ndarray(proto), array)
+    np.testing.assert_array_equal(tensor_proto.to_numpy(proto), array)
+    if dtype.numpy == np.float32:
+        assert list(proto.float_val) == array.reshape(-1).tolist()

@@ -9,6 +9,7 @@ from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
 from moorings import dtypes
 from moorings.codecs import v2_binary
 from moorings.errors import InvalidArgument
+from moorings.types import TensorSpec
 
 
 def test_bytes_elements_match_tritonclient() -> None:
@@ -53,3 +54,22 @@ def test_split_body_and_blobs() -> None:
     with pytest.raises(InvalidArgument, match="must be a number of bytes"):
         v2_binary.split_body(b"{}", b"-1")
     assert v2_binary.split_body(b"{}", None)[0] == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("shape", "count", "expected"),
+    [(None, 6, (6,)), ((-1, 3), 6, (2, 3)), ((-1, -1, 2), 6, (1, 3, 2)), ((2, 3), 6, (2, 3))],
+)
+def test_raw_input_takes_its_shape_from_the_spec(
+    shape: tuple[int, ...] | None, count: int, expected: tuple[int, ...]
+) -> None:
+    spec = TensorSpec("x", dtypes.FLOAT32, shape)
+    array = v2_binary.raw_input(np.arange(count, dtype="<f4").tobytes(), spec)
+    assert array.shape == expected and array.reshape(-1).tolist() == list(range(count))
+
+
+def test_raw_input_of_bytes_is_one_element() -> None:
+    array = v2_binary.raw_input(b"\x89PNG...", TensorSpec("image", dtypes.STRING, (-1, 1)))
+    assert array.shape == (1, 1) and array[0, 0] == b"\x89PNG..."
+    with pytest.raises(InvalidArgument, match="carries one BYTES element"):
+        v2_binary.raw_input(b"ab", TensorSpec("image", dtypes.STRING, (2,)))

@@ -176,10 +176,3 @@ def test_non_utf8_output_needs_binary() -> None:
     )
     with pytest.raises(InvalidArgument, match="'raw' holds bytes that are not UTF-8"):
         v2_json.encode_response("m", 1, request, {"raw": np.array([b"\xff"], dtype=object)})
-
-
-def test_select_outputs() -> None:
-    assert v2_json.select_outputs(None, ["a", "b"]) is None
-    assert v2_json.select_outputs([v2_json.V2Output("b")], ["a", "b"]) == ["b"]
-    with pytest.raises(InvalidArgument, match="unknown output"):
-        v2_json.select_outputs([v2_json.V2Output("zz")], ["a", "b"])

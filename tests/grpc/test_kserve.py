@@ -135,3 +135,22 @@ def test_health_and_metadata(stub: service_pb2_grpc.GRPCInferenceServiceStub) ->
         ("b", "FP32", [-1, 3]),
     ]
     assert stub.ServerMetadata(service_pb2.ServerMetadataRequest()).name == "moorings"
+
+
+def test_stream_infer_is_unimplemented(stub: service_pb2_grpc.GRPCInferenceServiceStub) -> None:
+    request = _request("mlp", x=("FP32", [2, 4], {"fp32_contents": X.reshape(-1).tolist()}))
+    with pytest.raises(grpc.RpcError) as error:
+        list(stub.ModelStreamInfer(iter([request]), timeout=10))
+    assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "streaming" in (error.value.details() or "")
+    assert stub.ModelInfer(request, timeout=10).model_name == "mlp"  # the server keeps serving
+
+
+def test_duplicate_output_names_are_refused(stub: service_pb2_grpc.GRPCInferenceServiceStub) -> None:
+    request = _request("mlp", x=("FP32", [2, 4], {"fp32_contents": X.reshape(-1).tolist()}))
+    request.outputs.add(name="probabilities")
+    request.outputs.add(name="probabilities")
+    with pytest.raises(grpc.RpcError) as error:
+        stub.ModelInfer(request, timeout=10)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "more than once" in (error.value.details() or "")

@@ -62,6 +62,12 @@ def test_scalar_broadcast_and_int_to_float(
     np.testing.assert_allclose(
         tf.make_ndarray(response.outputs["probabilities"]), grpc_repo[1](np.full((2, 4), 3.0)), rtol=1e-5
     )
+    # as TF Serving writes them: clients that read float_val directly get the values
+    probabilities = response.outputs["probabilities"]
+    assert not probabilities.tensor_content and len(probabilities.float_val) == 6
+    np.testing.assert_allclose(
+        np.array(probabilities.float_val).reshape(2, 3), grpc_repo[1](np.full((2, 4), 3.0)), rtol=1e-5
+    )
 
 
 def test_metadata_field_must_be_signature_def(

@@ -20,6 +20,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "mlp" / "model.toml").write_text('[versions]\npolicy = "all"\n[labels]\nstable = 1\n')
     onnx_models.write_two_in_two_out(root / "two" / "1")
     onnx_models.write_int_model(root / "ints" / "1")
+    onnx_models.write_half_plus_two(root / "half_plus_two" / "1")
     clf, _ = sklearn_models.iris_classifier()
     sklearn_models.write_skops(clf, root / "iris" / "1")
     reg, _ = sklearn_models.diabetes_regressor()
@@ -204,3 +205,25 @@ def test_fast_and_general_json_paths_answer_alike(app: RestApp) -> None:
     assert ints.status == 400 and "non-integers" in ints.json()["error"]
     strings = call(app, "POST", "/v1/models/mlp:predict", content=b'{"instances": [[1, 2, 3, "4"]]}')
     assert strings.status == 400 and "expected float32" in strings.json()["error"]
+
+
+def test_tf_serving_quickstart_body_on_a_column_signature(app: RestApp) -> None:
+    """TF Serving's own quickstart sends [2, 3, 4] to a [-1, 1] signature and gets a flat answer."""
+    r = post(app, "/v1/models/half_plus_two:predict", {"instances": [2.0, 3.0, 4.0]})
+    assert r.status == 200 and r.json() == {"predictions": [3.0, 3.5, 4.0]}
+    r = post(app, "/v1/models/half_plus_two:predict", {"inputs": [2.0, 3.0, 4.0]})
+    assert r.status == 200 and r.json() == {"outputs": [3.0, 3.5, 4.0]}
+    r = post(app, "/v1/models/half_plus_two:predict", {"instances": [[2.0], [3.0]]})
+    assert r.status == 200 and r.json() == {"predictions": [[3.0], [3.5]]}  # the full shape stays as it is
+    r = post(app, "/v1/models/mlp:predict", {"instances": [1.0, 2.0, 3.0, 4.0]})
+    assert r.status == 400 and "has shape [4] but the signature expects [-1, 4]" in r.json()["error"]
+
+
+def test_the_model_list(app: RestApp) -> None:
+    r = get(app, "/v1/models")
+    assert r.status == 200
+    models = {m["name"]: m for m in r.json()["models"]}
+    assert {"mlp", "two", "iris", "diabetes", "half_plus_two"} <= set(models)
+    assert [v["version"] for v in models["mlp"]["model_version_status"]] == ["2", "1"]
+    assert models["mlp"]["model_version_status"][0]["state"] == "AVAILABLE"
+    assert call(app, "POST", "/v1/models", json={}).status == 405

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.tensorflow
 @pytest.fixture(scope="module")
 def app(tf_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestApp]:
     repo = tmp_path_factory.mktemp("tf-repo")
-    for name in ("keras_savedmodel", "keras_file", "text", "examples"):
+    for name in ("keras_savedmodel", "keras_file", "text", "examples", "examples_tf2", "image"):
         shutil.copytree(tf_models / name, repo / name / "1")
     with serving_app(repo, load_timeout=120) as app:
         yield app
@@ -63,3 +63,42 @@ def test_classify_and_regress_signatures(app: RestApp) -> None:
         json={"signature_name": "regress_x", "examples": [{"x": [1.0, 2.0]}]},
     )
     assert r.status == 400 and "not 'tensorflow/serving/classify'" in r.json()["error"]
+
+
+def test_a_tensorflow_op_error_names_its_cause(app: RestApp) -> None:
+    response = call(app, "POST", "/v1/models/image:predict", json={"instances": [{"b64": "aGVsbG8="}]})
+    assert response.status == 400, response.body
+    error = response.json()["error"]
+    assert error.startswith("the model rejected the input: Unknown image file format.")
+    assert "Graph execution" not in error and "[[" not in error
+
+
+def test_tf2_predict_method_signatures_classify_and_regress(app: RestApp) -> None:
+    """TF Serving runs :classify / :regress on TF2 signatures, whose method name is always predict."""
+    examples = [{"x": [1.0, 2.0]}, {"x": [0.5, -1.0]}]
+    r = call(app, "POST", "/v1/models/examples_tf2:classify", json={"examples": examples})
+    assert r.status == 200, r.body
+    assert [[label for label, _ in row] for row in r.json()["results"]] == [["cat", "dog"], ["cat", "dog"]]
+    r = call(
+        app,
+        "POST",
+        "/v1/models/examples_tf2:regress",
+        json={"signature_name": "regress_x", "examples": examples},
+    )
+    assert r.status == 200 and r.json() == {"results": [6.0, -1.0]}
+    # no 'classes' output: TF Serving answers an empty label, not an invented index
+    r = call(
+        app,
+        "POST",
+        "/v1/models/examples_tf2:classify",
+        json={"signature_name": "scores", "examples": examples},
+    )
+    assert r.status == 200 and r.json() == {"results": [[["", 3.0]], [["", -0.5]]]}
+    # a signature that does not take serialized tf.Examples is named
+    r = call(
+        app,
+        "POST",
+        "/v1/models/examples_tf2:classify",
+        json={"signature_name": "predict_x", "examples": examples},
+    )
+    assert r.status == 400 and "serialized tf.Example" in r.json()["error"]

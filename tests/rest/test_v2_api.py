@@ -219,3 +219,38 @@ def test_requests_repeating_a_binary_header_get_their_own_answers(app: RestApp, 
         (out,) = r.json()["outputs"]
         np.testing.assert_allclose(np.array(out["data"]).reshape(3, 3), repo[1][2](x), rtol=1e-5)
     assert len(app.v2_heads) >= 1
+
+
+def test_an_output_asked_for_twice_is_a_400(app: RestApp) -> None:
+    body = {
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": X.reshape(-1).tolist()}],
+        "outputs": [{"name": "probabilities"}, {"name": "probabilities"}],
+    }
+    response = infer_json(app, "/v2/models/mlp/infer", body)
+    assert response.status_code == 400
+    assert "'probabilities' more than once" in response.json()["error"]
+
+
+def test_raw_binary_request_of_the_only_input(app: RestApp, repo: tuple[Path, Any, Any]) -> None:
+    body = X[:2].tobytes()  # 8 float32 values: shape [2, 4] from the signature's [-1, 4]
+    response = request(app, "POST", "/v2/models/mlp/infer", body, {"Inference-Header-Content-Length": "0"})
+    assert response.status_code == 200, response.text
+    size = int(response.headers["inference-header-content-length"])
+    header = orjson.loads(response.content[:size])
+    (output,) = header["outputs"]
+    assert output["name"] == "probabilities" and output["shape"] == [2, 3]
+    assert output["parameters"]["binary_data_size"] == 2 * 3 * 4
+    got = np.frombuffer(response.content[size:], dtype="<f4").reshape(2, 3)
+    np.testing.assert_allclose(got, repo[1][2](X[:2]), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\x00" * 7, "7 bytes are not a whole number of FP32 elements"),
+        (b"\x00" * 12, "3 FP32 elements do not fit shape [-1, 4]"),
+    ],
+)
+def test_raw_binary_request_that_does_not_fit(app: RestApp, body: bytes, message: str) -> None:
+    response = request(app, "POST", "/v2/models/mlp/infer", body, {"Inference-Header-Content-Length": "0"})
+    assert response.status_code == 400 and message in response.json()["error"]

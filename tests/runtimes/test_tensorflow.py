@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from moorings.config import RuntimeOptions
+from moorings.errors import InvalidArgument
 from moorings.runtimes.keras import KerasRuntime
 from moorings.runtimes.tensorflow import TensorFlowRuntime
 from tests.support import tf_models as tfm
@@ -76,3 +77,13 @@ def test_the_first_models_intra_op_threads_are_given_to_tensorflow(tf_models: Pa
     )  # fmt: skip
     assert out.stdout.split() == ["1", "1"]
     assert "asks for 3 intra-op threads" in out.stderr and "it runs with 1" in out.stderr
+
+
+def test_an_op_error_names_its_cause(tf_models: Path) -> None:
+    runtime = _loaded(TensorFlowRuntime, tf_models / "image")
+    signature = runtime.signatures["serving_default"]
+    with pytest.raises(InvalidArgument) as info:
+        runtime.predict(signature, {"image": np.array([b"hello"], dtype=object)})
+    message = info.value.message
+    assert message.startswith("the model rejected the input: Unknown image file format.")
+    assert "Graph execution" not in message and "[[" not in message and "/" not in message.split("One of")[0]

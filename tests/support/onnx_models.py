@@ -98,3 +98,34 @@ def _save(graph: onnx.GraphProto, folder: Path) -> None:
     onnx.checker.check_model(model)
     folder.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(folder / "model.onnx"))
+
+
+def write_half_plus_two(folder: Path) -> None:
+    """TF Serving's test model as ONNX: ``x[-1, 1] float -> y[-1, 1] = 0.5 * x + 2``."""
+    inits = [
+        numpy_helper.from_array(np.array(0.5, np.float32), "a"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "b"),
+    ]
+    nodes = [helper.make_node("Mul", ["x", "a"], ["ax"]), helper.make_node("Add", ["ax", "b"], ["y"])]
+    graph = helper.make_graph(
+        nodes,
+        "half_plus_two",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1])],
+        inits,
+    )
+    _save(graph, folder)
+
+
+def point_initializer_at(file: Path, name: str, location: str) -> None:
+    """Rewrite ``file`` so initializer ``name`` claims its data lives in the external file ``location``."""
+    model = onnx.load(str(file))
+    (init,) = [i for i in model.graph.initializer if i.name == name]
+    init.data_location = TensorProto.EXTERNAL
+    del init.external_data[:]
+    for key, value in (("location", location), ("offset", "0"), ("length", str(len(init.raw_data) or 16))):
+        entry = init.external_data.add()
+        entry.key, entry.value = key, value
+    init.ClearField("raw_data")
+    init.ClearField("float_data")
+    file.write_bytes(model.SerializeToString())

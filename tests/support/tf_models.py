@@ -33,6 +33,46 @@ def write_keras_file(model: Any, folder: Path) -> None:
     model.save(folder / "model.keras")
 
 
+def keras_sequential(named: bool, seed: int = 0) -> Any:
+    """A Sequential digit classifier (64 -> 10); ``named`` names its input ``pixels`` and output ``digit``."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(64,), name="pixels" if named else None),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax", name="digit" if named else None),
+        ]
+    )
+
+
+def keras_dict_model(seed: int = 0) -> Any:
+    """Dict inputs ``a[2]``, ``b[3]`` and dict outputs ``z[1]``, ``y[2]``, over unnamed layers."""
+    keras.utils.set_random_seed(seed)
+    a = keras.Input(shape=(2,), name="a")
+    b = keras.Input(shape=(3,), name="b")
+    joined = keras.layers.Concatenate()([a, b])
+    return keras.Model(
+        {"b": b, "a": a}, {"z": keras.layers.Dense(1)(joined), "y": keras.layers.Dense(2)(joined)}
+    )
+
+
+class _ImageModule(tf.Module):
+    """Encoded images in, the sum of each decoded image's pixels out (``tf.io.decode_image``)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
+    def serve(self, image: Any) -> dict[str, Any]:
+        def total(encoded: Any) -> Any:
+            pixels = tf.io.decode_image(encoded, channels=1, expand_animations=False)
+            return tf.reduce_sum(tf.cast(pixels, tf.float32))
+
+        return {"total": tf.map_fn(total, image, fn_output_signature=tf.float32)}
+
+
+def write_image_savedmodel(folder: Path) -> None:
+    module = _ImageModule()
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+
+
 class _TextModule(tf.Module):
     """String input, several outputs: the length of each text and its upper-cased bytes."""
 
@@ -97,6 +137,28 @@ def write_example_savedmodel(folder: Path) -> None:
     )
     _set_method_names(
         folder, {"classify_x": "tensorflow/serving/classify", "regress_x": "tensorflow/serving/regress"}
+    )
+
+
+class _ScoresOnlyModule(_ExampleModule):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def scores(self, serialized: Any) -> dict[str, Any]:
+        return {"scores": tf.reduce_sum(self._features(serialized), axis=1, keepdims=True)}
+
+
+def write_tf2_example_savedmodel(folder: Path) -> None:
+    """As TF2's tf.saved_model.save leaves them: classify/regress functions whose signatures all have
+    the predict method name; ``serving_default`` classifies, ``scores`` has no ``classes`` output."""
+    module = _ScoresOnlyModule()
+    tf.saved_model.save(
+        module,
+        str(folder),
+        signatures={
+            "serving_default": module.classify.get_concrete_function(),
+            "regress_x": module.regress.get_concrete_function(),
+            "scores": module.scores.get_concrete_function(),
+            "predict_x": module.predict.get_concrete_function(),
+        },
     )
 
 

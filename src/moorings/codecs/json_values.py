@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from moorings.codecs.shapes import MAX_DIMS
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
 
@@ -30,6 +31,8 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):
+        if _depth(value) > MAX_DIMS:
+            raise InvalidArgument(f"{where}: the values are nested more than {MAX_DIMS} lists deep") from None
         raise InvalidArgument(f"{where} is ragged: every row must have the same shape") from None
     kind = array.dtype.kind
     if kind in "OUS":
@@ -53,6 +56,15 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
     return array.astype(dtype.numpy, copy=False)
 
 
+def _depth(value: Any) -> int:
+    """How many lists deep the first element of ``value`` sits."""
+    depth = 0
+    while isinstance(value, list) and depth <= MAX_DIMS:
+        depth += 1
+        value = value[0] if value else None
+    return depth
+
+
 def _has_nested_lists(value: Any) -> bool:
     return isinstance(value, list) and any(isinstance(v, list) for v in value)
 
@@ -67,6 +79,8 @@ def _strings(value: Any, where: str) -> np.ndarray:
 
 def _walk_strings(value: Any, flat: list[bytes], depth: int, shape: list[int], where: str) -> tuple[int, ...]:
     if isinstance(value, list):
+        if depth >= MAX_DIMS:
+            raise InvalidArgument(f"{where}: the values are nested more than {MAX_DIMS} lists deep")
         if len(shape) == depth:
             shape.append(len(value))
         elif depth >= len(shape) or shape[depth] != len(value):

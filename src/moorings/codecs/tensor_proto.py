@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from moorings import dtypes
+from moorings.codecs.shapes import MAX_DIMS, MAX_ELEMENTS
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
 
@@ -40,8 +41,9 @@ _VALUE_FIELD: dict[str, str] = {
     "string": "string_val",
 }
 
-#: the most elements one tensor may declare (guards against a shape that would allocate terabytes)
-MAX_ELEMENTS = 1 << 31
+#: the most bytes a tensor sent as a few typed values may fill up to (TensorFlow repeats the last
+#: value to the whole shape: one value must not make the server allocate gigabytes)
+MAX_FILLED_BYTES = 64 << 20
 
 
 def proto_dtype(proto: Any, where: str) -> DType:
@@ -58,7 +60,12 @@ def proto_dtype(proto: Any, where: str) -> DType:
 def proto_shape(proto: Any, where: str) -> tuple[int, ...]:
     if proto.tensor_shape.unknown_rank:
         raise InvalidArgument(f"{where}: the tensor_shape must be known (unknown_rank is set)")
-    shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
+    dims = proto.tensor_shape.dim
+    if len(dims) > MAX_DIMS:
+        raise InvalidArgument(
+            f"{where}: the tensor_shape has {len(dims)} dimensions; at most {MAX_DIMS} are served"
+        )
+    shape = tuple(int(d.size) for d in dims)
     if any(d < 0 for d in shape):
         raise InvalidArgument(f"{where}: tensor_shape has a negative dimension {list(shape)}")
     if math.prod(shape) > MAX_ELEMENTS:
@@ -89,6 +96,11 @@ def to_numpy(proto: Any, where: str = "tensor") -> np.ndarray:
         raise InvalidArgument(
             f"{where}: {_VALUE_FIELD[dtype.name]} has {n} values but shape {list(shape)} holds {count}"
         )
+    if n < count and count * max(dtype.numpy.itemsize, 8) > MAX_FILLED_BYTES:
+        raise InvalidArgument(
+            f"{where}: {_VALUE_FIELD[dtype.name]} has {n} values for shape {list(shape)} ({count} elements); "
+            f"filling a shape from fewer values is served up to {MAX_FILLED_BYTES >> 20} MiB"
+        )
     if dtype.is_string:
         flat = np.empty(count, dtype=object)
         if n:
@@ -113,8 +125,11 @@ def to_numpy(proto: Any, where: str = "tensor") -> np.ndarray:
     return full.reshape(shape)
 
 
-def from_numpy(array: np.ndarray, proto: Any) -> Any:
-    """Fill the (empty) TensorProto ``proto`` with ``array``; returns ``proto``."""
+def from_numpy(array: np.ndarray, proto: Any, typed: bool = False) -> Any:
+    """Fill the (empty) TensorProto ``proto`` with ``array``; returns ``proto``.
+
+    Numbers go in ``tensor_content``, or with ``typed`` in the dtype's ``*_val`` field, as
+    TensorFlow Serving writes its Predict outputs (clients that read ``float_val`` need that)."""
     dtype = dtypes.from_numpy(array.dtype)
     proto.dtype = dtype.tf_enum
     dims = proto.tensor_shape.dim
@@ -122,8 +137,12 @@ def from_numpy(array: np.ndarray, proto: Any) -> Any:
         dims.add().size = size
     if dtype.is_string:
         proto.string_val.extend(_as_bytes(v) for v in array.reshape(-1).tolist())
-    else:
+    elif not typed:
         proto.tensor_content = np.ascontiguousarray(array, dtype=dtype.little).tobytes()
+    elif dtype.name == "float16":
+        proto.half_val.extend(array.reshape(-1).view(np.uint16).tolist())
+    else:
+        getattr(proto, _VALUE_FIELD[dtype.name]).extend(array.reshape(-1).tolist())
     return proto
 
 

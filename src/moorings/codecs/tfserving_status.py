@@ -23,6 +23,11 @@ def status_json(status: ModelStatus) -> dict[str, Any]:
     }
 
 
+def models_json(statuses: list[ModelStatus]) -> dict[str, Any]:
+    """``GET /v1/models``: every model the server tracks, with its versions' states."""
+    return {"models": [{"name": s.name, **status_json(s)} for s in statuses]}
+
+
 def _tensor_info(spec: TensorSpec) -> dict[str, Any]:
     shape: dict[str, Any]
     if spec.shape is None:

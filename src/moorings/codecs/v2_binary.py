@@ -22,6 +22,7 @@ import numpy as np
 
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
+from moorings.types import TensorSpec
 
 HEADER_LENGTH = b"inference-header-content-length"
 _LENGTH = struct.Struct("<I")
@@ -77,8 +78,13 @@ def view(raw: bytes | memoryview, dtype: DType, shape: tuple[int, ...]) -> np.nd
 
 
 def _parse_bytes_elements(raw: bytes | memoryview, count: int, where: str) -> np.ndarray:
-    flat = np.empty(count, dtype=object)
     view = memoryview(raw)
+    if count * _LENGTH.size > len(view):  # every element has its 4-byte length: refuse before allocating
+        raise InvalidArgument(
+            f"{where}: the BYTES data ends before element {len(view) // _LENGTH.size} of {count} "
+            f"({len(view)} bytes; each element takes at least {_LENGTH.size})"
+        )
+    flat = np.empty(count, dtype=object)
     offset = 0
     for i in range(count):
         if offset + 4 > len(view):
@@ -126,3 +132,41 @@ def take_blobs(sizes: list[tuple[str, int]], rest: memoryview) -> dict[str, memo
             "(check parameters.binary_data_size)"
         )
     return blobs
+
+
+def raw_input(raw: bytes | memoryview, spec: TensorSpec) -> np.ndarray:
+    """The one input of a raw binary request (the whole body is its data), shaped by its spec.
+
+    BYTES: the body is one element. Numbers: the body holds ``n`` elements of the spec's dtype;
+    the last free dimension (-1) of the spec's shape takes what the fixed ones leave, any other
+    free dimension is 1; a spec of unknown rank gets shape ``[n]``.
+    """
+    where = f"input {spec.name!r}"
+    if spec.dtype.is_string:
+        shape = (1,) if spec.shape is None else tuple(1 for _ in spec.shape)
+        if spec.shape is not None and any(d not in (1, -1) for d in spec.shape):
+            raise InvalidArgument(
+                f"{where} has shape {spec.describe_shape()}; a raw binary request carries one BYTES element"
+            )
+        flat = np.empty(1, dtype=object)
+        flat[0] = bytes(raw)
+        return flat.reshape(shape)
+    size = spec.dtype.numpy.itemsize
+    if len(raw) % size:
+        raise InvalidArgument(
+            f"{where}: {len(raw)} bytes are not a whole number of {spec.dtype.v2_name} elements "
+            f"({size} bytes each)"
+        )
+    count = len(raw) // size
+    if spec.shape is None:
+        return view(raw, spec.dtype, (count,))
+    fixed = math.prod(d for d in spec.shape if d != -1)
+    free = [i for i, d in enumerate(spec.shape) if d == -1]
+    if (not free and count != fixed) or (free and (fixed == 0 or count % fixed)):
+        raise InvalidArgument(
+            f"{where}: {count} {spec.dtype.v2_name} elements do not fit shape {spec.describe_shape()}"
+        )
+    dims = [1 if d == -1 else d for d in spec.shape]
+    if free:
+        dims[free[-1]] = count // fixed
+    return view(raw, spec.dtype, tuple(dims))

@@ -16,24 +16,19 @@ and no ``data``. The response lists the requested outputs (every output when
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from moorings import dtypes
 from moorings.codecs import v2_binary
 from moorings.codecs.json_values import to_array
+from moorings.codecs.shapes import check_shape
+from moorings.codecs.tensor_proto import check_dtype
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
-
-
-class Named(Protocol):
-    """A requested output: V2Output here, the gRPC request's output message in grpc/kserve.py."""
-
-    @property
-    def name(self) -> str: ...
+from moorings.types import Signature, Tensors
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +79,7 @@ def parse_datatype(value: Any, where: str) -> DType:
 def _shape(value: Any, where: str) -> tuple[int, ...]:
     if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):  # bool is not int
         raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
-    if math.prod(value) > 1 << 31:
-        raise InvalidArgument(f"{where}: shape {value} has too many elements")
-    return tuple(value)
+    return check_shape(value, where)
 
 
 def _parameters(value: Any, where: str) -> dict[str, Any]:
@@ -168,7 +161,27 @@ def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
     return array.reshape(item.shape)
 
 
-def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]:
+def decode_for_signature(request: V2Request, rest: memoryview, signature: Signature) -> Tensors:
+    """Every input's array, cast to the signature's dtype where it is the same kind of number."""
+    return cast_inputs(signature, decode_inputs(request, rest))
+
+
+def cast_inputs(signature: Signature, inputs: Tensors) -> Tensors:
+    """Each input as its signature's dtype (a cast within the same kind of number is allowed)."""
+    specs = signature.inputs
+    cast = None
+    for name, array in inputs.items():
+        spec = specs.get(name)
+        if spec is None or array.dtype == spec.dtype.numpy:
+            continue
+        if cast is None:
+            cast = dict(inputs)
+        cast[name] = check_dtype(array, spec.dtype, f"input {name!r}", v2_name)
+    return inputs if cast is None else cast
+
+
+def decode_inputs(request: V2Request, rest: memoryview) -> Tensors:
+    """Every input's array as the request's datatypes say."""
     if request.binary_bytes is not None and request.binary_bytes == len(rest):
         # every input binary, each size checked against its shape when the header was parsed:
         # numbers are viewed as they are, BYTES elements still need their lengths read
@@ -186,19 +199,6 @@ def decode_inputs(request: V2Request, rest: memoryview) -> dict[str, np.ndarray]
     sizes = [(i.name, i.binary_size) for i in request.inputs if i.binary_size is not None]
     blobs = v2_binary.take_blobs(sizes, rest) if sizes or rest else {}
     return {item.name: decode_input(item, blobs.get(item.name)) for item in request.inputs}
-
-
-def select_outputs(request_outputs: Sequence[Named] | None, available: list[str]) -> list[str] | None:
-    """The output names a request asks for (None: all); InvalidArgument naming an unknown one."""
-    if request_outputs is None:
-        return None
-    names = [o.name for o in request_outputs]
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise InvalidArgument(
-            f"unknown output(s) {', '.join(repr(n) for n in unknown)}; the model has: {', '.join(available)}"
-        )
-    return names
 
 
 #: numeric dtypes orjson writes straight from a contiguous array (float16 and big-endian ones need

@@ -10,7 +10,7 @@ from pathlib import Path
 from moorings.batching.settings import BatchingSettings
 from moorings.config import ModelConfig
 from moorings.core.servable import Servable
-from moorings.errors import LoadError, MooringsError
+from moorings.errors import LoadError, MooringsError, hide_paths
 from moorings.runtimes import detect, runtime_class
 from moorings.types import DEFAULT_SIGNATURE, ServableId
 
@@ -53,7 +53,5 @@ class Loader:
         return servable
 
     def _scrub(self, message: str) -> str:
-        """Remove repository paths from a message shown to clients."""
-        for prefix in (str(self.root), str(self.root).replace("/", "\\")):
-            message = message.replace(prefix, "<repository>")
-        return message
+        """The message with the repository shown as ``<repository>`` and any other path hidden."""
+        return hide_paths(message, str(self.root))

@@ -1,14 +1,12 @@
 """The manager reconciles the versions a source aspires to with the versions loaded.
 
-Rules (TensorFlow Serving's availability-preserving policy):
-
-- an aspired version that is not loaded is loaded, off the caller's thread;
-- a loaded version that is no longer aspired is unloaded only once an aspired
-  version of the same model is AVAILABLE (or the model has no versions left),
-  so a broken new version never replaces a good one;
-- a version that failed to load is retried when its files change;
-- a version being unloaded stays alive until the last handle on it is released,
-  so in-flight requests finish on the version they started on.
+Which versions to load, unload or forget is decided by ``core.transitions.plan``
+(availability preserving: the new version loads before the old one goes, a
+broken new version never replaces a good one, a failed version is retried when
+its files or its model's configuration change). The manager carries the plan
+out: loads run off the caller's thread, and a version being unloaded stays
+alive until the last handle on it is released, so in-flight requests finish on
+the version they started on.
 
 The lock guards only bookkeeping; loading and unloading run in a thread pool.
 """
@@ -20,14 +18,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 from moorings.config import ModelConfig
 from moorings.core.loader import Loader
 from moorings.core.servable import Servable, ServableHandle
-from moorings.errors import LoadError, NotFound, Unavailable
+from moorings.core.transitions import Tracked, plan
+from moorings.errors import LoadError, MooringsError, NotFound, Unavailable
 from moorings.names import check_model_name
-from moorings.repository.source import AspiredModel, LocalSource
+from moorings.repository.base import AspiredModel, AspiredVersion, Source
 from moorings.types import ModelRef, ModelStatus, ServableId, VersionState, VersionStatus
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,7 @@ class _Model:
 
 
 class Manager:
-    def __init__(self, source: LocalSource, loader: Loader, load_threads: int = 2) -> None:
+    def __init__(self, source: Source, loader: Loader, load_threads: int = 2) -> None:
         self._source = source
         self._loader = loader
         self._lock = threading.Lock()
@@ -67,7 +65,8 @@ class Manager:
         self._pool = ThreadPoolExecutor(max_workers=load_threads, thread_name_prefix="moorings-load")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._warned: set[str] = set()
+        #: per model, the configuration error or unserved labels last logged (logged once each)
+        self._logged: dict[str, str] = {}
         self.first_poll_done = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -124,45 +123,55 @@ class Manager:
     def _reconcile(self) -> None:
         for name, aspired in self._aspired.items():
             if aspired.config is None:
-                key = f"{name}:{aspired.config_error}"
-                if key not in self._warned:
-                    self._warned.add(key)
-                    log.error("model %s: %s; keeping its current versions", name, aspired.config_error)
+                outcome = "keeping its current versions" if name in self._models else "not served"
+                self._log_once(f"{name}:config", f"model {name}: {aspired.config_error}; {outcome}")
                 continue
+            self._logged.pop(f"{name}:config", None)
             model = self._models.get(name)
             if model is None:
                 model = self._models[name] = _Model(name, aspired.config)
             model.config = aspired.config
-            for version, spec in aspired.versions.items():
-                record = model.versions.get(version)
-                if record is None or (
-                    record.state is VersionState.END and record.fingerprint != spec.fingerprint
-                ):
-                    self._begin_load(model, version, spec.path, spec.fingerprint)
-            self._retire(model, aspired)
+            self._warn_unserved_labels(model, aspired)
+            self._apply(model, aspired.versions)
         for name in [n for n in self._models if n not in self._aspired]:
-            self._retire(self._models[name], None)
+            self._apply(self._models[name], {})
+        for key in [k for k in self._logged if k.rsplit(":", 1)[0] not in self._aspired]:
+            del self._logged[key]
 
-    def _retire(self, model: _Model, aspired: AspiredModel | None) -> None:
-        wanted = aspired.versions if aspired is not None else {}
-        aspired_available = any(
-            (r := model.versions.get(v)) is not None and r.state is VersionState.AVAILABLE for v in wanted
+    def _apply(self, model: _Model, wanted: dict[int, AspiredVersion]) -> None:
+        """Carry out the transition plan for ``model`` towards the ``wanted`` versions."""
+        steps = plan(
+            {v: spec.fingerprint for v, spec in wanted.items()},
+            {v: Tracked(r.state, r.fingerprint) for v, r in model.versions.items()},
         )
-        for version, record in list(model.versions.items()):
-            if version in wanted:
-                continue
-            if record.state is VersionState.AVAILABLE and (aspired_available or not wanted):
-                self._begin_unload(model, record)
-            elif record.state is VersionState.END:
-                del model.versions[version]
-        if not model.versions and aspired is None:
+        for version in steps.load:
+            self._begin_load(model, wanted[version])
+        for version in steps.unload:
+            self._begin_unload(model, model.versions[version])
+        for version in steps.forget:
+            del model.versions[version]
+        if not model.versions and model.name not in self._aspired:
             del self._models[model.name]
 
-    def _begin_load(self, model: _Model, version: int, path: Path, fingerprint: str) -> None:
-        record = _Version(version, fingerprint, VersionState.LOADING)
-        model.versions[version] = record
+    def _log_once(self, key: str, message: str, level: int = logging.ERROR) -> None:
+        if self._logged.get(key) != message:
+            self._logged[key] = message
+            log.log(level, message)
+
+    def _warn_unserved_labels(self, model: _Model, aspired: AspiredModel) -> None:
+        unserved = _unserved_labels(model.config, aspired)
+        key = f"{model.name}:labels"
+        if unserved:
+            message = f"model {model.name}: " + "; ".join(unserved.values())
+            self._log_once(key, message, logging.WARNING)
+        else:
+            self._logged.pop(key, None)
+
+    def _begin_load(self, model: _Model, spec: AspiredVersion) -> None:
+        record = _Version(spec.version, spec.fingerprint, VersionState.LOADING)
+        model.versions[spec.version] = record
         self._pending += 1
-        self._pool.submit(self._load, model, record, path, model.config)
+        self._pool.submit(self._load, model, record, spec, model.config)
 
     def _begin_unload(self, model: _Model, record: _Version) -> None:
         record.state = VersionState.UNLOADING
@@ -173,11 +182,12 @@ class Manager:
 
     # -- jobs (pool threads) -------------------------------------------------------------------
 
-    def _load(self, model: _Model, record: _Version, path: Path, config: ModelConfig) -> None:
+    def _load(self, model: _Model, record: _Version, spec: AspiredVersion, config: ModelConfig) -> None:
         servable: Servable | None = None
         error: str | None = None
         try:
-            servable = self._loader.load(ServableId(model.name, record.version), path, config)
+            folder = self._source.version_folder(model.name, spec)
+            servable = self._loader.load(ServableId(model.name, record.version), folder, config)
         except LoadError as exc:
             error = exc.message
             log.error("model %s version %d failed to load: %s", model.name, record.version, error)
@@ -236,10 +246,36 @@ class Manager:
 
     def _model(self, name: str) -> _Model:
         model = self._models.get(name)
+        if model is None or not model.versions:
+            problem = self._unservable(name)
+            if problem is not None:
+                raise problem
         if model is None:
             check_model_name(name)
             raise NotFound(f"model {name!r} is not served (no such folder in the model repository)")
         return model
+
+    def _unservable(self, name: str) -> MooringsError | None:
+        """Why a model folder of the repository serves no version, when the reason is its own."""
+        aspired = self._aspired.get(name)
+        if aspired is None:
+            return None
+        if aspired.config is None:
+            return Unavailable(f"model {name!r} is not served: {aspired.config_error}")
+        if not aspired.present:
+            ignored = ", ".join(repr(f) for f in aspired.ignored[:10])
+            detail = f"; ignored: {ignored}" if ignored else ""
+            return NotFound(
+                f"model {name!r} has no version folder: a version is a folder named by an integer, "
+                f"e.g. {name}/1/{detail}"
+            )
+        if not aspired.versions:
+            present = ", ".join(str(v) for v in aspired.present[-10:])
+            return NotFound(
+                f"model {name!r} serves no version: its version policy in model.toml selects none "
+                f"of the versions present ({present})"
+            )
+        return None
 
     def _resolve_version(self, model: _Model, ref: ModelRef) -> int:
         if ref.label is not None:
@@ -268,7 +304,9 @@ class Manager:
             version = self._resolve_version(model, ref)
             record = model.versions.get(version)
             if record is None:
-                via = f" (label {ref.label!r} points at it)" if ref.label else ""
+                via = ""
+                if ref.label:
+                    via = f" (label {ref.label!r} points at it, but the version policy does not serve it)"
                 raise NotFound(f"model {model.name!r} has no version {version}{via}")
             if record.state is not VersionState.AVAILABLE or record.servable is None:
                 if record.state in (VersionState.START, VersionState.LOADING):
@@ -282,24 +320,47 @@ class Manager:
             return ServableHandle(record.servable, partial(self._release, model, record))
 
     def status(self, ref: ModelRef) -> ModelStatus:
-        """TensorFlow Serving's model status: every version tracked, newest first."""
+        """TensorFlow Serving's model status: every version tracked, newest first.
+
+        A version that a label points at but the version policy does not serve is
+        listed as END, its error message saying so.
+        """
         with self._lock:
             model = self._model(ref.name)
-            records = sorted(model.versions.values(), key=lambda r: r.version, reverse=True)
+            statuses = [VersionStatus(r.version, r.state, r.error) for r in model.versions.values()]
+            aspired = self._aspired.get(model.name)
+            if aspired is not None and aspired.config is not None:
+                for version, message in _unserved_labels(model.config, aspired).items():
+                    if version not in model.versions:
+                        statuses.append(VersionStatus(version, VersionState.END, message))
+            statuses.sort(key=lambda s: s.version, reverse=True)
             if ref.label is not None or ref.version is not None:
                 version = self._resolve_version(model, ref)
-                records = [r for r in records if r.version == version]
-                if not records:
+                statuses = [s for s in statuses if s.version == version]
+                if not statuses:
                     raise NotFound(f"model {model.name!r} has no version {version}")
-            return ModelStatus(
-                model.name,
-                [VersionStatus(r.version, r.state, r.error) for r in records],
-            )
+            return ModelStatus(model.name, statuses)
 
     def model_names(self) -> list[str]:
         with self._lock:
             return sorted(self._models)
 
-    def labels(self, name: str) -> dict[str, int]:
-        with self._lock:
-            return dict(self._model(name).config.labels)
+
+def _unserved_labels(config: ModelConfig, aspired: AspiredModel) -> dict[int, str]:
+    """Per version that labels point at but the version policy does not serve: a message saying so."""
+    by_version: dict[int, list[str]] = {}
+    for label, version in sorted(config.labels.items()):
+        if version not in aspired.versions:
+            by_version.setdefault(version, []).append(label)
+    served = ", ".join(str(v) for v in sorted(aspired.versions)) or "none"
+    messages = {}
+    for version, labels in by_version.items():
+        named = ("label " if len(labels) == 1 else "labels ") + ", ".join(repr(label) for label in labels)
+        points = "points" if len(labels) == 1 else "point"
+        where = "is not in the repository" if version not in aspired.present else "is not served"
+        messages[version] = (
+            f"{named} {points} at version {version}, which {where} (the version policy serves: "
+            f"{served}); to keep a version for rollback, serve it with [versions] latest = N, "
+            'policy = "all" or policy = "specific"'
+        )
+    return messages

@@ -10,20 +10,23 @@ always go back in ``raw_output_contents``, which every V2 client reads.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import grpc
 import numpy as np
 
 from moorings import dtypes
-from moorings.codecs import v2_binary, v2_model
-from moorings.codecs.v2_json import parse_datatype
+from moorings.codecs import v2_binary, v2_metadata
+from moorings.codecs.shapes import check_shape
+from moorings.codecs.v2_json import cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.grpc.status import deadline, rpc
 from moorings.protos.kserve import service_pb2, service_pb2_grpc
-from moorings.types import Tensors
+from moorings.requests import PredictRequest
+from moorings.types import Signature, Tensors
 
 # InferTensorContents field of each datatype (FP16 has none: it travels raw)
 _CONTENTS_FIELD = {
@@ -45,12 +48,7 @@ Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
 
 
 def _shape(values: Any, name: str) -> tuple[int, ...]:
-    shape = tuple(values)  # a repeated int64 field: Python ints already
-    if shape and min(shape) < 0:
-        raise InvalidArgument(f"input {name!r}: shape {list(shape)} has a negative dimension")
-    if math.prod(shape) > 1 << 31:
-        raise InvalidArgument(f"input {name!r}: shape {list(shape)} has too many elements")
-    return shape
+    return check_shape(values, f"input {name!r}")  # a repeated int64 field: Python ints already
 
 
 def _from_contents(tensor: Any, dtype: DType, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -71,6 +69,11 @@ def _from_contents(tensor: Any, dtype: DType, shape: tuple[int, ...], where: str
         return np.asarray(values, dtype=dtype.numpy).reshape(shape)
     except OverflowError:
         raise InvalidArgument(f"{where}: a value is out of range for {dtype.v2_name}") from None
+
+
+def decode_for_signature(request: Any, signature: Signature) -> Tensors:
+    """The request's tensors, cast to the signature's dtypes where they are the same kind of number."""
+    return cast_inputs(signature, decode_inputs(request))
 
 
 def decode_inputs(request: Any) -> Tensors:
@@ -119,23 +122,24 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
 
     @rpc
     async def ModelReady(self, request: Any, context: Context) -> Any:
-        ref = v2_model.model_ref(request.name, request.version)
+        ref = v2_metadata.model_ref(request.name, request.version)
         try:
-            ready = v2_model.is_model_ready(self.dataplane, ref)
+            ready = self.dataplane.is_model_ready(ref)
         except (NotFound, Unavailable):
             ready = False
         return service_pb2.ModelReadyResponse(ready=ready)
 
     @rpc
     async def ServerMetadata(self, request: Any, context: Context) -> Any:
-        meta = v2_model.server_metadata()
+        meta = v2_metadata.server_metadata()
         return service_pb2.ServerMetadataResponse(
             name=meta["name"], version=meta["version"], extensions=meta["extensions"]
         )
 
     @rpc
     async def ModelMetadata(self, request: Any, context: Context) -> Any:
-        meta = v2_model.model_metadata(self.dataplane, v2_model.model_ref(request.name, request.version))
+        ref = v2_metadata.model_ref(request.name, request.version)
+        meta = v2_metadata.model_metadata(self.dataplane.metadata(ref))
         return service_pb2.ModelMetadataResponse(
             name=meta["name"],
             versions=meta["versions"],
@@ -146,16 +150,17 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
 
     @rpc
     async def ModelInfer(self, request: Any, context: Context) -> Any:
-        ref = v2_model.model_ref(request.model_name, request.model_version)
-
-        requested = list(request.outputs) or None
-        servable_id, outputs = await v2_model.infer(
-            self.dataplane, ref, lambda: decode_inputs(request), requested, deadline(context)
+        ref = v2_metadata.model_ref(request.model_name, request.model_version)
+        outputs = tuple(o.name for o in request.outputs) or None
+        result = await self.dataplane.predict(
+            PredictRequest(
+                ref, partial(decode_for_signature, request), outputs=outputs, deadline=deadline(context)
+            )
         )
         response = service_pb2.ModelInferResponse(
-            model_name=servable_id.name, model_version=str(servable_id.version), id=request.id
+            model_name=result.servable.name, model_version=str(result.servable.version), id=request.id
         )
-        for name, array in outputs.items():
+        for name, array in result.outputs.items():
             tensor = response.outputs.add()
             tensor.name = name
             tensor.datatype = dtypes.from_numpy(array.dtype).v2_name

@@ -12,6 +12,7 @@ Model specs behave as in TensorFlow Serving: ``version`` (Int64Value) or
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from moorings.protos.tfserving import (
     prediction_service_pb2_grpc,
     regression_pb2,
 )
+from moorings.requests import ExamplesRequest, PredictRequest
 from moorings.types import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
@@ -73,19 +75,6 @@ def decode_inputs(request: Any, signature: Signature) -> Tensors:
         spec = signature.inputs.get(name)
         inputs[name] = array if spec is None else tensor_proto.check_dtype(array, spec.dtype, where)
     return inputs
-
-
-def _output_names(request: Any, signature: Signature) -> list[str]:
-    if not request.output_filter:
-        return list(signature.outputs)
-    names = list(dict.fromkeys(request.output_filter))
-    unknown = [n for n in names if n not in signature.outputs]
-    if unknown:
-        raise InvalidArgument(
-            f"output_filter names unknown output(s) {', '.join(repr(n) for n in unknown)}; the signature "
-            f"{signature.name!r} has: {', '.join(sorted(signature.outputs))}"
-        )
-    return names
 
 
 def examples_of(input_proto: Any) -> list[Example]:
@@ -159,44 +148,37 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
 
     @rpc
     async def Predict(self, request: Any, context: Context) -> Any:
-        ref = model_ref(request.model_spec)
-        until = deadline(context)
-        with self.dataplane.acquire(ref) as servable:
-            signature = servable.signature(request.model_spec.signature_name or None)
-            wanted = _output_names(request, signature)
-            inputs = decode_inputs(request, signature)
-            outputs = await self.dataplane.predict(servable, signature, inputs, deadline=until)
-            response = predict_pb2.PredictResponse()
-            fill_spec(response.model_spec, servable.id, signature.name)
-        for name in wanted:
-            if name in outputs:
-                tensor_proto.from_numpy(np.asarray(outputs[name]), response.outputs[name])
+        result = await self.dataplane.predict(
+            PredictRequest(
+                model_ref(request.model_spec),
+                partial(decode_inputs, request),
+                signature_name=request.model_spec.signature_name or None,
+                outputs=tuple(request.output_filter) or None,
+                outputs_field="output_filter",
+                deadline=deadline(context),
+                lift_trailing_ones=True,
+            )
+        )
+        response = predict_pb2.PredictResponse()
+        fill_spec(response.model_spec, result.servable, result.signature.name)
+        for name, array in result.outputs.items():
+            tensor_proto.from_numpy(np.asarray(array), response.outputs[name], typed=True)
         return response
 
     @rpc
     async def Classify(self, request: Any, context: Context) -> Any:
-        ref = model_ref(request.model_spec)
-        examples = examples_of(request.input)
-        deadline(context)
-        with self.dataplane.acquire(ref) as servable:
-            name = request.model_spec.signature_name or None
-            result = await self.dataplane.classify(servable, name, examples)
-            response = classification_pb2.ClassificationResponse()
-            fill_spec(response.model_spec, servable.id, name or DEFAULT_SIGNATURE)
-        _fill_classifications(result, response.result)
+        outcome = await self.dataplane.classify(_examples_request(request, context))
+        response = classification_pb2.ClassificationResponse()
+        fill_spec(response.model_spec, outcome.servable, _signature_name(request))
+        _fill_classifications(outcome.result, response.result)
         return response
 
     @rpc
     async def Regress(self, request: Any, context: Context) -> Any:
-        ref = model_ref(request.model_spec)
-        examples = examples_of(request.input)
-        deadline(context)
-        with self.dataplane.acquire(ref) as servable:
-            name = request.model_spec.signature_name or None
-            values = await self.dataplane.regress(servable, name, examples)
-            response = regression_pb2.RegressionResponse()
-            fill_spec(response.model_spec, servable.id, name or DEFAULT_SIGNATURE)
-        _fill_regressions(values, response.result)
+        outcome = await self.dataplane.regress(_examples_request(request, context))
+        response = regression_pb2.RegressionResponse()
+        fill_spec(response.model_spec, outcome.servable, _signature_name(request))
+        _fill_regressions(outcome.values, response.result)
         return response
 
     @rpc
@@ -204,25 +186,26 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
         if not request.tasks:
             raise InvalidArgument("MultiInference needs at least one task")
         examples = examples_of(request.input)
-        deadline(context)
+        until = deadline(context)
         response = inference_pb2.MultiInferenceResponse()
         for task in request.tasks:
-            ref = model_ref(task.model_spec)
-            name = task.model_spec.signature_name or None
-            with self.dataplane.acquire(ref) as servable:
-                result = response.results.add()
-                fill_spec(result.model_spec, servable.id, name or DEFAULT_SIGNATURE)
-                if task.method_name == CLASSIFY_METHOD:
-                    classified = await self.dataplane.classify(servable, name, examples)
-                    _fill_classifications(classified, result.classification_result)
-                elif task.method_name == REGRESS_METHOD:
-                    values = await self.dataplane.regress(servable, name, examples)
-                    _fill_regressions(values, result.regression_result)
-                else:
-                    raise Unimplemented(
-                        f"task method_name {task.method_name!r} is not supported; use "
-                        f"{CLASSIFY_METHOD!r} or {REGRESS_METHOD!r}"
-                    )
+            task_request = ExamplesRequest(
+                model_ref(task.model_spec), examples, task.model_spec.signature_name or None, until
+            )
+            result = response.results.add()
+            if task.method_name == CLASSIFY_METHOD:
+                classified = await self.dataplane.classify(task_request)
+                fill_spec(result.model_spec, classified.servable, _signature_name(task))
+                _fill_classifications(classified.result, result.classification_result)
+            elif task.method_name == REGRESS_METHOD:
+                regressed = await self.dataplane.regress(task_request)
+                fill_spec(result.model_spec, regressed.servable, _signature_name(task))
+                _fill_regressions(regressed.values, result.regression_result)
+            else:
+                raise Unimplemented(
+                    f"task method_name {task.method_name!r} is not supported; use "
+                    f"{CLASSIFY_METHOD!r} or {REGRESS_METHOD!r}"
+                )
         return response
 
     @rpc
@@ -232,11 +215,22 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
             raise InvalidArgument(
                 f"metadata_field must be [{SIGNATURE_DEF_FIELD!r}] (the only metadata served), got {fields}"
             )
-        with self.dataplane.acquire(model_ref(request.model_spec)) as servable:
-            response = get_model_metadata_pb2.GetModelMetadataResponse()
-            fill_spec(response.model_spec, servable.id, "")
-            response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_def_map(servable.signatures))
+        meta = self.dataplane.metadata(model_ref(request.model_spec))
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        fill_spec(response.model_spec, meta.servable, "")
+        response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_def_map(meta.signatures))
         return response
+
+
+def _signature_name(request: Any) -> str:
+    """The signature name a Classify/Regress response reports: the one asked for, else the default."""
+    return request.model_spec.signature_name or DEFAULT_SIGNATURE
+
+
+def _examples_request(request: Any, context: Context) -> ExamplesRequest:
+    ref = model_ref(request.model_spec)
+    examples = examples_of(request.input)
+    return ExamplesRequest(ref, examples, request.model_spec.signature_name or None, deadline(context))
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore[misc]

@@ -1,9 +1,11 @@
-"""The model repository: ``REPO/<model>/<version>/`` and the sources that watch it."""
+"""The model repository: ``REPO/<model>/<version>/``, the Source interface and its sources."""
 
-from moorings.repository.source import AspiredModel, AspiredVersion, LocalSource
+from moorings.repository.base import AspiredModel, AspiredVersion, Source
+from moorings.repository.source import LocalSource
 
 __all__ = [
     "AspiredModel",
     "AspiredVersion",
     "LocalSource",
+    "Source",
 ]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 
 from moorings import __version__
+from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
+from moorings.rest.cors import CorsPolicy
 from moorings.rest.http import (
     JSON_HEADERS,
     Receive,
@@ -29,21 +31,39 @@ from moorings.rest.http import (
 from moorings.rest.request import Answer, Request
 from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
+from moorings.types import ModelRef, ModelStatus
 
 log = logging.getLogger(__name__)
 
 
 class RestApp:
     def __init__(
-        self, dataplane: DataPlane, max_body_bytes: int, collections: Collections | None = None
+        self,
+        dataplane: DataPlane,
+        max_body_bytes: int,
+        collections: Collections | None = None,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
         self.collections = collections
         self.v2_heads = HeadCache()
+        self.cors = CorsPolicy(cors_origins) if cors_origins else None
 
     async def handle(self, request: Request) -> Answer:
         """Answer one request; errors become their HTTP status with ``{"error": ...}``."""
+        if self.cors is None:
+            return await self._answer(request)
+        preflight = self.cors.preflight(request)
+        if preflight is not None:
+            return preflight
+        status, body, headers = await self._answer(request)
+        origin = self.cors.allowed(request)
+        if origin is not None:
+            headers = [*headers, *self.cors.headers(origin)]
+        return status, body, headers
+
+    async def _answer(self, request: Request) -> Answer:
         try:
             segments = path_segments(request.raw_path)
             if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
@@ -61,6 +81,9 @@ class RestApp:
         if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
             status, answer = await search_routes.handle(self.collections, request, segments[3:])
             return status, dump_json(answer)
+        if segments[1:] in (["v1", "models"], ["v1", "models", ""]):
+            allow_method(method, "GET")
+            return 200, dump_json(models_json(self._statuses()))
         if len(segments) >= 4 and segments[1] == "v1" and segments[2] == "models":
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:
@@ -78,9 +101,19 @@ class RestApp:
         if segments[1:] in ([""], []):
             allow_method(method, "GET")
             return 200, dump_json(
-                {"name": "moorings", "version": __version__, "models": self.dataplane.manager.model_names()}
+                {"name": "moorings", "version": __version__, "models": self.dataplane.model_names()}
             )
         raise NotFound(f"no such route: {request.shown_path}")
+
+    def _statuses(self) -> list[ModelStatus]:
+        """Every tracked model's status (one removed meanwhile is left out)."""
+        statuses = []
+        for name in self.dataplane.model_names():
+            try:
+                statuses.append(self.dataplane.status(ModelRef(name)))
+            except NotFound:
+                continue
+        return statuses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: read the whole (bounded) body, then answer as :meth:`handle` does."""

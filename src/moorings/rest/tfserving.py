@@ -12,7 +12,7 @@ Routes (each also under ``/versions/{v}`` and ``/labels/{label}``)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from moorings.codecs import tfserving_json as tfjson
@@ -20,6 +20,7 @@ from moorings.codecs.json_fast import parse_leading_array
 from moorings.codecs.tfserving_status import metadata_json, status_json
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
+from moorings.requests import ExamplesRequest, PredictRequest
 from moorings.rest.http import parse_json
 from moorings.types import ModelRef, parse_ref
 
@@ -66,28 +67,32 @@ def _parse_route(key: tuple[str, ...]) -> Route:
 
 def get(dataplane: DataPlane, route: Route) -> Any:
     if route.metadata:
-        with dataplane.acquire(route.ref) as servable:
-            return metadata_json(servable.id, servable.signatures)
+        meta = dataplane.metadata(route.ref)
+        return metadata_json(meta.servable, meta.signatures)
     return status_json(dataplane.status(route.ref))
 
 
 async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> Any:
     if route.verb == "predict":
-        request = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
-        with dataplane.acquire(route.ref) as servable:
-            signature = servable.signature(request.signature_name)
-            inputs = tfjson.decode_inputs(request, signature)
-            row_format = request.instances is not None
-            outputs = await dataplane.predict(servable, signature, inputs, same_batch=row_format)
+        body = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
+        row_format = body.instances is not None
+        request = PredictRequest(
+            route.ref,
+            partial(tfjson.decode_inputs, body),
+            signature_name=body.signature_name,
+            same_batch=row_format,
+            lift_trailing_ones=True,
+        )
+        outputs = (await dataplane.predict(request)).outputs
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
     signature_name, examples = tfjson.parse_examples(parse_json(raw))
-    with dataplane.acquire(route.ref) as servable:
-        if route.verb == "classify":
-            result = await dataplane.classify(servable, signature_name, examples)
-            return {
-                "results": [
-                    [[label, score] for label, score in zip(labels, scores, strict=False)]
-                    for labels, scores in zip(result.labels, result.scores, strict=True)
-                ]
-            }
-        return {"results": await dataplane.regress(servable, signature_name, examples)}
+    examples_request = ExamplesRequest(route.ref, examples, signature_name)
+    if route.verb == "classify":
+        result = (await dataplane.classify(examples_request)).result
+        return {
+            "results": [
+                [[label, score] for label, score in zip(labels, scores, strict=False)]
+                for labels, scores in zip(result.labels, result.scores, strict=True)
+            ]
+        }
+    return {"results": (await dataplane.regress(examples_request)).values}

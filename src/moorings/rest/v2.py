@@ -11,15 +11,17 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
-from moorings.codecs import v2_binary, v2_json, v2_model
+from moorings.codecs import v2_binary, v2_json, v2_metadata
+from moorings.codecs.v2_json import V2Request
 from moorings.dataplane import DataPlane
-from moorings.errors import NotFound
+from moorings.errors import InvalidArgument, NotFound
+from moorings.requests import PredictRequest
 from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
 from moorings.rest.request import Answer, Request
 from moorings.rest.v2_heads import HeadCache
-from moorings.types import ModelRef
+from moorings.types import ModelRef, Signature, Tensors
 
 OCTET_HEADERS = [(b"content-type", b"application/octet-stream")]
 
@@ -45,7 +47,7 @@ def _route(parts: tuple[str, ...]) -> tuple[str, ModelRef | None]:
     if rest[:1] == ("versions",) and len(rest) >= 2:
         version, rest = rest[1], rest[2:]
     what = {(): "model", ("ready",): "ready", ("infer",): "infer"}.get(rest, "")
-    return what, v2_model.model_ref(name, version) if what else None
+    return what, v2_metadata.model_ref(name, version) if what else None
 
 
 async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str]) -> Answer:
@@ -58,25 +60,56 @@ async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segme
         raise NotFound(f"no such route: {request.shown_path}")
     allow_method(request.method, "GET")
     if ref is None:
-        return 200, dump_json(v2_model.server_metadata()), JSON_HEADERS
+        return 200, dump_json(v2_metadata.server_metadata()), JSON_HEADERS
     if what == "ready":
-        v2_model.is_model_ready(dataplane, ref)
+        dataplane.is_model_ready(ref)
         return 200, dump_json({"name": ref.name, "ready": True}), JSON_HEADERS
-    return 200, dump_json(v2_model.model_metadata(dataplane, ref)), JSON_HEADERS
+    return 200, dump_json(v2_metadata.model_metadata(dataplane.metadata(ref))), JSON_HEADERS
 
 
 async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: ModelRef) -> Answer:
-    head, rest = v2_binary.split_body(http.body, http.header(v2_binary.HEADER_LENGTH))
+    header_length = http.header(v2_binary.HEADER_LENGTH)
+    if header_length is not None and header_length.strip() == b"0":
+        return await _infer_raw(dataplane, http, ref)
+    head, rest = v2_binary.split_body(http.body, header_length)
     request = heads.parse(head)
-    servable_id, outputs = await v2_model.infer(
-        dataplane,
-        ref,
-        lambda: v2_json.decode_inputs(request, rest),
-        request.outputs,
+    outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
+    result = await dataplane.predict(
+        PredictRequest(ref, partial(v2_json.decode_for_signature, request, rest), outputs=outputs)
     )
-    response, blobs = v2_json.encode_response(servable_id.name, servable_id.version, request, outputs)
+    response, blobs = v2_json.encode_response(
+        result.servable.name, result.servable.version, request, result.outputs
+    )
     payload = dump_json(response)
     if not blobs:
         return 200, payload, JSON_HEADERS
+    headers = [*OCTET_HEADERS, (v2_binary.HEADER_LENGTH, str(len(payload)).encode())]
+    return 200, b"".join([payload, *blobs]), headers
+
+
+#: how a raw binary request is answered: every output, as binary data
+RAW_ANSWER = V2Request(None, (), None, {"binary_data_output": True})
+
+
+async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
+    """The binary tensor extension's raw form: ``Inference-Header-Content-Length: 0`` and the whole
+    body is the data of the model's only input (datatype and shape from its signature)."""
+    body = memoryview(http.body)
+
+    def decode(signature: Signature) -> Tensors:
+        if len(signature.inputs) != 1:
+            raise InvalidArgument(
+                f"a raw binary request (Inference-Header-Content-Length: 0) carries one input, but model "
+                f"{ref.name!r} takes {len(signature.inputs)}: {', '.join(signature.inputs)}; send a JSON "
+                "header with parameters.binary_data_size for each input"
+            )
+        (spec,) = signature.inputs.values()
+        return {spec.name: v2_binary.raw_input(body, spec)}
+
+    result = await dataplane.predict(PredictRequest(ref, decode))
+    response, blobs = v2_json.encode_response(
+        result.servable.name, result.servable.version, RAW_ANSWER, result.outputs
+    )
+    payload = dump_json(response)
     headers = [*OCTET_HEADERS, (v2_binary.HEADER_LENGTH, str(len(payload)).encode())]
     return 200, b"".join([payload, *blobs]), headers

@@ -35,10 +35,24 @@ EXTRAS: dict[str, str] = {"keras": "tensorflow", "tensorflow": "tensorflow", "sk
 
 
 def detect(path: Path) -> str:
-    """The runtime name for a version folder, from the files it holds."""
+    """The runtime name for a version folder, from the files it holds.
+
+    A folder holding the files of more than one runtime is refused: which one
+    to serve is said in model.toml (``[runtime] name``), never guessed.
+    """
+    found: dict[str, list[str]] = {}
     for marker, name in DETECTION:
         if (path / marker).is_file():
-            return name
+            found.setdefault(name, []).append(marker)
+    if len(found) == 1:
+        return next(iter(found))
+    if found:
+        files = ", ".join(m for markers in found.values() for m in markers)
+        choices = " or ".join(f'"{name}"' for name in found)
+        raise LoadError(
+            f"the version folder holds model files for more than one runtime ({files}); "
+            f"say which to serve in model.toml: [runtime] name = {choices}"
+        )
     markers = ", ".join(m for m, _ in DETECTION)
     raise LoadError(
         f"the version folder holds no model file Moorings recognises (expected one of: {markers})"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,12 @@ import numpy as np
 
 from moorings import dtypes
 from moorings.config import RuntimeOptions, available_cores
-from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line
+from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line, hide_paths
+from moorings.runtimes import native_stderr
 from moorings.runtimes.base import Runtime
 from moorings.types import (
     CLASSIFY_METHOD,
+    PREDICT_METHOD,
     REGRESS_METHOD,
     ClassifyResult,
     Example,
@@ -49,8 +53,14 @@ def import_tensorflow() -> Any:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _IMPORT_LOCK:
-        import tensorflow as tf
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
 
+            return tf
+        with native_stderr.filtered():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe, here, before thread pools are fixed
     return tf
 
 
@@ -79,6 +89,48 @@ def configure_threads(tf: Any, wanted: int | None, model: Path) -> None:
             wanted,
             current,
         )
+
+
+#: the parts of a TensorFlow error message that are not its cause
+_TF_NOISE = (
+    re.compile(r"^Graph execution error:?$"),
+    re.compile(r"^Detected at node .* defined at \(most recent call last\):?$"),
+    re.compile(r"^<stack traces unavailable>$"),
+    re.compile(r"^File \".*\", line \d+"),
+    re.compile(r"^Node: '.*'$"),
+    re.compile(r"^\d+ root error\(s\) found\.?$"),
+    re.compile(r"^\d+ successful operations\.?$"),
+    re.compile(r"^\d+ derived errors ignored\.?$"),
+)
+
+
+def tf_error_text(exc: BaseException, limit: int = 300) -> str:
+    """The sentence of a TensorFlow error that names its cause, without traceback, node tags or paths.
+
+    TensorFlow wraps an op's message (e.g. "Unknown image file format…") in a
+    "Graph execution error:" header, a Python traceback of where the op was
+    defined and ``[[{{node …}}]]`` / ``[Op:…]`` tags.
+    """
+    text = str(getattr(exc, "message", None) or exc)
+    lines = text.splitlines()
+    tag = next((i for i, raw in enumerate(lines) if raw.strip().startswith("[[")), None)
+    if tag is not None:  # the op's message is the line just above its first node tag
+        candidates = [_clean_tf_line(raw) for raw in reversed(lines[:tag])]
+    else:  # else the first line that is neither a header nor an (indented) traceback line
+        candidates = [_clean_tf_line(raw) for raw in lines if raw[:1] not in (" ", "\t")]
+    cause = next((c for c in candidates if c), "")
+    return hide_paths(cause or type(exc).__name__)[:limit]
+
+
+def _clean_tf_line(raw: str) -> str:
+    line = raw.strip()
+    if not line or any(p.match(line) for p in _TF_NOISE):
+        return ""
+    line = re.sub(r"^\(\d+\)\s+[A-Z_]+:\s*", "", line)  # "(0) INVALID_ARGUMENT:  …"
+    line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
+    line = re.sub(r"\s*\[\[\{\{node [^}]*\}\}\]\].*$", "", line)
+    line = re.sub(r"\s*\[Op:[^\]]*\](\s*name:.*)?$", "", line)
+    return line.strip()
 
 
 def read_signature_defs(path: Path) -> dict[str, Signature]:
@@ -157,7 +209,7 @@ class TensorFlowRuntime(Runtime):
         try:
             results = function(**feeds)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
-            raise InvalidArgument(f"the model rejected the input: {first_line(exc)}") from None
+            raise InvalidArgument(f"the model rejected the input: {_input_error_text(tf, exc)}") from None
         return {name: results[name].numpy() for name in signature.outputs if name in results}
 
     def _serialized_examples(self, examples: list[Example]) -> np.ndarray:
@@ -172,12 +224,17 @@ class TensorFlowRuntime(Runtime):
         return np.array(serialized, dtype=object)
 
     def _example_signature(self, signature: Signature, method: str) -> str:
-        if signature.method_name != method:
+        """The input that takes serialized tf.Examples. Like TF Serving (whose method-name check is off
+        by default), predict-method signatures serve too: TF2 writes every signature as predict."""
+        if signature.method_name not in (method, PREDICT_METHOD):
             raise FailedPrecondition(
                 f"signature {signature.name!r} has method {signature.method_name!r}, not {method!r}"
             )
-        if len(signature.inputs) != 1:
-            raise FailedPrecondition(f"signature {signature.name!r} must take one input of tf.Examples")
+        specs = list(signature.inputs.values())
+        if len(specs) != 1 or not specs[0].dtype.is_string:
+            raise FailedPrecondition(
+                f"signature {signature.name!r} must take one string input of serialized tf.Examples"
+            )
         return next(iter(signature.inputs))
 
     def classify(self, signature: Signature, examples: list[Example]) -> ClassifyResult:
@@ -188,9 +245,11 @@ class TensorFlowRuntime(Runtime):
         n = len(examples)
         if classes is None and scores is None:
             raise FailedPrecondition("the classify signature has neither 'classes' nor 'scores'")
+        if scores is not None and scores.ndim == 1:
+            scores = scores.reshape(n, -1)
         if classes is None:
             assert scores is not None
-            labels = [[str(j) for j in range(scores.shape[1])] for _ in range(n)]
+            labels = [[""] * scores.shape[1] for _ in range(n)]  # as TF Serving: no classes, no names
         else:
             labels = [[c.decode() if isinstance(c, bytes) else str(c) for c in row] for row in classes]
         score_rows = scores.tolist() if scores is not None else [[0.0] * len(row) for row in labels]
@@ -206,6 +265,12 @@ class TensorFlowRuntime(Runtime):
     def unload(self) -> None:
         self._functions = {}
         self._loaded = None
+
+
+def _input_error_text(tf: Any, exc: BaseException) -> str:
+    if isinstance(exc, tf.errors.OpError):
+        return tf_error_text(exc)
+    return hide_paths(first_line(exc))
 
 
 def _feature(tf: Any, key: str, value: Any, index: int) -> Any:

@@ -1,0 +1,164 @@
+"""The one request runner: every protocol's predict, classify, regress, metadata and status.
+
+A front end (REST or gRPC, TF Serving's API or KServe V2) builds a typed
+request (:mod:`moorings.requests`) and awaits the matching method
+here; it never holds a servable handle or picks a signature itself. One run::
+
+    resolve the ModelRef to a counted handle (the version stays loaded until the run ends)
+      -> pick the signature -> choose the outputs -> decode the wire inputs against the signature
+      -> check them -> batch and run (or run on the inference pool) -> the result, typed
+
+This is where cross-cutting features go, once for every protocol: metrics,
+request ids, deadlines, authorisation, warm-up replay, Python-model hooks and
+chains. Errors are :class:`~moorings.errors.MooringsError` subclasses; the REST
+app and the gRPC ``rpc`` wrapper each map them to their status codes in one place.
+
+Threads: unbatched calls (classify, regress, signatures that are not batched)
+run on this runner's inference pool; batched calls go to their servable's
+batcher. Nothing here blocks the event loop except the batcher's inline path
+(see :mod:`moorings.batching.batcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from moorings.batching.batcher import common_rows
+from moorings.core.manager import Manager
+from moorings.core.servable import Servable
+from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
+from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
+from moorings.requests import (
+    ClassifyOutcome,
+    ExamplesRequest,
+    ModelMetadata,
+    PredictRequest,
+    PredictResult,
+    RegressOutcome,
+)
+from moorings.types import (
+    CLASSIFY_METHOD,
+    DEFAULT_SIGNATURE,
+    REGRESS_METHOD,
+    ModelRef,
+    ModelStatus,
+    Signature,
+    Tensors,
+    VersionState,
+)
+
+T = TypeVar("T")
+
+
+class DataPlane:
+    def __init__(self, manager: Manager, inference_threads: int) -> None:
+        self.manager = manager
+        self.executor = ThreadPoolExecutor(max_workers=inference_threads, thread_name_prefix="moorings-infer")
+        #: more conditions for readiness, e.g. a protocol front end still starting
+        self.readiness_checks: list[Callable[[], bool]] = []
+
+    # -- the server and its models ---------------------------------------------------------------
+
+    def is_ready(self) -> bool:
+        return self.manager.is_ready() and all(check() for check in self.readiness_checks)
+
+    def model_names(self) -> list[str]:
+        return self.manager.model_names()
+
+    def status(self, ref: ModelRef) -> ModelStatus:
+        return self.manager.status(ref)
+
+    def is_model_ready(self, ref: ModelRef) -> bool:
+        """True when a version answers ``ref``; NotFound / Unavailable say why not."""
+        with self.manager.acquire(ref):
+            return True
+
+    def metadata(self, ref: ModelRef) -> ModelMetadata:
+        with self.manager.acquire(ref) as servable:
+            servable_id, kind, signatures = servable.id, servable.runtime.kind, servable.signatures
+        available = [
+            v.version
+            for v in self.manager.status(ModelRef(servable_id.name)).versions
+            if v.state is VersionState.AVAILABLE
+        ]
+        return ModelMetadata(servable_id, kind, dict(signatures), sorted(available))
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    async def predict(self, request: PredictRequest) -> PredictResult:
+        with self.manager.acquire(request.ref) as servable:
+            signature = servable.signature(request.signature_name)
+            wanted = select_outputs(signature, request.outputs, request.outputs_field)
+            inputs = request.decode(signature)
+            lifted = 0
+            if request.lift_trailing_ones:
+                inputs, lifted = lift_trailing_ones(signature, inputs)
+            check_inputs(signature, inputs, request.same_batch)
+            outputs = await self._run_signature(servable, signature, inputs, request.deadline)
+            servable_id = servable.id
+        if wanted is not None:
+            outputs = {name: outputs[name] for name in wanted}
+        if lifted:
+            outputs = drop_trailing_ones(outputs, lifted)
+        return PredictResult(servable_id, signature, outputs)
+
+    async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
+        with self.manager.acquire(request.ref) as servable:
+            signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
+            result = await self._off_loop(servable.classify, signature, request.examples)
+            return ClassifyOutcome(servable.id, signature, result)
+
+    async def regress(self, request: ExamplesRequest) -> RegressOutcome:
+        with self.manager.acquire(request.ref) as servable:
+            signature = _pick(servable, request.signature_name, REGRESS_METHOD)
+            values = await self._off_loop(servable.regress, signature, request.examples)
+            return RegressOutcome(servable.id, signature, values)
+
+    async def _run_signature(
+        self, servable: Servable, signature: Signature, inputs: Tensors, deadline: float | None
+    ) -> Tensors:
+        """On the servable's batcher when the signature is batched, else on the inference pool."""
+        rows = common_rows(inputs)
+        waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
+        if waiter is None:
+            outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
+        else:
+            outputs = await _model_call(waiter)
+        if all(type(v) is np.ndarray for v in outputs.values()):
+            return outputs
+        return {k: np.asarray(v) for k, v in outputs.items()}
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await _model_call(loop.run_in_executor(self.executor, fn, *args))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def _pick(servable: Servable, name: str | None, method: str) -> Signature:
+    """The signature for :classify / :regress: the named one, else the model's one of that method."""
+    if name:
+        return servable.signature(name)
+    default = servable.signatures.get(DEFAULT_SIGNATURE)
+    if default is not None and default.method_name == method:
+        return default
+    matching = [s for s in servable.signatures.values() if s.method_name == method]
+    if len(matching) == 1:
+        return matching[0]
+    return servable.signature(DEFAULT_SIGNATURE)
+
+
+async def _model_call(call: Awaitable[T]) -> T:
+    """Await a model call; the ValueError/TypeError a runtime raises on bad input becomes a 400."""
+    try:
+        return await call
+    except MooringsError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(f"the model rejected the input: {hide_paths(first_line(exc))}") from None
