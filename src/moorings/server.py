@@ -81,8 +81,7 @@ async def _main(
     extra_services: Sequence[AddService] = (),
 ) -> None:
     """Start gRPC, serve REST until a signal, drain both."""
-    grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
-    dataplane.readiness_checks.append(tf_serving.ready)
+    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
     if sockets is not None:

@@ -1,10 +1,10 @@
 """KServe V2's ``inference.GRPCInferenceService`` over the dataplane.
 
-The messages and the servicer base come from tritonclient's generated
-``service_pb2`` modules. Inputs arrive in ``raw_input_contents`` (one entry per
-input, raw bytes as in :mod:`moorings.codecs.v2_binary`) or in the typed
-``contents`` fields; outputs always go back in ``raw_output_contents``, which
-every V2 client reads.
+The messages and the servicer base are built from tritonclient's descriptors
+(:mod:`moorings.protos.kserve`, without importing its client). Inputs arrive in
+``raw_input_contents`` (one entry per input, raw bytes as in
+:mod:`moorings.codecs.v2_binary`) or in the typed ``contents`` fields; outputs
+always go back in ``raw_output_contents``, which every V2 client reads.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 import grpc
 import numpy as np
-from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from moorings import dtypes
 from moorings.codecs import v2_binary, v2_metadata
@@ -25,6 +24,7 @@ from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.grpc.status import deadline, rpc
+from moorings.protos.kserve import service_pb2, service_pb2_grpc
 from moorings.requests import PredictRequest
 from moorings.types import Signature, Tensors
 

@@ -47,9 +47,9 @@ _intra_op_threads: int | None = None
 def import_tensorflow() -> Any:
     """Import TensorFlow, one thread at a time.
 
-    Two threads importing TensorFlow's submodules at once (two models loading, or
-    the gRPC front end importing TF Serving's protos) can fail with Python's
-    ``_DeadlockError``; every first import of TensorFlow goes through here.
+    Two threads importing TensorFlow's submodules at once (two models loading) can
+    fail with Python's ``_DeadlockError``; every first import of TensorFlow goes
+    through here.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _IMPORT_LOCK:
