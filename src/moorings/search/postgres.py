@@ -19,11 +19,11 @@ from psycopg_pool import ConnectionPool
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.search.errors import AlreadyExists
 from moorings.search.names import check_collection_name
+from moorings.search.pg_names import SCHEMA, items_table
 from moorings.search.types import CollectionSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "moorings"
 POOL_MAX = 8
 
 
@@ -138,10 +138,6 @@ class PostgresBackend:
 
     def close(self) -> None:
         self.pool.close()
-
-
-def items_table(number: int) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(f"items_{number}"))
 
 
 def open_postgres(url: str, backend: str = "auto") -> PostgresBackend:
