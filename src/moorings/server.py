@@ -21,12 +21,12 @@ from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
-from moorings.search.grpc_service import registration as search_grpc
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import threading
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from moorings.search.filters import Filter
 from moorings.search.names import check_collection_name
 from moorings.search.rows import Rows
 from moorings.search.rwlock import RWLock
-from moorings.search.types import CollectionSpec, Hit, Item, ItemBatch, Vectors
+from moorings.search.types import CollectionSpec, Hits, Item, ItemBatch, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +319,7 @@ class FaissStore:
         top = top[np.argsort(-scores[top], kind="stable")]
         return rows[top], scores[top]
 
-    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
+    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[Hits]:
         with self._lock.read():
             n = self.rows.n
             allowed = self.rows.alive
@@ -328,7 +327,7 @@ class FaissStore:
                 allowed = allowed & flt.mask(self.rows.column, self.rows.numeric)
             matching = int(allowed.sum())
             if matching == 0 or self.index is None:
-                return [[] for _ in queries]
+                return [Hits([], [], [], []) for _ in queries]
             kk = min(k, matching)
             results: list[tuple[np.ndarray, np.ndarray]] = []
             if flt is not None and matching <= EXACT_SUBSET:
@@ -357,20 +356,17 @@ class FaissStore:
                 [rows.tolist() for rows, _ in results], [sc.astype(np.float64).tolist() for _, sc in results]
             )
 
-    def _matrix_hits(self, labels: np.ndarray, scores: np.ndarray) -> list[list[Hit]]:
-        """Hits of every query from whole (queries, k) label and score matrices (under the read lock)."""
+    def _matrix_hits(self, labels: np.ndarray, scores: np.ndarray) -> list[Hits]:
+        """Hits of every query from whole (queries, k) label and score matrices (under the read lock):
+        each column is gathered for the whole matrix by one indexing call."""
         ids, names, metadata = (column[labels].tolist() for column in self.rows.objects())
-        # tuple.__new__(Hit, fields) is what Hit(...) does, without a Python frame per hit
-        return [
-            list(map(tuple.__new__, repeat(Hit), zip(*per_query, strict=True)))
-            for per_query in zip(ids, scores.astype(np.float64).tolist(), names, metadata, strict=True)
-        ]
+        return list(map(Hits, ids, scores.astype(np.float64).tolist(), names, metadata))
 
-    def _hits(self, rows: list[list[int]], scores: list[list[float]]) -> list[list[Hit]]:
+    def _hits(self, rows: list[list[int]], scores: list[list[float]]) -> list[Hits]:
         """Hits of each query from its row numbers and scores (called under the read lock)."""
         ids, names, metadata = self.rows.ids, self.rows.names, self.rows.metadata
         return [
-            [Hit(ids[r], sc, names[r], metadata[r]) for r, sc in zip(rr, ss, strict=True)]
+            Hits([ids[r] for r in rr], ss, [names[r] for r in rr], [metadata[r] for r in rr])
             for rr, ss in zip(rows, scores, strict=True)
         ]
 
