@@ -2,8 +2,9 @@
 
 Two ways to reach the collections:
 
-* ``--url http://127.0.0.1:8501``: through a running server's REST API (the embedded store's
-  folder belongs to the server while it runs);
+* through a running server's REST API: ``--url http://127.0.0.1:8501``, or by itself when a
+  server holds the embedded store's folder (``--data-dir``): the folder belongs to that server
+  while it runs, and the server writes its address into the folder's lock file;
 * otherwise directly: ``--data-dir`` (the embedded FAISS store, default ``./moorings-data``) or
   ``--search-store postgresql://...`` (with ``--search-backend auto|pgvector|cube``), no server.
 """
@@ -114,6 +115,14 @@ def run_collection(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 def _run(args: argparse.Namespace) -> int:
     service: Any
     url = args.url
+    if url is None and args.search_store == "embedded":
+        from moorings.search.folder_lock import holder_url
+
+        url = holder_url((args.data_dir / "collections").resolve())
+        if url is not None:
+            sys.stderr.write(
+                f"moorings collection: {args.data_dir} is held by the server at {url}; using it\n"
+            )
     if url:
         from moorings.search.client import RemoteCollections
 

@@ -27,6 +27,7 @@ from moorings.http1 import HttpServer, Limits
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
+from moorings.search.folder_lock import local_url
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ async def _serve_http1(settings: ServerSettings, app: RestApp, sockets: list[soc
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None:  # `moorings collection` finds the server through the data folder
+        app.collections.advertise(local_url(settings.host, server.ports[0]))
     try:
         await stop.wait()
         log.info("stopping: finishing the answers owed (up to %.0f s)", GRACE_SECONDS)
@@ -130,6 +133,8 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
         timeout_graceful_shutdown=int(GRACE_SECONDS),
     )
     log.info("REST API (uvicorn) on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None and settings.rest_port:
+        app.collections.advertise(local_url(settings.host, settings.rest_port))
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)

@@ -14,7 +14,6 @@ folder holds the last committed manifest; files it does not name are removed at 
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -25,12 +24,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from moorings.errors import NotFound, Unavailable
+from moorings.errors import NotFound
 from moorings.search import atomic, reduce
 from moorings.search.checksum import digest
 from moorings.search.errors import AlreadyExists, StoreClosed
 from moorings.search.faiss_index import ANN_THRESHOLD, AnnIndex, choose_kind, ivf_lists
 from moorings.search.filters import Filter
+from moorings.search.folder_lock import FolderLock
 from moorings.search.names import check_collection_name
 from moorings.search.rows import Rows
 from moorings.search.rwlock import RWLock
@@ -402,21 +402,17 @@ class FaissBackend:
         self.root = (Path(data_dir) / "collections").resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.ann_threshold = ann_threshold
-        self._lock_file = (self.root / ".lock").open("a+b")
-        try:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.close()
-            raise Unavailable(
-                "the search data folder is in use by another Moorings process; "
-                "use that server (moorings collection --url ...) or stop it"
-            ) from None
+        self._lock = FolderLock(self.root)
         self._stores: dict[str, FaissStore] = {}
         self._guard = threading.Lock()
         self._closed = False
         for path in self.root.iterdir():  # leftovers of a create or drop cut short
             if path.name.startswith((".tmp-", ".trash-")):
                 shutil.rmtree(path, ignore_errors=True)
+
+    def advertise(self, url: str | None) -> None:
+        """Write the REST address at which this process serves the folder into its lock file."""
+        self._lock.advertise(url)
 
     def _folder(self, name: str) -> Path:
         check_collection_name(name)
@@ -483,7 +479,7 @@ class FaissBackend:
                 except OSError:
                     log.exception("could not save the index of collection %s", store.spec.name)
             self._stores.clear()
-        self._lock_file.close()
+        self._lock.close()
 
 
 __all__ = ["FaissBackend", "FaissStore"]

@@ -136,6 +136,9 @@ class PostgresBackend:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(items_table(int(row[0]))))
             self._stores.pop(name, None)
 
+    def advertise(self, url: str | None) -> None:
+        """Nothing to do: every process reaches the database itself."""
+
     def close(self) -> None:
         self.pool.close()
 

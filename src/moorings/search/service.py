@@ -96,6 +96,10 @@ class Collections:
     def drop(self, name: str) -> None:
         self.backend.drop(name)
 
+    def advertise(self, url: str | None) -> None:
+        """Say where this process serves the collections over REST (see :mod:`folder_lock`)."""
+        self.backend.advertise(url)
+
     def close(self) -> None:
         self._closed = True
         self.backend.close()

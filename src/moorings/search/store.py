@@ -54,4 +54,8 @@ class Backend(Protocol):
 
     def drop(self, name: str) -> None: ...
 
+    def advertise(self, url: str | None) -> None:
+        """Where this process serves the collections over REST (the embedded store writes it into
+        its folder's lock file, for ``moorings collection``); a shared database ignores it."""
+
     def close(self) -> None: ...
