@@ -62,7 +62,7 @@ class JsonCollections:
         return self.collections.checksum(name)
 
     def search_bytes(self, name: str, body: Any) -> bytes:
-        """The search answer's JSON bytes (see :func:`moorings.search.json_codec.search_answer`)."""
+        """The search answer's JSON bytes."""
         request = codec.search_from_json(body, self.collections.spec(name))
         return codec.search_answer(request, self.collections.search(name, request))
 

@@ -2,15 +2,12 @@
 
 Readers take a parsed JSON value (and, where vectors are checked, the collection's spec) and
 return a checked request, raising :class:`InvalidArgument` that names the bad field. Writers
-return JSON-shaped values, except :func:`search_answer`, which writes the search answer's bytes
-itself: a batch answer holds thousands of hits, and text made column by column costs a fraction
-of one dict per hit.
+return JSON-shaped values; a batch answer holds thousands of hits, each written as one dict
+literal from the result's columns (no object per hit in between) and handed to orjson once.
 """
 
 from __future__ import annotations
 
-import re
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -231,11 +228,15 @@ def _query(spec: CollectionSpec, raw: Any, where: str) -> Query:
 
 # ---- search answers ------------------------------------------------------------------------------
 def hit_dicts(hits: Hits, include_metadata: bool = True) -> list[dict[str, Any]]:
-    """The hits as JSON objects ``{"id", "score", "name", "metadata"}``."""
-    metadata = hits.metadata if include_metadata else repeat(None)
+    """The hits as JSON objects ``{"id", "score", "name", "metadata"}``, from the columns."""
+    if include_metadata:
+        return [
+            {"id": i, "score": s, "name": n, "metadata": m}
+            for i, s, n, m in zip(hits.ids, hits.scores, hits.names, hits.metadata, strict=True)
+        ]
     return [
-        {"id": i, "score": s, "name": n, "metadata": m}
-        for i, s, n, m in zip(hits.ids, hits.scores, hits.names, metadata, strict=False)
+        {"id": i, "score": s, "name": n, "metadata": None}
+        for i, s, n in zip(hits.ids, hits.scores, hits.names, strict=True)
     ]
 
 
@@ -254,47 +255,6 @@ def answer_json(request: SearchRequest, results: list[SearchResult]) -> dict[str
     return result_json(results[0], include)
 
 
-#: characters a JSON string must escape (orjson escapes exactly these)
-_ESCAPED = re.compile(r'["\\\x00-\x1f]')
-
-
 def search_answer(request: SearchRequest, results: list[SearchResult]) -> bytes:
-    """:func:`answer_json` written out, byte for byte what ``orjson.dumps`` makes of it."""
-    include = request.include_metadata
-    try:
-        parts = [_result_text(r, include) for r in results]
-        if request.batch:
-            return ('{"results":[' + ",".join(parts) + "]}").encode()
-        return parts[0].encode()
-    except UnicodeEncodeError:  # a lone surrogate: let orjson say what it says about it
-        return orjson.dumps(answer_json(request, results))
-
-
-def _result_text(result: SearchResult, include: bool) -> str:
-    text = '{"hits":[' + _hits_text(result.hits, include) + "]"
-    if result.matched is not None:
-        matched = {"id": result.matched.id, "name": result.matched.name}
-        text += ',"matched":' + orjson.dumps(matched).decode()
-    return text + "}"
-
-
-def _hits_text(hits: Hits, include: bool) -> str:
-    """The hits' JSON objects, comma-separated. Ids and names that need no escaping (the usual
-    case) are written between quotes as they are; otherwise orjson writes the hits."""
-    ids, names = hits.ids, hits.names
-    if not ids:
-        return ""
-    named = [n for n in names if n is not None]
-    if _ESCAPED.search("".join(ids)) or (named and _ESCAPED.search("".join(named))):
-        return orjson.dumps(hit_dicts(hits, include)).decode()[1:-1]
-    scores = orjson.dumps(hits.scores).decode()[1:-1].split(",")
-    name_text: Any = [f'"{n}"' if n is not None else "null" for n in names] if named else repeat("null")
-    meta_text: Any = repeat("null")
-    if include and any(m is not None for m in hits.metadata):
-        meta_text = ["null" if m is None else orjson.dumps(m).decode() for m in hits.metadata]
-    return ",".join(
-        [
-            f'{{"id":"{i}","score":{s},"name":{n},"metadata":{m}}}'
-            for i, s, n, m in zip(ids, scores, name_text, meta_text, strict=False)
-        ]
-    )
+    """:func:`answer_json` written out (on the search thread, so the event loop only sends it)."""
+    return orjson.dumps(answer_json(request, results))
