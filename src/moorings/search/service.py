@@ -146,6 +146,8 @@ class Collections:
                     f"the queries have shape {request.vectors.shape}; this collection's dimension is {dim}"
                 )
             raw = store.search(request.vectors, blending.candidates(k, blend), request.filter)
+            if blend is None:  # the store answered at most k per query: nothing to re-rank or cut
+                return list(map(SearchResult, raw))
             return [SearchResult(hits=blending.apply(hits, blend, k)) for hits in raw]
         vectors = []
         matched: list[Item | None] = []
