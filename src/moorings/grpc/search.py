@@ -31,6 +31,7 @@ from moorings.search.types import (
     Query,
     SearchRequest,
     SearchResult,
+    UpsertOutcome,
 )
 from moorings.search.validate import (
     MAX_BATCH,
@@ -117,7 +118,7 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
         outcome = await run(self._upsert, request)
         return pb.UpsertResponse(upserted=outcome.upserted, count=outcome.count)
 
-    def _upsert(self, request: pb.UpsertRequest) -> Any:
+    def _upsert(self, request: pb.UpsertRequest) -> UpsertOutcome:
         spec = self.collections.spec(request.collection)
         items = request.items
         if not items:
