@@ -24,12 +24,13 @@ from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
-from moorings.search.grpc_service import registration as search_grpc
+from moorings.search.folder_lock import local_url
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ async def _serve_http1(
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None:  # `moorings collection` finds the server through the data folder
+        app.collections.advertise(local_url(settings.host, server.ports[0]))
     try:
         await stop.wait()
         log.info("stopping: finishing the answers owed (up to %.0f s)", settings.drain_seconds)
@@ -141,6 +144,8 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
         timeout_graceful_shutdown=int(settings.drain_seconds),
     )
     log.info("REST API (uvicorn) on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None and settings.rest_port:
+        app.collections.advertise(local_url(settings.host, settings.rest_port))
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
