@@ -39,9 +39,9 @@ from tests.support.vectors import clustered, queries_near  # noqa: E402
 from moorings.core.loader import Loader  # noqa: E402
 from moorings.core.manager import Manager  # noqa: E402
 from moorings.dataplane import DataPlane  # noqa: E402
+from moorings.http1.messages import Request  # noqa: E402
 from moorings.repository.source import LocalSource  # noqa: E402
 from moorings.rest.app import RestApp  # noqa: E402
-from moorings.rest.request import Request  # noqa: E402
 from moorings.search import executor  # noqa: E402
 from moorings.search.faiss_index import hnsw_ef_search  # noqa: E402
 from moorings.search.faiss_store import FaissBackend  # noqa: E402
