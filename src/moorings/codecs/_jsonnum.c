@@ -57,7 +57,8 @@ typedef struct {
 } Scan;
 
 static inline const char *skip_spaces(const char *p, const char *end) {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+    /* every JSON space is <= ' ': most bytes are ruled out by that one comparison */
+    while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
         p++;
     }
     return p;
@@ -112,20 +113,60 @@ static inline int digit_run(const char *p, uint64_t *value) {
 /* A decimal number as read: mantissa * 10^exp10, with at most 19 significant digits kept. */
 typedef struct {
     uint64_t mantissa; /* the first (up to) 19 significant digits */
-    int digits;        /* how many significant digits the mantissa holds */
+    int digits;        /* how many digits the mantissa holds (see read_digits) */
     int truncated;     /* a non-zero digit came after those 19: the value lies in (mantissa, mantissa + 1) */
     int64_t exp10;
 } Decimal;
 
 #define MAX_DIGITS 19 /* 10^19 - 1 < 2^64 */
 
+/* Small helpers the compiler must inline (the per-number path), and rare ones it must not. */
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))
+#define COLD __attribute__((noinline, cold))
+#else
+#define HOT_INLINE inline
+#define COLD
+#endif
+
 /*
- * The digits at p (up to end), added to d: while fewer than MAX_DIGITS are kept
- * they join the mantissa (and a fraction digit lowers exp10); beyond that an
- * integer digit raises exp10 and a non-zero one marks d truncated. Returns the
+ * The rest of a run of digits at p once the mantissa is (nearly) full: fill it
+ * to MAX_DIGITS significant digits, then an integer digit raises exp10 and a
+ * non-zero one marks d truncated. Returns the end of the run.
+ */
+static COLD const char *read_long_digits(const char *p, const char *end, Decimal *d, int fraction) {
+    /* read_digits counted the zeros after "0." as digits: count only the significant ones */
+    d->digits = 0;
+    for (uint64_t m = d->mantissa; m != 0; m /= 10) {
+        d->digits++;
+    }
+    for (; p < end && is_digit(*p); p++) {
+        if (d->digits < MAX_DIGITS) {
+            d->mantissa = d->mantissa * 10 + (uint64_t)(*p - '0');
+            d->digits += d->mantissa != 0;
+            if (fraction) {
+                d->exp10--;
+            }
+        } else {
+            if (!fraction) {
+                d->exp10++;
+            }
+            if (*p != '0') {
+                d->truncated = 1;
+            }
+        }
+    }
+    return p;
+}
+
+/*
+ * The digits at p (up to end), added to d: up to eight at a time while the
+ * mantissa has room (a fraction digit also lowers exp10), the rest by
+ * read_long_digits. Zeros after "0." count as digits here (it only sends
+ * such numbers to read_long_digits sooner, which counts again). Returns the
  * end of the run.
  */
-static inline const char *read_digits(const char *p, const char *end, Decimal *d, int fraction) {
+static HOT_INLINE const char *read_digits(const char *p, const char *end, Decimal *d, int fraction) {
     for (;;) {
         uint64_t value;
         int n;
@@ -146,7 +187,7 @@ static inline const char *read_digits(const char *p, const char *end, Decimal *d
             return p;
         }
         if (d->digits + n > MAX_DIGITS) {
-            break; /* the mantissa is (nearly) full: digit by digit below */
+            return read_long_digits(p, end, d, fraction); /* this run again, digit by digit */
         }
         d->mantissa = d->mantissa * POW10_U64[n] + value;
         d->digits += n;
@@ -158,24 +199,6 @@ static inline const char *read_digits(const char *p, const char *end, Decimal *d
             return p;
         }
     }
-    /* the rare long mantissa: fill the 19 digits, then only count and look for non-zero digits */
-    for (; p < end && is_digit(*p); p++) {
-        if (d->digits < MAX_DIGITS) {
-            d->mantissa = d->mantissa * 10 + (uint64_t)(*p - '0');
-            d->digits++;
-            if (fraction) {
-                d->exp10--;
-            }
-        } else {
-            if (!fraction) {
-                d->exp10++;
-            }
-            if (*p != '0') {
-                d->truncated = 1;
-            }
-        }
-    }
-    return p;
 }
 
 /* ---- Eisel-Lemire: a 64-bit decimal mantissa times 10^q, correctly rounded to a double ---- */
@@ -293,7 +316,7 @@ static int eisel_lemire(uint64_t w, int64_t q, uint64_t *bits) {
  * rounded, locale-independent reader: the slow path for the rare numbers the
  * fast ones leave open. 0 on success, -1 when it is not a finite double.
  */
-static int slow_number(const char *start, const char *stop, double *value) {
+static COLD int slow_number(const char *start, const char *stop, double *value) {
     char local[128];
     size_t len = (size_t)(stop - start);
     char *text = len < sizeof local ? local : (char *)PyMem_Malloc(len + 1);
@@ -353,12 +376,6 @@ static int parse_number(Scan *s, double *value) {
     if (p < end && *p == '.') {
         const char *fraction = ++p;
         integer = 0;
-        if (d.digits == 0) {
-            while (p < end && *p == '0') {
-                p++; /* leading zeros of a fraction are not significant digits */
-            }
-            d.exp10 -= p - fraction;
-        }
         p = read_digits(p, end, &d, 1);
         if (p == fraction) {
             return -1; /* a '.' needs a digit after it */
@@ -393,7 +410,8 @@ static int parse_number(Scan *s, double *value) {
         *value = negative && !integer ? -0.0 : 0.0;
         return 0;
     }
-    if (!d.truncated && d.mantissa <= (UINT64_C(1) << 53) && d.exp10 >= -22 && d.exp10 <= 22) {
+    /* (a truncated mantissa has 19 digits: more than 2^53) */
+    if (d.mantissa <= (UINT64_C(1) << 53) && (uint64_t)(d.exp10 + 22) <= 44) { /* |exp10| <= 22 */
         double v = (double)d.mantissa;
         v = d.exp10 < 0 ? v / POW10[-d.exp10] : v * POW10[d.exp10];
         *value = negative ? -v : v;
