@@ -1,21 +1,22 @@
 """Tensor request bodies whose big numeric arrays skip per-value Python objects.
 
 ``{"instances": [[0.1, 0.2, ...], ...]}`` parsed by orjson costs one Python
-float per value and then numpy's type discovery over them: ~50 µs for a
-784-float row here, most of a small model's request. When the body *starts*
-with ``"instances"`` or ``"inputs"`` holding a rectangular array of plain
-numbers, the C helper ``_jsonnum`` reads that array straight into a float64
-buffer (~9 µs) and orjson parses only the rest of the body. The columnar form
+float per value and then numpy's type discovery over them, most of a small
+model's request (benchmarks/number_reader.py measures it). When the body
+*starts* with ``"instances"`` or ``"inputs"`` holding a rectangular array of
+plain numbers, the C helper ``_jsonnum`` reads that array straight into a
+float64 buffer and orjson parses only the rest of the body. The columnar form
 with named inputs, ``{"inputs": {"x": [...], "y": [...]}}``, gets the same
-treatment for each input. Every other body (strings, booleans, objects, ragged
-rows, other key orders, a missing or unbuilt helper) takes the general path
-(orjson), unchanged, so results and error messages do not depend on which path
-ran: the fast path accepts a body only when orjson accepts it too. KServe V2 JSON requests get the same
-treatment for every input's ``"data": [...]`` (``parse_v2_data_arrays``).
+treatment for each input. KServe V2 JSON requests get it for every input's
+``"data": [...]`` (``parse_v2_data_arrays``). Every other body (strings,
+booleans, objects, ragged rows, other key orders, a missing or unbuilt helper)
+takes the general path (orjson), unchanged, so results and error messages do
+not depend on which path ran: the fast path accepts a body only when orjson
+accepts it too.
 
 Values are exact: decimal to float64 conversion is correctly rounded (as
-orjson's), and integers that a float64 cannot hold exactly are left to the
-general path.
+orjson's) whatever the number of digits, and integers that a float64 cannot
+hold exactly are left to the general path.
 """
 
 from __future__ import annotations
