@@ -64,7 +64,7 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
         if array.min() < info.min or array.max() > info.max:
             at = _first_index((array < info.min) | (array > info.max))
             raise InvalidArgument(
-                f"{where}: the value {_shown(array[at])} at {list(at)} is out of range for {dtype.name}"
+                f"{where}: the value {_shown(array[at])}{_at(at)} is out of range for {dtype.name}"
             )
     if dtype.is_float:
         return _to_float(array, dtype, where)
@@ -93,7 +93,7 @@ def _to_float(array: np.ndarray, dtype: DType, where: str) -> np.ndarray:
         if np.maximum.reduce(flat) >= limit or np.minimum.reduce(flat) <= -limit:
             at = _first_index(np.abs(array) >= limit)
             raise InvalidArgument(
-                f"{where}: the value {_shown(array[at])} at {list(at)} is out of range for {dtype.name}"
+                f"{where}: the value {_shown(array[at])}{_at(at)} is out of range for {dtype.name}"
             )
     return array.astype(dtype.numpy, copy=False)
 
@@ -104,6 +104,11 @@ def _shown(value: Any) -> str:
     if isinstance(number, float) and number.is_integer() and abs(number) < 1e16:
         return str(int(number))
     return repr(number)
+
+
+def _at(index: tuple[int, ...]) -> str:
+    """Where an element sits, for an error message (nothing for a scalar)."""
+    return f" at {list(index)}" if index else ""
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
