@@ -25,6 +25,7 @@ from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError
+from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.http1.messages import Answer, Request
@@ -32,7 +33,7 @@ from moorings.observe import metrics
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
-from moorings.search.grpc_service import registration as search_grpc
+from moorings.search.folder_lock import local_url
 from moorings.sockets import bound_socket
 from moorings.types import ModelRef
 
@@ -89,8 +90,7 @@ async def _main(
     extra_services: Sequence[AddService] = (),
 ) -> None:
     """Start gRPC, serve REST until a signal, drain both."""
-    grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
-    dataplane.readiness_checks.append(tf_serving.ready)
+    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
     if sockets is not None:
@@ -173,6 +173,8 @@ async def _serve_http1(
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None:  # `moorings collection` finds the server through the data folder
+        app.collections.advertise(local_url(settings.host, server.ports[0]))
     try:
         await stop.wait()
         log.info("stopping: finishing the answers owed (up to %.0f s)", settings.drain_seconds)
@@ -196,6 +198,8 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
         timeout_graceful_shutdown=int(settings.drain_seconds),
     )
     log.info("REST API (uvicorn) on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None and settings.rest_port:
+        app.collections.advertise(local_url(settings.host, settings.rest_port))
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)

@@ -19,6 +19,7 @@ from moorings.observe import logs, metrics
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
+from moorings.rest.encoding import decoded_body
 from moorings.rest.http import (
     JSON_HEADERS,
     Receive,
@@ -92,6 +93,9 @@ class RestApp:
 
     async def _answer(self, request: Request) -> Answer:
         try:
+            coding = request.header(b"content-encoding")
+            if coding is not None:
+                request.body = decoded_body(request.body, coding, self.max_body_bytes)
             segments = path_segments(request.raw_path)
             observation = metrics.current.get()
             if observation is not None:
