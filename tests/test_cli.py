@@ -24,6 +24,9 @@ from moorings.cli import main
         (["--max-batch-size", "0"], "--max-batch-size: must be 1 or more"),
         (["--workers", "0"], "--workers must be at least 1"),
         (["--drain-seconds", "-1"], "--drain-seconds: must be a number of 0 or more"),
+        (["--metrics-port", "8501"], "--metrics-port must differ from --rest-port and --grpc-port"),
+        (["--metrics-port", "x"], "--metrics-port: 'x' is not a port number"),
+        (["--log-format", "xml"], "--log-format: invalid choice: 'xml'"),
     ],
 )
 def test_unservable_settings_are_refused(

@@ -261,10 +261,12 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--workers must be at least 1")
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 or more")
-    for what, port, flag in (
-        ("REST", settings.rest_port, "--rest-port"),
-        ("gRPC", settings.grpc_port, "--grpc-port"),
-    ):
+    ports = [("REST", settings.rest_port, "--rest-port"), ("gRPC", settings.grpc_port, "--grpc-port")]
+    if settings.metrics_port is not None:
+        if settings.metrics_port in (settings.rest_port, settings.grpc_port):
+            parser.error("--metrics-port must differ from --rest-port and --grpc-port")
+        ports.append(("metrics", settings.metrics_port, "--metrics-port"))
+    for what, port, flag in ports:
         if port_in_use(settings.host, port):
             print(
                 f"moorings serve: port {port} ({what}) is in use; choose another with {flag}", file=sys.stderr

@@ -94,15 +94,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: int | str, log_format: str, text_format: str) -> None:
-    """Set up the root logger: plain text (``text_format``) or JSON lines; JSON turns the access log on."""
+    """Set up the root logger, as ``logging.basicConfig`` does (nothing when it has handlers
+    already): plain text (``text_format``) or JSON lines; JSON turns the access log on."""
     handler = logging.StreamHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
         access.enabled = True
     else:
         handler.setFormatter(logging.Formatter(text_format))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
+    logging.basicConfig(level=level, handlers=[handler])
