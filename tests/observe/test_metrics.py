@@ -210,3 +210,25 @@ def test_no_metrics_turns_the_route_off(tmp_path: Path) -> None:
     with running_server(tmp_path / "repo", "--no-metrics", "--data-dir", str(tmp_path / "data")) as server:
         assert httpx.post(f"{server.url}/v1/models/mlp:predict", json=ROWS).status_code == 200
         assert httpx.get(f"{server.url}/metrics").status_code == 404
+
+
+def test_own_grpc_front_end_counts_and_returns_request_ids(tmp_path: Path) -> None:
+    onnx_models.write_mlp(tmp_path / "repo" / "mlp" / "1")
+    args = ("--grpc-server", "moorings", "--data-dir", str(tmp_path / "data"))
+    with (
+        running_server(tmp_path / "repo", *args) as server,
+        grpc.insecure_channel(server.grpc_target) as channel,
+    ):
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        _, call = stub.ModelInfer.with_call(
+            _infer("mlp"), timeout=10, metadata=(("x-request-id", "h2-id-1"),)
+        )
+        assert ("x-request-id", "h2-id-1") in tuple(call.trailing_metadata())
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ModelInfer(_infer("nope"), timeout=10, metadata=(("x-request-id", "h2-id-2"),))
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+        assert ("x-request-id", "h2-id-2") in tuple(refused.value.trailing_metadata())
+        samples = scrape(f"{server.url}/metrics")
+        total = "moorings_requests_total"
+        assert value(samples, total, **MLP, protocol="v2_grpc", kind="predict", code="OK") == 1
+        assert value(samples, total, model="", protocol="v2_grpc", kind="predict", code="NOT_FOUND") == 1

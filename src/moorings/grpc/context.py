@@ -27,7 +27,7 @@ _PROTOCOL_HEADERS = frozenset(
 
 
 class CallContext:
-    __slots__ = ("_deadline", "_headers", "_peer", "details", "expired", "status")
+    __slots__ = ("_deadline", "_headers", "_peer", "details", "expired", "status", "trailing")
 
     def __init__(self, deadline: float | None, headers: list[tuple[bytes, bytes]], peer: str) -> None:
         self._deadline = deadline  # time.monotonic() value
@@ -36,6 +36,8 @@ class CallContext:
         self.status: grpc.StatusCode | None = None
         self.details = ""
         self.expired = False  # set when the deadline cancelled the call
+        #: the trailing metadata the call ends with (text values; see :meth:`set_trailing_metadata`)
+        self.trailing: Metadata = ()
 
     async def abort(
         self, code: grpc.StatusCode, details: str = "", trailing_metadata: Metadata = ()
@@ -60,6 +62,10 @@ class CallContext:
             else:
                 items.append((key, value.decode("ascii", "replace")))
         return tuple(items)
+
+    def set_trailing_metadata(self, metadata: Metadata) -> None:
+        """Metadata sent in the trailers, whatever the call's status (text values only)."""
+        self.trailing = tuple(metadata)
 
     def set_code(self, code: grpc.StatusCode) -> None:
         self.status = code

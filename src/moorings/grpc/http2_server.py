@@ -148,7 +148,9 @@ class GrpcHttp2Server(HandlerCollector):
         try:
             data = await self._run(handler, raw, context)
         except wire.CallError as exc:
-            stream.respond_headers(wire.trailers_only(exc.code, exc.details))
+            stream.respond_headers(
+                wire.trailers_only(exc.code, exc.details) + wire.metadata_fields(context.trailing)
+            )
         except asyncio.CancelledError:
             if context.expired:
                 stream.respond_headers(
@@ -156,7 +158,10 @@ class GrpcHttp2Server(HandlerCollector):
                 )
             # else the client cancelled or disconnected: nobody to answer
         else:
-            stream.respond(wire.RESPONSE_HEADERS, wire.message(data), wire.OK_TRAILERS)
+            trailers = wire.OK_TRAILERS
+            if context.trailing:
+                trailers += wire.metadata_fields(context.trailing)
+            stream.respond(wire.RESPONSE_HEADERS, wire.message(data), trailers)
 
     async def _run(self, handler: grpc.RpcMethodHandler, raw: bytes, context: CallContext) -> bytes:
         """The call's answer message; CallError for any other ending than OK."""

@@ -114,6 +114,15 @@ def status_fields(code: grpc.StatusCode, details: str) -> bytes:
     return block
 
 
+def metadata_fields(metadata: tuple[tuple[str, str | bytes], ...]) -> bytes:
+    """Header fields for trailing metadata: text entries whose key and value are visible ASCII."""
+    block = b""
+    for key, value in metadata:
+        if isinstance(value, str) and key.isascii() and value.isascii() and value.isprintable():
+            block += literal(key.lower().encode(), value.encode())
+    return block
+
+
 def trailers_only(code: grpc.StatusCode, details: str) -> bytes:
     """The one header block of a call that ends without a message."""
     return _HEAD + status_fields(code, details)
