@@ -232,3 +232,16 @@ def test_own_grpc_front_end_counts_and_returns_request_ids(tmp_path: Path) -> No
         total = "moorings_requests_total"
         assert value(samples, total, **MLP, protocol="v2_grpc", kind="predict", code="OK") == 1
         assert value(samples, total, model="", protocol="v2_grpc", kind="predict", code="NOT_FOUND") == 1
+
+
+def test_uvicorn_front_end_is_counted_too(tmp_path: Path) -> None:
+    onnx_models.write_mlp(tmp_path / "repo" / "mlp" / "1")
+    args = ("--http-server", "uvicorn", "--data-dir", str(tmp_path / "data"))
+    with running_server(tmp_path / "repo", *args) as server:
+        response = httpx.post(
+            f"{server.url}/v1/models/mlp:predict", json=ROWS, headers={"X-Request-Id": "uv-1"}
+        )
+        assert response.status_code == 200 and response.headers["x-request-id"] == "uv-1"
+        samples = scrape(f"{server.url}/metrics")
+        labels = {"protocol": "tfserving_rest", "kind": "predict", "code": "200"}
+        assert value(samples, "moorings_requests_total", **MLP, **labels) == 1
