@@ -42,6 +42,10 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
         raise InvalidArgument(f"{where} is ragged: every row must have the same shape") from None
     kind = array.dtype.kind
     if kind in "OUS":
+        odd = _first_not_a_number(value, ())
+        if odd is not None:
+            at, item = odd
+            raise InvalidArgument(f"{where}: expected {dtype.name} values, got {_kind_of(item)}{_at(at)}")
         if kind == "O" and _has_nested_lists(value):
             raise InvalidArgument(f"{where} is ragged: every row must have the same shape")
         raise InvalidArgument(f"{where}: expected {dtype.name} values, got strings or objects")
@@ -114,6 +118,29 @@ def _at(index: tuple[int, ...]) -> str:
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     """The index of the first true element of a boolean array."""
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _first_not_a_number(value: Any, at: tuple[int, ...]) -> tuple[tuple[int, ...], Any] | None:
+    """Where the first value that is neither a number nor a list sits, and that value; None if none."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_not_a_number(item, (*at, i))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, int | float):  # bool is an int: booleans are refused elsewhere, by name
+        return None
+    return at, value
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"strings: {value[:40]!r}"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _has_nested_lists(value: Any) -> bool:
