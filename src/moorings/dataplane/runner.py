@@ -93,7 +93,9 @@ class DataPlane:
     async def predict(self, request: PredictRequest) -> PredictResult:
         with self.manager.acquire(request.ref) as servable:
             signature = servable.signature(request.signature_name)
-            wanted = select_outputs(signature, request.outputs, request.outputs_field)
+            wanted = None
+            if request.outputs is not None:
+                wanted = select_outputs(signature, request.outputs, request.outputs_field)
             inputs = request.decode(signature)
             lifted = 0
             try:
@@ -105,8 +107,19 @@ class DataPlane:
                 if not lifted:
                     raise
                 check_inputs(signature, inputs, request.same_batch)
-            outputs = await self._run_signature(servable, signature, inputs, request.deadline)
+            # on the servable's batcher when the signature is batched, else on the inference pool
+            # (written out here rather than in a helper: one coroutine less per request)
+            rows = common_rows(inputs)
+            waiter = (
+                servable.submit_async(signature, inputs, request.deadline, rows) if rows is not None else None
+            )
+            if waiter is None:
+                outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
+            else:
+                outputs = await _model_call(waiter)
             servable_id = servable.id
+        if not all(type(v) is np.ndarray for v in outputs.values()):
+            outputs = {k: np.asarray(v) for k, v in outputs.items()}
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
         if lifted:
@@ -124,20 +137,6 @@ class DataPlane:
             signature = _pick(servable, request.signature_name, REGRESS_METHOD)
             values = await self._off_loop(servable.regress, signature, request.examples)
             return RegressOutcome(servable.id, signature, values)
-
-    async def _run_signature(
-        self, servable: Servable, signature: Signature, inputs: Tensors, deadline: float | None
-    ) -> Tensors:
-        """On the servable's batcher when the signature is batched, else on the inference pool."""
-        rows = common_rows(inputs)
-        waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
-        if waiter is None:
-            outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
-        else:
-            outputs = await _model_call(waiter)
-        if all(type(v) is np.ndarray for v in outputs.values()):
-            return outputs
-        return {k: np.asarray(v) for k, v in outputs.items()}
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
