@@ -105,4 +105,3 @@ def from_v2(name: str) -> DType:
 
 def from_onnx(type_string: str) -> DType:
     return _BY_ONNX[type_string]
-
