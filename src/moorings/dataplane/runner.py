@@ -92,38 +92,47 @@ class DataPlane:
 
     async def predict(self, request: PredictRequest) -> PredictResult:
         with self.manager.acquire(request.ref) as servable:
-            signature = servable.signature(request.signature_name)
-            wanted = select_outputs(signature, request.outputs, request.outputs_field)
-            inputs = request.decode(signature)
-            lifted = 0
-            try:
-                check_inputs(signature, inputs, request.same_batch)
-            except InvalidArgument:
-                if not request.lift_trailing_ones:
-                    raise
-                inputs, lifted = lift_trailing_ones(signature, inputs)
-                if not lifted:
-                    raise
-                check_inputs(signature, inputs, request.same_batch)
-            outputs = await self._run_signature(servable, signature, inputs, request.deadline)
-            servable_id = servable.id
+            return await self.predict_on(servable, request)
+
+    async def predict_on(self, servable: Servable, request: PredictRequest) -> PredictResult:
+        """``predict`` on a given servable (warm-up runs a version before it is published)."""
+        signature = servable.signature(request.signature_name)
+        wanted = select_outputs(signature, request.outputs, request.outputs_field)
+        inputs = request.decode(signature)
+        lifted = 0
+        try:
+            check_inputs(signature, inputs, request.same_batch)
+        except InvalidArgument:
+            if not request.lift_trailing_ones:
+                raise
+            inputs, lifted = lift_trailing_ones(signature, inputs)
+            if not lifted:
+                raise
+            check_inputs(signature, inputs, request.same_batch)
+        outputs = await self._run_signature(servable, signature, inputs, request.deadline)
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
         if lifted:
             outputs = drop_trailing_ones(outputs, lifted)
-        return PredictResult(servable_id, signature, outputs)
+        return PredictResult(servable.id, signature, outputs)
 
     async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
         with self.manager.acquire(request.ref) as servable:
-            signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
-            result = await self._off_loop(servable.classify, signature, request.examples)
-            return ClassifyOutcome(servable.id, signature, result)
+            return await self.classify_on(servable, request)
+
+    async def classify_on(self, servable: Servable, request: ExamplesRequest) -> ClassifyOutcome:
+        signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
+        result = await self._off_loop(servable.classify, signature, request.examples)
+        return ClassifyOutcome(servable.id, signature, result)
 
     async def regress(self, request: ExamplesRequest) -> RegressOutcome:
         with self.manager.acquire(request.ref) as servable:
-            signature = _pick(servable, request.signature_name, REGRESS_METHOD)
-            values = await self._off_loop(servable.regress, signature, request.examples)
-            return RegressOutcome(servable.id, signature, values)
+            return await self.regress_on(servable, request)
+
+    async def regress_on(self, servable: Servable, request: ExamplesRequest) -> RegressOutcome:
+        signature = _pick(servable, request.signature_name, REGRESS_METHOD)
+        values = await self._off_loop(servable.regress, signature, request.examples)
+        return RegressOutcome(servable.id, signature, values)
 
     async def _run_signature(
         self, servable: Servable, signature: Signature, inputs: Tensors, deadline: float | None

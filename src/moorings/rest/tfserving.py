@@ -72,7 +72,9 @@ def get(dataplane: DataPlane, route: Route) -> Any:
     return status_json(dataplane.status(route.ref))
 
 
-async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> Any:
+async def post(
+    dataplane: DataPlane, route: Route, raw: bytes | bytearray, deadline: float | None = None
+) -> Any:
     if route.verb == "predict":
         body = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
         row_format = body.instances is not None
@@ -82,11 +84,12 @@ async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> An
             signature_name=body.signature_name,
             same_batch=row_format,
             lift_trailing_ones=True,
+            deadline=deadline,
         )
         outputs = (await dataplane.predict(request)).outputs
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
     signature_name, examples = tfjson.parse_examples(parse_json(raw))
-    examples_request = ExamplesRequest(route.ref, examples, signature_name)
+    examples_request = ExamplesRequest(route.ref, examples, signature_name, deadline)
     if route.verb == "classify":
         result = (await dataplane.classify(examples_request)).result
         return {
