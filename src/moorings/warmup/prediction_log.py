@@ -28,6 +28,7 @@ FOLDER = "assets.extra"
 
 def calls(data: bytes, ref: ModelRef, limit: int) -> list[Call]:
     """The replays of a warm-up file's bytes; InvalidArgument names the bad record."""
+    framed = list(tfrecord.records(data, limit, f"{FOLDER}/{FILE_NAME}"))
     try:
         from tensorflow_serving.apis import prediction_log_pb2
     except ImportError:
@@ -36,7 +37,7 @@ def calls(data: bytes, ref: ModelRef, limit: int) -> list[Call]:
             "pip install 'moorings[tensorflow]'"
         ) from None
     result: list[Call] = []
-    for index, record in enumerate(tfrecord.records(data, limit, f"{FOLDER}/{FILE_NAME}")):
+    for index, record in enumerate(framed):
         where = f"{FILE_NAME} record {index}"
         try:
             log = prediction_log_pb2.PredictionLog.FromString(record)
