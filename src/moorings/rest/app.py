@@ -92,7 +92,8 @@ class RestApp:
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:
                 allow_method(method, "GET")
-                return 200, dump_json(tfserving.get(self.dataplane, route))
+                status, answer = tfserving.get(self.dataplane, route)
+                return status, dump_json(answer)
             allow_method(method, "POST")
             until = deadline(request, self.request_timeout)
             return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))

@@ -22,7 +22,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.requests import ExamplesRequest, PredictRequest
 from moorings.rest.http import parse_json
-from moorings.types import ModelRef, parse_ref
+from moorings.types import ModelRef, VersionState, parse_ref
 
 VERBS = ("predict", "classify", "regress")
 
@@ -65,11 +65,19 @@ def _parse_route(key: tuple[str, ...]) -> Route:
     raise NotFound("no such route under /v1/models; see the REST API docs")
 
 
-def get(dataplane: DataPlane, route: Route) -> Any:
+def get(dataplane: DataPlane, route: Route) -> tuple[int, Any]:
+    """(HTTP status, body) of a metadata or status request.
+
+    A model status answers 503 (with the same body) while the model has no AVAILABLE version
+    (loading, warming up or failed), the server is not ready or it is shutting down, so that
+    it can serve as a readiness probe as ``/v2/health/ready`` does.
+    """
     if route.metadata:
         meta = dataplane.metadata(route.ref)
-        return metadata_json(meta.servable, meta.signatures)
-    return status_json(dataplane.status(route.ref))
+        return 200, metadata_json(meta.servable, meta.signatures)
+    status = dataplane.status(route.ref)
+    serving = any(v.state is VersionState.AVAILABLE for v in status.versions) and dataplane.is_ready()
+    return (200 if serving else 503), status_json(status)
 
 
 async def post(
