@@ -13,16 +13,8 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "src"
 
-#: cycles known to be fixed elsewhere, each as its modules in sorted order; the lead empties this list
-#: once those fixes are merged (search: pg_common -> postgres -> cube_store / pgvector_store -> pg_common)
-KNOWN_CYCLES: set[tuple[str, ...]] = {
-    (
-        "moorings.search.cube_store",
-        "moorings.search.pg_common",
-        "moorings.search.pgvector_store",
-        "moorings.search.postgres",
-    ),
-}
+#: import cycles allowed to stay, each as its modules in sorted order: none
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
 def _module_name(path: Path) -> str:
@@ -101,3 +93,31 @@ def test_the_finder_sees_a_cycle() -> None:
 def test_no_import_cycles_in_moorings() -> None:
     found = set(cycles(import_graph()))
     assert found - KNOWN_CYCLES == set(), "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+#: (package, packages it must not import): the layers of docs/design.md that point one way
+FORBIDDEN = [
+    ("moorings.http1", ("moorings.rest", "moorings.grpc", "moorings.dataplane", "moorings.core")),
+    ("moorings.http2", ("moorings.rest", "moorings.grpc", "moorings.dataplane", "moorings.core")),
+    ("moorings.codecs", ("moorings.dataplane", "moorings.core", "moorings.runtimes", "moorings.rest")),
+    ("moorings.search", ("moorings.grpc", "moorings.rest", "moorings.repository", "moorings.dataplane")),
+    ("moorings.dataplane", ("moorings.rest", "moorings.grpc", "moorings.http1", "moorings.http2")),
+    ("moorings.core", ("moorings.dataplane", "moorings.rest", "moorings.grpc", "moorings.codecs")),
+    ("moorings.types", ("moorings.runtimes", "moorings.core", "moorings.codecs", "moorings.dataplane")),
+]
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_layers_point_one_way() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        for package, forbidden in FORBIDDEN
+        if _within(module, package)
+        for target in targets
+        if any(_within(target, f) for f in forbidden)
+    ]
+    assert wrong == []

@@ -2,8 +2,7 @@
 
     python benchmarks/protocols/startup.py [--runs 3]
 
-Readiness waits for TF Serving's gRPC protos (which import TensorFlow) to be
-imported in the background; the REST and KServe front ends serve before that.
+For any repository, with resident memory, see ``scripts/serve_startup.py``.
 """
 
 from __future__ import annotations

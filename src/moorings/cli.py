@@ -81,7 +81,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--no-tfserving-grpc",
         dest="tfserving_grpc",
         action="store_false",
-        help="do not serve TF Serving's gRPC API (its protos import TensorFlow: ~5 s and ~500 MB)",
+        help="do not serve TF Serving's gRPC API (its services answer UNIMPLEMENTED)",
     )
     p.add_argument(
         "--max-grpc-message-mb",

@@ -2,8 +2,9 @@
 
 Two ways to reach the collections:
 
-* ``--url http://127.0.0.1:8501``: through a running server's REST API (the embedded store's
-  folder belongs to the server while it runs);
+* through a running server's REST API: ``--url http://127.0.0.1:8501``, or by itself when a
+  server holds the embedded store's folder (``--data-dir``): the folder belongs to that server
+  while it runs, and the server writes its address into the folder's lock file;
 * otherwise directly: ``--data-dir`` (the embedded FAISS store, default ``./moorings-data``) or
   ``--search-store postgresql://...`` (with ``--search-backend auto|pgvector|cube``), no server.
 """
@@ -112,17 +113,25 @@ def run_collection(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from moorings.search.service import Collections
-
     service: Any
-    if args.url:
+    url = args.url
+    if url is None and args.search_store == "embedded":
+        from moorings.search.folder_lock import holder_url
+
+        url = holder_url((args.data_dir / "collections").resolve())
+        if url is not None:
+            sys.stderr.write(
+                f"moorings collection: {args.data_dir} is held by the server at {url}; using it\n"
+            )
+    if url:
         from moorings.search.client import RemoteCollections
 
-        service = RemoteCollections(args.url)
+        service = RemoteCollections(url)
     else:
         from moorings.search.backends import open_collections
+        from moorings.search.json_api import JsonCollections
 
-        service = open_collections(args.search_store, args.data_dir, args.search_backend)
+        service = JsonCollections(open_collections(args.search_store, args.data_dir, args.search_backend))
     try:
         if args.action == "list":
             _print(service.list_all())
@@ -149,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
                     body[key] = value
             _print(service.search(args.name, body))
         elif args.action == "ingest":
-            _ingest(service, args, isinstance(service, Collections))
+            _ingest(service, args)
         return 0
     finally:
         service.close()
@@ -165,10 +174,9 @@ def _spec(args: argparse.Namespace, dim: int) -> dict[str, Any]:
     }
 
 
-def _ingest(service: Any, args: argparse.Namespace, direct: bool) -> None:
+def _ingest(service: Any, args: argparse.Namespace) -> None:
     from moorings.errors import NotFound
     from moorings.search import ingest, reduce
-    from moorings.search.validate import batch_from_arrays
 
     if args.batch_size < 1:
         raise InvalidArgument("--batch-size must be at least 1")
@@ -186,19 +194,7 @@ def _ingest(service: Any, args: argparse.Namespace, direct: bool) -> None:
         )
 
     def write(ids: list[str], vectors: Any, names: Any, metadata: Any) -> None:
-        if direct:
-            batch = batch_from_arrays(ids, vectors, dim, spec["metric"], names, metadata)
-            service.upsert_batch(args.name, batch)
-            return
-        items = []
-        for n, item_id in enumerate(ids):
-            item: dict[str, Any] = {"id": item_id, "vector": vectors[n]}
-            if names is not None and names[n] is not None:
-                item["name"] = names[n]
-            if metadata is not None and metadata[n] is not None:
-                item["metadata"] = metadata[n]
-            items.append(item)
-        service.upsert(args.name, {"items": items})
+        service.upsert_arrays(args.name, ids, vectors, names, metadata)
 
     count = ingest.ingest(source, write, args.batch_size, progress=not args.no_progress, label=args.name)
     report: dict[str, Any] = {"ingested": count, "collection": service.describe(args.name)}

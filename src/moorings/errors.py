@@ -9,6 +9,7 @@ REST and gRPC layers translate errors in one place and never guess::
      ├── Unavailable                   503 / UNAVAILABLE
      ├── ResourceExhausted             429 / RESOURCE_EXHAUSTED
      │    └── PayloadTooLarge          413 / RESOURCE_EXHAUSTED
+     ├── UnsupportedMediaType          415 / INVALID_ARGUMENT
      ├── DeadlineExceeded              504 / DEADLINE_EXCEEDED
      ├── FailedPrecondition            400 / FAILED_PRECONDITION
      ├── Unimplemented                 501 / UNIMPLEMENTED
@@ -55,6 +56,13 @@ class ResourceExhausted(MooringsError):
 
 class PayloadTooLarge(ResourceExhausted):
     http_status = 413
+
+
+class UnsupportedMediaType(MooringsError):
+    """The body is in an encoding or format the server does not read."""
+
+    http_status = 415
+    grpc_code = "INVALID_ARGUMENT"
 
 
 class DeadlineExceeded(MooringsError):

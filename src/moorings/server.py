@@ -25,12 +25,13 @@ from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
+from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
-from moorings.search.grpc_service import registration as search_grpc
+from moorings.search.folder_lock import local_url
 from moorings.warmup import WarmUp
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,7 @@ async def _main(
     extra_services: Sequence[AddService] = (),
 ) -> None:
     """Start gRPC, serve REST until a signal, drain both."""
-    grpc_server, tf_serving = build_grpc_server(dataplane, settings, extra_services)
-    dataplane.readiness_checks.append(tf_serving.ready)
+    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
     if sockets is not None:
@@ -132,6 +132,8 @@ async def _serve_http1(
         loop.add_signal_handler(sig, signalled.set)
     await server.start()
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None:  # `moorings collection` finds the server through the data folder
+        app.collections.advertise(local_url(settings.host, server.ports[0]))
     try:
         await signalled.wait()
         await _drain_delay(settings.drain_delay_seconds)
@@ -170,6 +172,8 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
         timeout_graceful_shutdown=int(settings.drain_seconds),
     )
     log.info("REST API (uvicorn) on http://%s:%d", settings.host, settings.rest_port)
+    if app.collections is not None and settings.rest_port:
+        app.collections.advertise(local_url(settings.host, settings.rest_port))
     # uvicorn re-raises the signal it caught once it has stopped; let that be a no-op so we clean up
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)

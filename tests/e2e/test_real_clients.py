@@ -190,6 +190,19 @@ def test_triton_http_infer(
         _close(result.as_numpy(name), expected)
 
 
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_triton_http_compressed_request(
+    server: RunningServer, cases: dict[str, Case], algorithm: str
+) -> None:
+    case = cases["onnx"]
+    client = th.InferenceServerClient(f"127.0.0.1:{server.rest_port}")
+    tensor = th.InferInput(case.input_name, list(case.x.shape), case.datatype)
+    tensor.set_data_from_numpy(case.x, binary_data=True)
+    result = client.infer(case.model, [tensor], request_compression_algorithm=algorithm)
+    for name, expected in case.reference(case.x).items():
+        _close(result.as_numpy(name), expected)
+
+
 @pytest.mark.parametrize("case_name", MODEL_CASES)
 def test_triton_grpc_infer(grpc_target: str, cases: dict[str, Case], case_name: str) -> None:
     case = cases[case_name]

@@ -47,9 +47,9 @@ class InProcessServer:
         )
 
         async def start() -> tuple[Any, ProtoServices]:
-            server, deferred = build_grpc_server(dataplane, settings, extra)
+            server, tf_serving = build_grpc_server(dataplane, settings, extra)
             await server.start()
-            return server, deferred
+            return server, tf_serving
 
         self.server, self.tf_serving = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
         self.front_end = front_end
@@ -109,7 +109,6 @@ def grpc_server(dataplane: DataPlane, front_end: str) -> Iterator[InProcessServe
     from tests.support.server import free_port
 
     server = InProcessServer(dataplane, free_port(), front_end=front_end)
-    assert server.tf_serving.loaded.wait(60)
     yield server
     server.close()
 

@@ -154,3 +154,13 @@ def test_duplicate_output_names_are_refused(stub: service_pb2_grpc.GRPCInference
         stub.ModelInfer(request, timeout=10)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "more than once" in (error.value.details() or "")
+
+
+def test_the_classification_extension_is_refused(stub: service_pb2_grpc.GRPCInferenceServiceStub) -> None:
+    request = _request("mlp", x=("FP32", [2, 4], {"fp32_contents": X.reshape(-1).tolist()}))
+    output = request.outputs.add(name="probabilities")
+    output.parameters["classification"].int64_param = 2
+    with pytest.raises(grpc.RpcError) as error:
+        stub.ModelInfer(request, timeout=10)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "classification extension" in (error.value.details() or "")

@@ -1,8 +1,7 @@
-"""The gRPC server: extra services, the deferred TF Serving import, error -> status mapping, limits."""
+"""The gRPC server: extra services, TF Serving on and off, error -> status mapping, limits."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import grpc
@@ -40,11 +39,11 @@ def _echo(server: Any) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", {"Say": handler}),))
 
 
-def test_extra_services_and_deferred_ready(dataplane: DataPlane, front_end: str) -> None:
+def test_extra_services_beside_tf_serving(dataplane: DataPlane, front_end: str) -> None:
+    pytest.importorskip("tensorflow_serving")
     server = InProcessServer(dataplane, free_port(), extra=[_echo], front_end=front_end)
     try:
-        assert server.tf_serving.loaded.wait(60)
-        assert server.tf_serving.ready() and server.tf_serving.error is None
+        assert server.tf_serving.error is None
         with grpc.insecure_channel(server.target) as channel:
             assert channel.unary_unary("/test.Echo/Say")(b"abc", timeout=10) == b"cba"
             with pytest.raises(grpc.RpcError) as info:
@@ -76,7 +75,6 @@ def test_unparsable_messages_are_invalid_argument(grpc_server: InProcessServer) 
 def test_tfserving_grpc_can_be_off(dataplane: DataPlane, front_end: str) -> None:
     server = InProcessServer(dataplane, free_port(), tfserving_grpc=False, front_end=front_end)
     try:
-        assert server.tf_serving.ready()
         with grpc.insecure_channel(server.target) as channel:
             with pytest.raises(grpc.RpcError) as info:
                 channel.unary_unary("/tensorflow.serving.PredictionService/Predict")(b"", timeout=10)
@@ -85,30 +83,4 @@ def test_tfserving_grpc_can_be_off(dataplane: DataPlane, front_end: str) -> None
             ready = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")(b"", timeout=10)
             assert ready == b"\x08\x01"  # ServerLiveResponse(live=True)
     finally:
-        server.close()
-
-
-def test_calls_before_the_deferred_import_wait_for_it(dataplane: DataPlane, front_end: str) -> None:
-    pytest.importorskip("tensorflow_serving")
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
-
-    from moorings.runtimes import tensorflow as tf_runtime
-
-    request = get_model_status_pb2.GetModelStatusRequest()
-    request.model_spec.name = "mlp"
-    with ThreadPoolExecutor(1) as pool, tf_runtime._IMPORT_LOCK:  # holds the TF Serving import back
-        server = InProcessServer(dataplane, free_port(), front_end=front_end)
-        channel = grpc.insecure_channel(server.target)
-        stub = model_service_pb2_grpc.ModelServiceStub(channel)
-        pending = pool.submit(stub.GetModelStatus, request, timeout=60)
-        time.sleep(0.5)
-        assert not server.tf_serving.ready() and not pending.done()
-    try:
-        statuses = pending.result(60).model_version_status
-        assert [s.version for s in statuses] == [1]
-        assert server.tf_serving.ready()
-    finally:
-        channel.close()
         server.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from moorings.search.faiss_store import FaissBackend
+from moorings.search.json_api import JsonCollections
 from moorings.search.service import Collections
 
 
@@ -19,5 +20,11 @@ def faiss_backend(tmp_path: Path) -> Iterator[FaissBackend]:
 
 
 @pytest.fixture
-def embedded(faiss_backend: FaissBackend) -> Collections:
+def typed(faiss_backend: FaissBackend) -> Collections:
     return Collections(faiss_backend)
+
+
+@pytest.fixture
+def embedded(typed: Collections) -> JsonCollections:
+    """The JSON API over the typed service: what the REST routes and the CLI run."""
+    return JsonCollections(typed)

@@ -13,6 +13,7 @@ import pytest
 from moorings.errors import InvalidArgument, NotFound
 from moorings.search.backends import open_collections
 from moorings.search.faiss_store import FaissBackend
+from moorings.search.json_api import JsonCollections
 from moorings.search.postgres import PostgresBackend
 from moorings.search.reduce import exact_neighbours, recall
 from moorings.search.service import Collections
@@ -33,10 +34,10 @@ def open_backend(kind: str, tmp_path: Path, postgres_url: str) -> Backend:
 
 
 @pytest.fixture(params=["faiss", "pgvector", "cube"])
-def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Collections]:
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JsonCollections]:
     url = request.getfixturevalue("postgres_url") if request.param != "faiss" else ""
     backend = open_backend(request.param, tmp_path, url)
-    yield Collections(backend)
+    yield JsonCollections(Collections(backend))
     backend.close()
 
 
@@ -60,7 +61,7 @@ FILMS = [
 ]
 
 
-def _load(c: Collections) -> None:
+def _load(c: JsonCollections) -> None:
     c.create({"name": "films", "dim": 3})
     c.upsert("films", {"items": [{"id": i, "name": n, "vector": v, "metadata": m} for i, n, v, m in FILMS]})
 
@@ -69,7 +70,7 @@ def _ids(answer: dict[str, object]) -> list[str]:
     return [h["id"] for h in answer["hits"]]  # type: ignore[attr-defined, index]
 
 
-def test_search_name_filter_blend(service: Collections) -> None:
+def test_search_name_filter_blend(service: JsonCollections) -> None:
     _load(service)
     assert _ids(service.search("films", {"vector": [1, 0, 0.1], "k": 3})) == ["1", "2", "3"]
     by_name = service.search("films", {"name": "rogue one", "k": 2})
@@ -97,7 +98,7 @@ def test_search_name_filter_blend(service: Collections) -> None:
     assert service.describe("films")["count"] == 5
 
 
-def test_upsert_is_idempotent_and_rejects_bad_batches_whole(service: Collections) -> None:
+def test_upsert_is_idempotent_and_rejects_bad_batches_whole(service: JsonCollections) -> None:
     service.create({"name": "c", "dim": 4, "metric": "l2"})
     data = clustered(300, 4)
     items = [{"id": str(i), "vector": v.tolist(), "metadata": {"i": i}} for i, v in enumerate(data)]
@@ -111,7 +112,7 @@ def test_upsert_is_idempotent_and_rejects_bad_batches_whole(service: Collections
     assert service.checksum("c") == first
 
 
-def test_concurrent_writers_leave_no_duplicates(service: Collections) -> None:
+def test_concurrent_writers_leave_no_duplicates(service: JsonCollections) -> None:
     service.create({"name": "c", "dim": 4})
     data = clustered(400, 4)
     errors: list[BaseException] = []
@@ -186,7 +187,7 @@ def test_auto_picks_cube_where_pgvector_is_missing() -> None:
         backend = PostgresBackend(url, "auto")
         try:
             assert backend.kind == "cube" and not backend.extensions["vector"]
-            service = Collections(backend)
+            service = JsonCollections(Collections(backend))
             _load(service)
             assert service.describe("films")["backend"] == "cube"
             assert _ids(service.search("films", {"vector": [1, 0, 0.1], "k": 3})) == ["1", "2", "3"]
@@ -197,13 +198,13 @@ def test_auto_picks_cube_where_pgvector_is_missing() -> None:
             backend.close()
 
 
-def test_open_all_opens_every_collection_then_is_ready(service: Collections) -> None:
+def test_open_all_opens_every_collection_then_is_ready(service: JsonCollections) -> None:
     _load(service)
     service.create({"name": "empty", "dim": 4})
-    fresh = Collections(service.backend)
-    assert not fresh.ready()
-    assert sorted(fresh.open_all()) == ["empty", "films"]
-    assert fresh.ready()
+    fresh = JsonCollections(Collections(service.collections.backend))
+    assert not fresh.collections.ready()
+    assert sorted(fresh.collections.open_all()) == ["empty", "films"]
+    assert fresh.collections.ready()
     assert _ids(fresh.search("films", {"name": "rogue one", "k": 2})) == ["2", "3"]
 
 

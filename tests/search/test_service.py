@@ -1,242 +1,70 @@
-"""The protocol-free API: input checks, search by vector / id / name, batch, filters, blend."""
+"""The typed service: specs, batches and search requests in; infos, outcomes and results out."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
-import orjson
 import pytest
 
-from moorings.errors import InvalidArgument, MooringsError, NotFound, Unavailable
-from moorings.search.backends import open_collections
-from moorings.search.faiss_store import MANIFEST
+from moorings.errors import InvalidArgument, NotFound
 from moorings.search.service import Collections
-
-FILMS = [
-    (
-        "1",
-        "Rogue One: A Star Wars Story",
-        [1.0, 0.0, 0.1],
-        {"year": 2016, "genre": "scifi", "fresh": 0.2},
-    ),
-    (
-        "2",
-        "Star Wars: The Force Awakens",
-        [0.9, 0.1, 0.1],
-        {"year": 2015, "genre": "scifi", "fresh": 0.1},
-    ),
-    ("3", "Solo: A Star Wars Story", [0.8, 0.2, 0.0], {"year": 2018, "genre": "scifi", "fresh": 0.9}),
-    ("4", "Amélie", [0.0, 1.0, 0.0], {"year": 2001, "genre": "romance", "fresh": 0.5}),
-    ("5", "Notting Hill", [0.1, 0.9, 0.1], {"year": 1999, "genre": "romance"}),
-    ("6", "Alien", [0.7, 0.0, 0.7], {"year": 1979, "genre": "horror", "fresh": 1.0}),
-]
-
-
-def _load(c: Collections, name: str = "films", metric: str = "cosine") -> None:
-    c.create({"name": name, "dim": 3, "metric": metric})
-    items = [{"id": i, "name": n, "vector": v, "metadata": m} for i, n, v, m in FILMS]
-    c.upsert(name, {"items": items})
-
-
-def _ids(answer: dict[str, Any]) -> list[str]:
-    return [h["id"] for h in answer["hits"]]
-
-
-def test_search_by_vector_id_and_partial_name(embedded: Collections) -> None:
-    _load(embedded)
-    assert _ids(embedded.search("films", {"vector": [1, 0, 0.1], "k": 2})) == ["1", "2"]
-    by_id = embedded.search("films", {"id": "1", "k": 2})
-    assert _ids(by_id) == ["2", "3"]  # the item itself is not its own neighbour
-    by_name = embedded.search("films", {"name": "rogue one", "k": 2})
-    assert by_name["matched"] == {"id": "1", "name": "Rogue One: A Star Wars Story"}
-    assert _ids(by_name) == ["2", "3"]
-    assert embedded.search("films", {"name": "  AMÉLIE ", "k": 1})["matched"]["id"] == "4"
-    assert embedded.search("films", {"name": "story solo", "k": 1})["matched"]["id"] == "3"  # every word
-    with pytest.raises(NotFound, match="has a name like 'matrix'"):
-        embedded.search("films", {"name": "matrix"})
-    with pytest.raises(NotFound, match="no item 'nope'"):
-        embedded.search("films", {"id": "nope"})
-
-
-def test_batch_queries_answer_in_order(embedded: Collections) -> None:
-    _load(embedded)
-    answer = embedded.search(
-        "films", {"queries": [{"vector": [0, 1, 0]}, {"id": "6"}, {"name": "hill"}], "k": 1}
-    )
-    assert [_ids(r) for r in answer["results"]] == [["4"], ["2"], ["4"]]
-
-
-def test_filters_still_return_k_results(embedded: Collections) -> None:
-    _load(embedded)
-    romance = embedded.search("films", {"vector": [1, 0, 0], "k": 5, "filter": {"genre": "romance"}})
-    assert sorted(_ids(romance)) == ["4", "5"]  # all that match, even far away
-    ranged = embedded.search(
-        "films", {"vector": [1, 0, 0], "k": 10, "filter": {"year": {"gte": 2000, "lt": 2016}}}
-    )
-    assert sorted(_ids(ranged)) == ["2", "4"]
-    listed = embedded.search(
-        "films", {"vector": [1, 0, 0], "k": 10, "filter": {"genre": {"in": ["horror", "romance"]}}}
-    )
-    assert sorted(_ids(listed)) == ["4", "5", "6"]
-    none = embedded.search("films", {"vector": [1, 0, 0], "filter": {"genre": "western"}})
-    assert none["hits"] == []
-
-
-def test_filter_on_a_large_collection_returns_k_from_few_matches(embedded: Collections) -> None:
-    rng = np.random.default_rng(0)
-    embedded.create({"name": "big", "dim": 8, "index": "hnsw"})
-    vectors = rng.standard_normal((3000, 8))
-    items = [
-        {"id": i, "vector": v.tolist(), "metadata": {"rare": i % 500 == 0}} for i, v in enumerate(vectors)
-    ]
-    embedded.upsert("big", {"items": items})
-    answer = embedded.search("big", {"vector": vectors[1].tolist(), "k": 6, "filter": {"rare": True}})
-    assert sorted(_ids(answer), key=int) == ["0", "500", "1000", "1500", "2000", "2500"]
-
-
-def test_blend_mixes_in_a_metadata_signal(embedded: Collections) -> None:
-    _load(embedded)
-    plain = embedded.search("films", {"vector": [1, 0, 0.1], "k": 3})
-    assert _ids(plain)[0] == "1"
-    blended = embedded.search(
-        "films", {"vector": [1, 0, 0.1], "k": 3, "blend": {"field": "fresh", "weight": 0.5}}
-    )
-    # Solo (0.9) and Alien (1.0, outside the plain top 3) are fresher than Rogue One (0.2)
-    assert _ids(plain) == ["1", "2", "3"]
-    assert _ids(blended) == ["3", "6", "1"]
-    scores = [h["score"] for h in blended["hits"]]
-    assert scores == sorted(scores, reverse=True)
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"items": [{"id": "x", "vector": [1, 2]}]}, "dimension 2"),
-        ({"items": [{"id": "x", "vector": [1, float("nan"), 2]}]}, "NaN or Inf"),
-        ({"items": [{"id": "x", "vector": [1, 1e39, 2]}]}, "NaN or Inf"),
-        ({"items": [{"id": "x", "vector": []}]}, "non-empty"),
-        ({"items": [{"id": "x", "vector": [0, 0, 0]}]}, "all zeros"),
-        ({"items": [{"id": "x", "vector": [1, "a", 2]}]}, "only numbers"),
-        ({"items": [{"id": "x", "vector": [1, 2, 3]}, {"id": "x", "vector": [1, 2, 3]}]}, "more than once"),
-        ({"items": [{"id": "", "vector": [1, 2, 3]}]}, "an id is"),
-        ({"items": [{"id": "x", "vector": [1, 2, 3], "metadata": [1]}]}, "metadata must be a JSON object"),
-        ({"items": []}, "'items' is empty"),
-        ({"things": []}, "'items'"),
-    ],
+from moorings.search.types import (
+    CollectionInfo,
+    CollectionSpec,
+    DeleteOutcome,
+    Matched,
+    Query,
+    SearchRequest,
+    UpsertOutcome,
 )
-def test_bad_items_are_rejected_and_nothing_is_stored(embedded: Collections, body: Any, message: str) -> None:
-    embedded.create({"name": "c", "dim": 3})
-    good = {"id": "ok", "vector": [1, 2, 3]}
-    if body.get("items"):
-        body = {"items": [good, *body["items"]]}
-    with pytest.raises(InvalidArgument, match=message):
-        embedded.upsert("c", body)
-    assert embedded.describe("c")["count"] == 0
+from moorings.search.validate import batch_from_arrays, vector_query
+
+SPEC = CollectionSpec("films", 3)
+VECTORS = np.array([[1, 0, 0.1], [0.9, 0.1, 0.1], [0.8, 0.2, 0], [0, 1, 0]], dtype=np.float32)
+NAMES = ["Rogue One", "The Force Awakens", "Solo", "Amélie"]
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"vector": [1, 2]}, "dimension 2"),
-        ({"vector": [1, 2, float("inf")]}, "NaN or Inf"),
-        ({"vector": []}, "list of 3 numbers"),
-        ({}, "exactly one of"),
-        ({"vector": [1, 2, 3], "id": "1"}, "exactly one of"),
-        ({"vector": [1, 2, 3], "k": 0}, "'k' must be"),
-        ({"vector": [1, 2, 3], "k": "5"}, "'k' must be"),
-        ({"vector": [1, 2, 3], "filter": []}, "'filter' must be"),
-        ({"vector": [1, 2, 3], "filter": {"year": {"near": 3}}}, "unknown operator 'near'"),
-        ({"vector": [1, 2, 3], "filter": {"year": {"gte": "x"}}}, "finite number"),
-        ({"vector": [1, 2, 3], "filter": {"bad field!": 1}}, "not a valid field name"),
-        ({"vector": [1, 2, 3], "filter": {"g": [1]}}, "string, number or boolean"),
-        ({"vector": [1, 2, 3], "blend": {"field": "f", "weight": 2}}, "from 0 to 1"),
-        ({"vector": [1, 2, 3], "bogus": 1}, "unknown search field"),
-        ({"queries": []}, "'queries' must be"),
-        ({"queries": [{"vector": [1, 2, 3], "id": "1"}]}, r"queries\[0\]"),
-    ],
-)
-def test_bad_searches_name_the_problem(embedded: Collections, body: Any, message: str) -> None:
-    _load(embedded)
-    with pytest.raises(InvalidArgument, match=message):
-        embedded.search("films", body)
+def _load(typed: Collections) -> None:
+    typed.create(SPEC)
+    batch = batch_from_arrays(["1", "2", "3", "4"], VECTORS, 3, "cosine", NAMES, [{"n": n} for n in range(4)])
+    assert typed.upsert("films", batch) == UpsertOutcome(upserted=4, count=4)
 
 
-def test_unknown_collection_and_bad_specs(embedded: Collections) -> None:
-    with pytest.raises(NotFound, match="no collection named 'ghost'"):
-        embedded.search("ghost", {"vector": [1]})
-    for spec, message in [
-        ({"name": "x", "dim": 0}, "'dim' must be"),
-        ({"name": "x", "dim": 3, "metric": "hamming"}, "'metric' must be"),
-        ({"name": "../x", "dim": 3}, "invalid collection name"),
-        ({"name": "x", "dim": 3, "reduce_to": 3}, "'reduce_to'"),
-        ({"name": "x", "dim": 3, "extra": 1}, "unknown collection field"),
-    ]:
-        with pytest.raises(MooringsError, match=message):
-            embedded.create(spec)
-    assert embedded.list_all() == []
+def test_collections_are_described_by_infos(typed: Collections) -> None:
+    created = typed.create(SPEC)
+    assert created.spec == SPEC and created.count == 0 and created.details["backend"] == "faiss"
+    assert typed.list_all() == [CollectionInfo(SPEC)]
+    typed.drop("films")
+    with pytest.raises(NotFound, match="no collection named 'films'"):
+        typed.describe("films")
 
 
-def test_delete_and_fetch(embedded: Collections) -> None:
-    _load(embedded)
-    assert embedded.get_item("films", "4")["name"] == "Amélie"
-    assert embedded.delete("films", {"ids": ["4", "4", "99"]})["deleted"] == 1
-    with pytest.raises(NotFound):
-        embedded.get_item("films", "4")
-    with pytest.raises(InvalidArgument, match="ids"):
-        embedded.delete("films", {"ids": "4"})
+def test_search_by_vector_id_and_name_gives_typed_results(typed: Collections) -> None:
+    _load(typed)
+    queries = [vector_query([1, 0, 0.1], SPEC, "q"), Query(item_id="1"), Query(name="solo")]
+    results = typed.search("films", SearchRequest(queries=queries, k=2, batch=True))
+    assert [r.hits.ids for r in results] == [["1", "2"], ["2", "3"], ["2", "1"]]
+    assert [r.matched for r in results] == [None, Matched("1", "Rogue One"), Matched("3", "Solo")]
+    assert results[1].hits[0].name == "The Force Awakens" and results[1].hits.metadata[0] == {"n": 1}
+    as_matrix = typed.search("films", SearchRequest(queries=[], vectors=VECTORS[:1] / np.float32(1.005), k=2))
+    assert as_matrix[0].hits.ids == ["1", "2"]
 
 
-@pytest.mark.parametrize(
-    ("queries", "message"),
-    [
-        ([{"vector": [1, 0, 0]}, {"vector": [1, "2", 0]}], r"queries\[1\] vector must hold only numbers"),
-        ([{"vector": [1, 0, 0]}, {"vector": [1, 0, float("nan")]}], r"queries\[1\] vector 0 holds NaN"),
-        ([{"vector": [1, 0, 1e39]}], r"queries\[0\] vector 0 holds NaN or Inf"),
-        ([{"vector": [1, 0, 0]}, {"vector": [0, 0, 0]}], r"queries\[1\] .*all zeros"),
-        ([{"vector": [1, 0, 0]}, {"vector": [[1, 0, 0]]}], r"queries\[1\]"),
-    ],
-)
-def test_batch_vectors_are_checked_one_by_one_when_bad(
-    embedded: Collections, queries: list[Any], message: str
-) -> None:
-    _load(embedded)
-    with pytest.raises(InvalidArgument, match=message):
-        embedded.search("films", {"queries": queries})
+def test_requests_built_without_the_checks_are_still_refused(typed: Collections) -> None:
+    _load(typed)
+    wrong = SearchRequest(queries=[], vectors=np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(InvalidArgument, match="dimension is 3"):
+        typed.search("films", wrong)
+    with pytest.raises(InvalidArgument, match="at least one query"):
+        typed.search("films", SearchRequest(queries=[]))
+    with pytest.raises(InvalidArgument, match="vectors have dimension 2"):
+        typed.upsert("films", batch_from_arrays(["x"], np.ones((1, 2)), 2, "cosine"))
 
 
-def test_open_all_loads_what_is_stored_and_skips_a_broken_collection(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    first = open_collections("embedded", tmp_path)
-    for name in ("a", "b", "c"):
-        first.create({"name": name, "dim": 2})
-        first.upsert(name, {"items": [{"id": "1", "vector": [1, 0]}, {"id": "2", "vector": [0, 1]}]})
-    first.close()
-    folder = tmp_path / "collections" / "b"
-    segment = orjson.loads((folder / MANIFEST).read_bytes())["segments"][0]
-    (folder / segment).write_bytes(b"not a segment")
-
-    again = open_collections("embedded", tmp_path)
-    assert not again.ready()
-    assert again.open_all() == ["a", "c"] and again.ready()
-    assert "could not open collection b" in caplog.text
-    assert _ids(again.search("c", {"vector": [0, 1], "k": 1})) == ["2"]
-    again.close()
-    with pytest.raises(Unavailable, match="closed"):
-        again.search("a", {"vector": [1, 0]})
-    assert again.open_all() == []  # after close: opens nothing, and says why in the log
-    assert "stored collections not opened: the search store is closed" in caplog.text
-
-
-def test_open_all_where_another_process_holds_the_folder(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    holder = open_collections("embedded", tmp_path)
-    holder.create({"name": "a", "dim": 2})
-    second = open_collections("embedded", tmp_path)  # a second worker of `moorings serve --workers`
-    assert second.open_all() == [] and second.ready()
-    assert "in use by another Moorings process" in caplog.text
-    holder.close()
-    second.close()
+def test_delete_checks_ids_and_counts(typed: Collections) -> None:
+    _load(typed)
+    assert typed.delete("films", ["4", "4", 99]) == DeleteOutcome(deleted=1, count=3)
+    with pytest.raises(InvalidArgument, match=r"ids\[0\]: an id is"):
+        typed.delete("films", [""])
+    with pytest.raises(InvalidArgument, match="'ids' must hold 1 to"):
+        typed.delete("films", [])
+    assert typed.get_item("films", "3").name == "Solo"

@@ -47,16 +47,14 @@ def running_server(
     *extra_args: str,
     poll_seconds: float = 0.2,
     timeout: float = 120,
-    tfserving_grpc: bool = False,
+    tfserving_grpc: bool = True,
     wait_ready: bool = True,
 ) -> Iterator[RunningServer]:
     """Start the server, wait until it is ready (first loads finished, gRPC listening), stop it afterwards.
 
     ``wait_ready=False``: wait only until REST answers ``/v2/health/live`` (loads may be under way).
-
-    TF Serving's gRPC API is off unless ``tfserving_grpc``: importing its protos
-    imports TensorFlow, which costs each server start seconds that tests of
-    other APIs do not need. KServe V2 and other gRPC services are always on.
+    ``tfserving_grpc=False`` starts it with ``--no-tfserving-grpc``. KServe V2
+    and other gRPC services are always on.
     """
     if not tfserving_grpc:
         extra_args = ("--no-tfserving-grpc", *extra_args)

@@ -173,3 +173,23 @@ def _set_method_names(folder: Path, methods: dict[str, str]) -> None:
         for key, method in methods.items():
             graph.signature_def[key].method_name = method
     path.write_bytes(proto.SerializeToString())
+
+
+def write_tf1_half_plus_three(folder: Path) -> None:
+    """A TF1 graph SavedModel as TF1's SavedModelBuilder writes it: ``y = a * x + b`` with variables
+    a = 0.5, b = 3 (the shape of TensorFlow Serving's saved_model_half_plus_three)."""
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None], name="x")
+        a = tf.compat.v1.Variable(0.5, name="a")
+        b = tf.compat.v1.Variable(3.0, name="b")
+        y = tf.add(tf.multiply(a, x), b, name="y")
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.builder.SavedModelBuilder(str(folder))
+            signature = tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(
+                inputs={"x": x}, outputs={"y": y}
+            )
+            builder.add_meta_graph_and_variables(
+                session, ["serve"], signature_def_map={"serving_default": signature}
+            )
+            builder.save()

@@ -183,3 +183,37 @@ def test_a_version_without_warmup_files_loads_as_before(server: Server) -> None:
     onnx_models.write_mlp(server.root / "mlp" / "1")
     server.poll()
     assert server.states() == {1: (VersionState.AVAILABLE, None)}
+
+
+@pytest.mark.tensorflow  # the descriptors come from the installed tensorflow-serving-api and tensorflow
+def test_tf_serving_warmup_file_on_an_onnx_model_never_imports_tensorflow(tmp_path: Path) -> None:
+    script = f"""
+import sys
+from pathlib import Path
+import numpy as np
+from moorings.codecs import tensor_proto
+from moorings.types import ModelRef
+from moorings.warmup.prediction_log import _prediction_log_class
+from moorings.warmup.tfrecord import encode_record
+from tests.support import onnx_models
+from tests.warmup.test_warmup import Server
+
+root = Path({str(tmp_path)!r}) / "repo"
+folder = root / "mlp" / "1"
+onnx_models.write_mlp(folder)
+log = _prediction_log_class()()
+tensor_proto.from_numpy(np.ones((2, 4), np.float32), log.predict_log.request.inputs["x"], typed=True)
+(folder / "assets.extra").mkdir()
+(folder / "assets.extra" / "tf_serving_warmup_requests").write_bytes(encode_record(log.SerializeToString()))
+server = Server(root)
+server.poll()
+with server.manager.acquire(ModelRef("mlp")) as servable:
+    ran = servable.batcher.small_call_seconds is not None
+print(server.states()[1][0].name, ran, "tensorflow" in sys.modules)
+server.close()
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split()[-3:] == ["AVAILABLE", "True", "False"], done.stdout + done.stderr

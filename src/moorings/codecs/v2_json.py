@@ -62,6 +62,13 @@ class V2Request:
         return self.parameters.get("binary_data_output") is True
 
 
+#: the answer to an output that asks for the classification extension, which is not served yet
+CLASSIFICATION_REFUSED = (
+    "output {name!r} asks for parameters.classification (top-k labels); the classification "
+    "extension is not served yet: ask for the output itself and rank its values"
+)
+
+
 def v2_name(dtype: DType) -> str:
     return dtype.v2_name
 
@@ -143,7 +150,10 @@ def _parse_output(index: int, item: Any) -> V2Output:
     name = item.get("name") if type(item) is dict else None
     if type(name) is not str:
         raise InvalidArgument(f"outputs[{index}] must be an object with a 'name'")
-    binary = _parameters(item.get("parameters"), f"output {name!r}").get("binary_data")
+    parameters = _parameters(item.get("parameters"), f"output {name!r}")
+    if "classification" in parameters:
+        raise InvalidArgument(CLASSIFICATION_REFUSED.format(name=name))
+    binary = parameters.get("binary_data")
     return V2Output(name, binary if type(binary) is bool else None)
 
 

@@ -1,10 +1,10 @@
 """KServe V2's ``inference.GRPCInferenceService`` over the dataplane.
 
-The messages and the servicer base come from tritonclient's generated
-``service_pb2`` modules. Inputs arrive in ``raw_input_contents`` (one entry per
-input, raw bytes as in :mod:`moorings.codecs.v2_binary`) or in the typed
-``contents`` fields; outputs always go back in ``raw_output_contents``, which
-every V2 client reads.
+The messages and the servicer base are built from tritonclient's descriptors
+(:mod:`moorings.protos.kserve`, without importing its client). Inputs arrive in
+``raw_input_contents`` (one entry per input, raw bytes as in
+:mod:`moorings.codecs.v2_binary`) or in the typed ``contents`` fields; outputs
+always go back in ``raw_output_contents``, which every V2 client reads.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from typing import Any
 
 import grpc
 import numpy as np
-from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from moorings import dtypes
 from moorings.codecs import v2_binary, v2_metadata
 from moorings.codecs.shapes import check_shape
-from moorings.codecs.v2_json import cast_inputs, parse_datatype
+from moorings.codecs.v2_json import CLASSIFICATION_REFUSED, cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.grpc.status import deadline, rpc
+from moorings.protos.kserve import service_pb2, service_pb2_grpc
 from moorings.requests import PredictRequest
 from moorings.types import Signature, Tensors
 
@@ -151,6 +151,9 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
     @rpc
     async def ModelInfer(self, request: Any, context: Context) -> Any:
         ref = v2_metadata.model_ref(request.model_name, request.model_version)
+        for output in request.outputs:
+            if "classification" in output.parameters:
+                raise InvalidArgument(CLASSIFICATION_REFUSED.format(name=output.name))
         outputs = tuple(o.name for o in request.outputs) or None
         result = await self.dataplane.predict(
             PredictRequest(

@@ -10,22 +10,19 @@ each is a callable taking the ``grpc.aio.Server`` before it starts, typically a
 generated ``add_XServicer_to_server`` bound to a servicer, e.g.
 ``functools.partial(search_pb2_grpc.add_SearchServicer_to_server, SearchServicer(...))``.
 
-TensorFlow Serving's generated modules import TensorFlow, which takes 5-7 s.
-So that a server of ONNX models does not wait for that, its two services are
-registered as a deferred :class:`ProtoServices` handler: the import runs in a thread
-started here, the port listens at once, and the dataplane reports ready only
-after the import finished (``tf_serving.ready``). A TF Serving call that comes
-earlier waits for the import without blocking the event loop. With
-``settings.tfserving_grpc`` off (``--no-tfserving-grpc``) nothing is imported
-and those services answer UNIMPLEMENTED.
+Both protocols' services are :class:`ProtoServices` handlers, loaded while the
+server is built. TF Serving's messages are made from the descriptors the
+installed tensorflow-serving-api package carries (:mod:`moorings.protos.tfserving`),
+so loading them does not import TensorFlow. When they cannot be loaded (the
+package is not installed), or with ``settings.tfserving_grpc`` off
+(``--no-tfserving-grpc``), those services answer UNIMPLEMENTED with the reason,
+logged once at start-up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,9 +46,9 @@ KSERVE_MODULE = "moorings.grpc.kserve"
 class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
     """Generated services behind one handler that parses requests itself.
 
-    ``register(dataplane, server)`` of ``module`` adds the services (a generated
-    ``add_*_to_server``); it runs at once, or in a thread with ``deferred=True``
-    (calls that come before it finished wait for it, off the event loop). A
+    ``load()`` runs ``register(dataplane, server)`` of ``module``, which adds
+    the services (a generated ``add_*_to_server``); if that fails, ``error``
+    says why and every call of the services answers UNIMPLEMENTED with it. A
     request that is not a valid message gets INVALID_ARGUMENT (grpcio itself
     would answer UNKNOWN).
     """
@@ -60,26 +57,14 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
         self.services = services
         self.module = module
         self.dataplane = dataplane
-        self.loaded = threading.Event()
         self.error: str | None = None
         self._handlers: list[grpc.GenericRpcHandler] = []
         self._methods: dict[str, grpc.RpcMethodHandler] = {}
 
-    def load(self, deferred: bool = False) -> None:
+    def load(self) -> None:
         if self.error is not None:  # disabled
-            self.loaded.set()
-        elif deferred:
-            threading.Thread(target=self._load, name="moorings-grpc-import", daemon=True).start()
-        else:
-            self._load()
-
-    def _load(self) -> None:
+            return
         try:
-            if self.module == TF_SERVING_MODULE:
-                # TensorFlow first, through the runtime's lock: two threads importing it at once can deadlock
-                from moorings.runtimes.tensorflow import import_tensorflow
-
-                import_tensorflow()
             collector = HandlerCollector()
             importlib.import_module(self.module).register(self.dataplane, collector)
             self._handlers = collector.handlers
@@ -87,14 +72,9 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
         except Exception as exc:  # a missing optional package: the rest of the server still runs
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("%s are not served: %s", ", ".join(sorted(self.services)), self.error)
-        finally:
-            self.loaded.set()
-
-    def ready(self) -> bool:
-        return self.loaded.is_set()
 
     def _method(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        """The wrapped handler of a method (cached), once loaded."""
+        """The wrapped handler of a method (cached)."""
         method: str = details.method
         wrapped = self._methods.get(method)
         if wrapped is None:
@@ -109,29 +89,14 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
         method: str = handler_call_details.method
         if method.split("/")[1:2] and method.split("/")[1] not in self.services:
             return None
-        if self.loaded.is_set():
-            if self.error is not None:
-                return grpc.unary_unary_rpc_method_handler(self._refuse)
-            return self._method(handler_call_details)
-        return grpc.unary_unary_rpc_method_handler(self._waiting(handler_call_details))
+        if self.error is not None:
+            return grpc.unary_unary_rpc_method_handler(self._refuse)
+        return self._method(handler_call_details)
 
     async def _refuse(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        """The services are off or could not be imported: say why."""
+        """The services are off or could not be loaded: say why."""
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, self.error)
         return b""
-
-    def _waiting(self, details: grpc.HandlerCallDetails) -> Callable[[bytes, Any], Any]:
-        async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            await asyncio.get_running_loop().run_in_executor(None, self.loaded.wait)
-            handler = self._method(details)
-            if handler is None:
-                reason = self.error or f"unknown method {details.method}"
-                await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
-            assert handler is not None
-            result: bytes = await handler.unary_unary(raw, context)
-            return result
-
-        return call
 
 
 def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
@@ -185,13 +150,14 @@ def build_grpc_server(
 
     The server is grpcio's, or Moorings' own with ``settings.grpc_server == "moorings"``.
 
-    Call inside the event loop that will run it. The TF Serving import starts here.
+    Call inside the event loop that will run it.
     """
     kserve = ProtoServices(KSERVE_SERVICES, KSERVE_MODULE, dataplane)
     kserve.load()
     tf_serving = ProtoServices(TF_SERVING_SERVICES, TF_SERVING_MODULE, dataplane)
     if not settings.tfserving_grpc:
         tf_serving.error = "TF Serving's gRPC API is off on this server (--no-tfserving-grpc)"
+    tf_serving.load()
     server: Any
     if settings.grpc_server == "moorings":
         server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
@@ -203,5 +169,4 @@ def build_grpc_server(
     address = f"{settings.host}:{settings.grpc_port}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"could not listen for gRPC on {address}")
-    tf_serving.load(deferred=True)
     return server, tf_serving

@@ -1,9 +1,8 @@
 """TensorFlow Serving's ``PredictionService`` and ``ModelService`` over the dataplane.
 
-The messages and servicer bases are the generated modules of the
-``tensorflow-serving-api`` package. Importing them imports TensorFlow (5-7 s),
-so :mod:`moorings.grpc.server` imports this module in a thread while the
-server starts (see its docstring).
+The messages and servicer bases come from :mod:`moorings.protos.tfserving`:
+built from the descriptors the installed ``tensorflow-serving-api`` package
+carries, under the generated modules' names, without importing TensorFlow.
 
 Model specs behave as in TensorFlow Serving: ``version`` (Int64Value) or
 ``version_label`` (a oneof); ``signature_name`` defaults to
@@ -17,7 +16,12 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from tensorflow_serving.apis import (
+
+from moorings.codecs import tensor_proto
+from moorings.dataplane import DataPlane
+from moorings.errors import InvalidArgument, Unimplemented
+from moorings.grpc.status import deadline, rpc
+from moorings.protos.tfserving import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -27,11 +31,6 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-
-from moorings.codecs import tensor_proto
-from moorings.dataplane import DataPlane
-from moorings.errors import InvalidArgument, Unimplemented
-from moorings.grpc.status import deadline, rpc
 from moorings.requests import ExamplesRequest, PredictRequest
 from moorings.types import (
     CLASSIFY_METHOD,

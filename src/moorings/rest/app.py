@@ -19,6 +19,7 @@ from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
 from moorings.rest.deadline import deadline
+from moorings.rest.encoding import decoded_body
 from moorings.rest.http import (
     JSON_HEADERS,
     Receive,
@@ -69,6 +70,9 @@ class RestApp:
 
     async def _answer(self, request: Request) -> Answer:
         try:
+            coding = request.header(b"content-encoding")
+            if coding is not None:
+                request.body = decoded_body(request.body, coding, self.max_body_bytes)
             segments = path_segments(request.raw_path)
             if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
                 return await v2.handle(self.dataplane, self.v2_heads, request, segments, self.request_timeout)

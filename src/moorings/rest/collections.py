@@ -15,7 +15,6 @@ Stores block, so every call runs on the search threads (``moorings.search.execut
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,6 +23,7 @@ from moorings.errors import InvalidArgument, NotFound
 from moorings.http1.messages import Request
 from moorings.rest.http import allow_method, header_count, parse_json
 from moorings.search.executor import run
+from moorings.search.json_api import JsonCollections
 from moorings.search.npy import read_npy
 from moorings.search.service import Collections
 
@@ -34,37 +34,44 @@ OPTIONS_LENGTH = b"search-options-length"
 
 
 async def handle(collections: Collections | None, request: Request, segments: list[str]) -> tuple[int, Any]:
-    """``segments``: the path's segments after ``/v1/collections``."""
+    """``segments``: the path's segments after ``/v1/collections``. The answer is a JSON value, or
+    for a search the answer's bytes already written (an ``orjson.Fragment``)."""
     method = request.method
     if collections is None:
         raise NotFound("embedding search is not enabled on this server")
+    api = JsonCollections(collections)
     if not segments or segments == [""]:
         if method == "GET":
-            return 200, {"collections": await run(collections.list_all)}
+            return 200, {"collections": await run(api.list_all)}
         allow_method(method, "POST")
         payload = parse_json(request.body)
-        return 201, await run(collections.create, payload)
+        return 201, await run(api.create, payload)
     head = segments[0]
     if len(segments) == 3 and segments[1] == "items":
         allow_method(method, "GET")
-        return 200, await run(collections.get_item, head, segments[2])
+        return 200, await run(api.get_item, head, segments[2])
     if len(segments) != 1:
         raise NotFound("no such route under /v1/collections")
     name, sep, verb = head.rpartition(":")
     if not sep:
         if method == "DELETE":
-            return 200, await run(collections.drop, head)
+            return 200, await run(api.drop, head)
         allow_method(method, "GET")
-        return 200, await run(collections.describe, head)
+        return 200, await run(api.describe, head)
     if verb not in VERBS:
         raise InvalidArgument(f"unknown collection verb {verb[:40]!r}; use :upsert, :delete or :search")
     allow_method(method, "POST")
-    if verb == "search" and _media_type(request) == NPY_TYPE:
-        options, array = binary_search(request)
-        return 200, await run(collections.search_vectors, name, array, options, "the .npy queries")
+    if verb == "search":
+        if _media_type(request) == NPY_TYPE:
+            options, array = binary_search(request)
+            answer = await run(api.search_array_bytes, name, array, options, "the .npy queries")
+        else:
+            answer = await run(api.search_bytes, name, parse_json(request.body))
+        return 200, orjson.Fragment(answer)
     payload = parse_json(request.body)
-    call: Callable[[str, Any], dict[str, Any]] = getattr(collections, verb)
-    return 200, await run(call, name, payload)
+    if verb == "upsert":
+        return 200, await run(api.upsert, name, payload)
+    return 200, await run(api.delete, name, payload)
 
 
 def _media_type(request: Request) -> bytes:

@@ -24,6 +24,7 @@ from moorings.config import RuntimeOptions, available_cores
 from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, first_line, hide_paths
 from moorings.runtimes import native_stderr
 from moorings.runtimes.base import Runtime
+from moorings.runtimes.tensorflow_session import SessionModel
 from moorings.types import (
     CLASSIFY_METHOD,
     PREDICT_METHOD,
@@ -47,9 +48,9 @@ _intra_op_threads: int | None = None
 def import_tensorflow() -> Any:
     """Import TensorFlow, one thread at a time.
 
-    Two threads importing TensorFlow's submodules at once (two models loading, or
-    the gRPC front end importing TF Serving's protos) can fail with Python's
-    ``_DeadlockError``; every first import of TensorFlow goes through here.
+    Two threads importing TensorFlow's submodules at once (two models loading) can
+    fail with Python's ``_DeadlockError``; every first import of TensorFlow goes
+    through here.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _IMPORT_LOCK:
@@ -64,7 +65,7 @@ def import_tensorflow() -> Any:
     return tf
 
 
-def configure_threads(tf: Any, wanted: int | None, model: Path) -> None:
+def configure_threads(tf: Any, wanted: int | None, model: Path) -> int:
     """Give TensorFlow ``wanted`` intra-op threads (by default the cores this process may use).
 
     TensorFlow's thread pools belong to the whole process and are fixed once it runs its first
@@ -89,6 +90,7 @@ def configure_threads(tf: Any, wanted: int | None, model: Path) -> None:
             wanted,
             current,
         )
+    return current
 
 
 #: the parts of a TensorFlow error message that are not its cause
@@ -181,19 +183,37 @@ class TensorFlowRuntime(Runtime):
         self._loaded: Any = None
         self._functions: dict[str, Any] = {}
         self._signatures: dict[str, Signature] = {}
+        #: set when the SavedModel runs as a TF1 graph in a session (see tensorflow_session.py)
+        self._session: SessionModel | None = None
 
     def load(self) -> None:
         signatures = read_signature_defs(self.path)
         tf = import_tensorflow()
-        configure_threads(tf, self.options.intra_op_threads, self.path)
+        threads = configure_threads(tf, self.options.intra_op_threads, self.path)
+        self._tf = tf
         try:
             loaded = tf.saved_model.load(str(self.path), tags=["serve"])
         except Exception as exc:
-            raise LoadError(f"the SavedModel could not be loaded: {first_line(exc)}") from None
-        self._tf = tf
+            self._load_session(tf, threads, signatures, exc)
+            return
         self._loaded = loaded
         self._functions = {k: loaded.signatures[k] for k in signatures if k in loaded.signatures}
         self._signatures = {k: v for k, v in signatures.items() if k in self._functions}
+
+    def _load_session(
+        self, tf: Any, threads: int, signatures: dict[str, Signature], v2_error: Exception
+    ) -> None:
+        """TF1's loader, for a graph ``tf.saved_model.load`` could not restore (as TF Serving runs it)."""
+        try:
+            self._session = SessionModel(tf, self.path, threads)
+        except Exception:
+            raise LoadError(f"the SavedModel could not be loaded: {first_line(v2_error)}") from None
+        self._signatures = signatures
+        log.info(
+            "%s runs as a TensorFlow 1 graph in a session (tf.saved_model.load: %s)",
+            self.path.parent.name,
+            first_line(v2_error),
+        )
 
     @property
     def signatures(self) -> dict[str, Signature]:
@@ -201,12 +221,14 @@ class TensorFlowRuntime(Runtime):
 
     def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
         tf = self._tf
-        function = self._functions[signature.name]
-        feeds = {
-            name: tf.constant(value, dtype=tf.as_dtype(signature.inputs[name].dtype.tf_enum))
-            for name, value in inputs.items()
-        }
         try:
+            if self._session is not None:
+                return self._session.run(signature, inputs)
+            function = self._functions[signature.name]
+            feeds = {
+                name: tf.constant(value, dtype=tf.as_dtype(signature.inputs[name].dtype.tf_enum))
+                for name, value in inputs.items()
+            }
             results = function(**feeds)
         except UnicodeDecodeError:  # TF's message quoted the bytes of a string input it could not parse
             raise InvalidArgument(_unparsed_bytes_message(signature)) from None
@@ -267,6 +289,9 @@ class TensorFlowRuntime(Runtime):
     def unload(self) -> None:
         self._functions = {}
         self._loaded = None
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
 
 def _unparsed_bytes_message(signature: Signature) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from moorings.search import blend as blending
+from moorings.search import json_codec as codec
 from moorings.search.backends import open_collections
 from moorings.search.filters import parse_filter
 from moorings.search.types import CollectionSpec, Query, SearchRequest
@@ -43,7 +44,7 @@ class Collection:
         return int(self._store.count())
 
     def describe(self) -> dict[str, Any]:
-        return self.search_api.service.describe(self.name)
+        return codec.info_json(self.search_api.service.describe(self.name))
 
     def checksum(self) -> str:
         return self.search_api.service.checksum(self.name)
@@ -58,13 +59,13 @@ class Collection:
         """Insert or replace items (one transaction); ids are strings (integers become their text)."""
         spec = self.spec
         batch = batch_from_arrays(list(ids), vectors, spec.dim, spec.metric, names, metadata)
-        return self.search_api.service.upsert_batch(self.name, batch)
+        return self.search_api.service.upsert(self.name, batch).upserted
 
     def delete(self, ids: list[str]) -> int:
         return int(self._store.delete([check_id(i, "id") for i in ids]))
 
     def get(self, item_id: str) -> dict[str, Any]:
-        return self.search_api.service.get_item(self.name, item_id)
+        return codec.item_json(self.search_api.service.get_item(self.name, item_id))
 
     def search(
         self,
@@ -107,8 +108,8 @@ class Collection:
             filter=parse_filter(flt),
             blend=blending.parse_blend(blend),
         )
-        results = self.search_api.service.run(self._store, request)
-        return [[h.to_json() for h in r.hits] for r in results]
+        results = self.search_api.service.search(self.name, request)
+        return [codec.hit_dicts(r.hits) for r in results]
 
 
 class Search:
@@ -120,9 +121,7 @@ class Search:
     def create(
         self, name: str, dim: int, metric: str = "cosine", index: str = "auto", reduce_to: int | None = None
     ) -> Collection:
-        self.service.create(
-            {"name": name, "dim": dim, "metric": metric, "index": index, "reduce_to": reduce_to}
-        )
+        self.service.create(CollectionSpec.checked(name, dim, metric, index, reduce_to))
         return Collection(self, name)
 
     def collection(self, name: str) -> Collection:
@@ -130,7 +129,7 @@ class Search:
         return Collection(self, name)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.service.list_all()
+        return [codec.info_json(info) for info in self.service.list_all()]
 
     def drop(self, name: str) -> None:
         self.service.drop(name)

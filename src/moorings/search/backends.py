@@ -45,6 +45,15 @@ class LazyFaissBackend:
         self._backend: Backend | None = None
         self._guard = threading.Lock()
         self._closed = False
+        self._url: str | None = None
+
+    def advertise(self, url: str | None) -> None:
+        """The REST address to write into the folder's lock file while this process holds it
+        (now, or when the first collection call takes the lock)."""
+        with self._guard:
+            self._url = url
+            if self._backend is not None:
+                self._backend.advertise(url)
 
     def _get(self) -> Backend:
         with self._guard:
@@ -53,7 +62,9 @@ class LazyFaissBackend:
             if self._backend is None:
                 from moorings.search.faiss_store import FaissBackend
 
-                self._backend = FaissBackend(self.data_dir)
+                backend = FaissBackend(self.data_dir)
+                backend.advertise(self._url)
+                self._backend = backend
             return self._backend
 
     def specs(self) -> list[CollectionSpec]:

@@ -1,5 +1,5 @@
-"""A small HTTP client of the /v1/collections routes, with the JSON methods of
-:class:`moorings.search.service.Collections` (used by ``moorings collection --url``)."""
+"""A small HTTP client of the /v1/collections routes, with the methods of
+:class:`moorings.search.json_api.JsonCollections` (used by ``moorings collection`` through a server)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,25 @@ class RemoteCollections:
     def upsert(self, name: str, body: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call("POST", self._name(name) + ":upsert", body)
         return result
+
+    def upsert_arrays(
+        self,
+        name: str,
+        ids: list[Any],
+        vectors: Any,
+        names: list[str | None] | None = None,
+        metadata: list[dict[str, Any] | None] | None = None,
+    ) -> dict[str, Any]:
+        """Items held as arrays, sent as one JSON upsert (the server checks them)."""
+        items = []
+        for n, item_id in enumerate(ids):
+            item: dict[str, Any] = {"id": item_id, "vector": vectors[n]}
+            if names is not None and names[n] is not None:
+                item["name"] = names[n]
+            if metadata is not None and metadata[n] is not None:
+                item["metadata"] = metadata[n]
+            items.append(item)
+        return self.upsert(name, {"items": items})
 
     def delete(self, name: str, body: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call("POST", self._name(name) + ":delete", body)

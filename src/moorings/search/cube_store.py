@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from moorings.search import reduce
 from moorings.search.filters import Filter
 from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors, where_clause
-from moorings.search.types import Hit, ItemBatch, Vectors
+from moorings.search.types import Hit, Hits, ItemBatch, Vectors
 
 CUBE_MAX_DIM = 100
 DEFAULT_REDUCED = 64
@@ -130,21 +130,21 @@ class CubeStore(PgStoreBase):
                 cur.executemany(query, rows)
 
     @db_errors
-    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
+    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[Hits]:
         where, params = where_clause(flt)
         exact = self.projection is None and self.reduced_dim is None
         fetch = k if exact else max(k * RERANK_FACTOR, MIN_CANDIDATES)
         query = sql.SQL(
             "SELECT id, name, metadata, vec FROM {} {} ORDER BY emb <-> cube(%s::float8[]) LIMIT %s"
         ).format(self.table, where)
-        out: list[list[Hit]] = []
+        out: list[Hits] = []
         with self.pool.connection() as conn:
             if not exact:
                 self._load_projection(conn)
             for q, coords in zip(queries, self._coords(queries), strict=True):
                 rows = conn.execute(query, [*params, coords, fetch]).fetchall()
                 if not rows:
-                    out.append([])
+                    out.append(Hits.of(()))
                     continue
                 full = np.stack([self.decode_vector(r[3]) for r in rows])
                 if self.spec.metric == "l2":
@@ -153,7 +153,7 @@ class CubeStore(PgStoreBase):
                 else:
                     scores = full @ q
                 order = np.argsort(-scores, kind="stable")[:k]
-                out.append([Hit(rows[i][0], float(scores[i]), rows[i][1], rows[i][2]) for i in order])
+                out.append(Hits.of(Hit(rows[i][0], float(scores[i]), rows[i][1], rows[i][2]) for i in order))
         return out
 
     def describe(self) -> dict[str, object]:

@@ -14,28 +14,27 @@ folder holds the last committed manifest; files it does not name are removed at 
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
 import threading
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from moorings.errors import NotFound, Unavailable
+from moorings.errors import NotFound
 from moorings.search import atomic, reduce
 from moorings.search.checksum import digest
 from moorings.search.errors import AlreadyExists, StoreClosed
 from moorings.search.faiss_index import ANN_THRESHOLD, AnnIndex, choose_kind, ivf_lists
 from moorings.search.filters import Filter
+from moorings.search.folder_lock import FolderLock
 from moorings.search.names import check_collection_name
 from moorings.search.rows import Rows
 from moorings.search.rwlock import RWLock
-from moorings.search.types import CollectionSpec, Hit, Item, ItemBatch, Vectors
+from moorings.search.types import CollectionSpec, Hits, Item, ItemBatch, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +319,7 @@ class FaissStore:
         top = top[np.argsort(-scores[top], kind="stable")]
         return rows[top], scores[top]
 
-    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
+    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[Hits]:
         with self._lock.read():
             n = self.rows.n
             allowed = self.rows.alive
@@ -328,7 +327,7 @@ class FaissStore:
                 allowed = allowed & flt.mask(self.rows.column, self.rows.numeric)
             matching = int(allowed.sum())
             if matching == 0 or self.index is None:
-                return [[] for _ in queries]
+                return [Hits([], [], [], []) for _ in queries]
             kk = min(k, matching)
             results: list[tuple[np.ndarray, np.ndarray]] = []
             if flt is not None and matching <= EXACT_SUBSET:
@@ -357,20 +356,17 @@ class FaissStore:
                 [rows.tolist() for rows, _ in results], [sc.astype(np.float64).tolist() for _, sc in results]
             )
 
-    def _matrix_hits(self, labels: np.ndarray, scores: np.ndarray) -> list[list[Hit]]:
-        """Hits of every query from whole (queries, k) label and score matrices (under the read lock)."""
+    def _matrix_hits(self, labels: np.ndarray, scores: np.ndarray) -> list[Hits]:
+        """Hits of every query from whole (queries, k) label and score matrices (under the read lock):
+        each column is gathered for the whole matrix by one indexing call."""
         ids, names, metadata = (column[labels].tolist() for column in self.rows.objects())
-        # tuple.__new__(Hit, fields) is what Hit(...) does, without a Python frame per hit
-        return [
-            list(map(tuple.__new__, repeat(Hit), zip(*per_query, strict=True)))
-            for per_query in zip(ids, scores.astype(np.float64).tolist(), names, metadata, strict=True)
-        ]
+        return list(map(Hits, ids, scores.astype(np.float64).tolist(), names, metadata))
 
-    def _hits(self, rows: list[list[int]], scores: list[list[float]]) -> list[list[Hit]]:
+    def _hits(self, rows: list[list[int]], scores: list[list[float]]) -> list[Hits]:
         """Hits of each query from its row numbers and scores (called under the read lock)."""
         ids, names, metadata = self.rows.ids, self.rows.names, self.rows.metadata
         return [
-            [Hit(ids[r], sc, names[r], metadata[r]) for r, sc in zip(rr, ss, strict=True)]
+            Hits([ids[r] for r in rr], ss, [names[r] for r in rr], [metadata[r] for r in rr])
             for rr, ss in zip(rows, scores, strict=True)
         ]
 
@@ -406,21 +402,17 @@ class FaissBackend:
         self.root = (Path(data_dir) / "collections").resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.ann_threshold = ann_threshold
-        self._lock_file = (self.root / ".lock").open("a+b")
-        try:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.close()
-            raise Unavailable(
-                "the search data folder is in use by another Moorings process; "
-                "use that server (moorings collection --url ...) or stop it"
-            ) from None
+        self._lock = FolderLock(self.root)
         self._stores: dict[str, FaissStore] = {}
         self._guard = threading.Lock()
         self._closed = False
         for path in self.root.iterdir():  # leftovers of a create or drop cut short
             if path.name.startswith((".tmp-", ".trash-")):
                 shutil.rmtree(path, ignore_errors=True)
+
+    def advertise(self, url: str | None) -> None:
+        """Write the REST address at which this process serves the folder into its lock file."""
+        self._lock.advertise(url)
 
     def _folder(self, name: str) -> Path:
         check_collection_name(name)
@@ -487,7 +479,7 @@ class FaissBackend:
                 except OSError:
                     log.exception("could not save the index of collection %s", store.spec.name)
             self._stores.clear()
-        self._lock_file.close()
+        self._lock.close()
 
 
 __all__ = ["FaissBackend", "FaissStore"]

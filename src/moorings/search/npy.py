@@ -9,6 +9,7 @@ dimensions in C order (numpy's ``np.save`` of such an array). Object arrays (pic
 from __future__ import annotations
 
 import ast
+import functools
 import io
 from typing import Any
 
@@ -44,8 +45,7 @@ def read_npy(data: bytes | bytearray, what: str = "the .npy body") -> npt.NDArra
     end = start + header_len
     if len(data) < end:
         raise InvalidArgument(f"{what} ends inside its .npy header")
-    header = _header(data[start:end], "utf-8" if major == 3 else "latin-1", what)
-    dtype, shape = _layout(header, what)
+    dtype, shape = _parsed_header(bytes(data[start:end]), "utf-8" if major == 3 else "latin-1", what)
     count = int(np.prod(shape)) if shape else 1
     expected = count * dtype.itemsize
     if len(data) - end != expected:
@@ -58,7 +58,16 @@ def read_npy(data: bytes | bytearray, what: str = "the .npy body") -> npt.NDArra
     return array
 
 
-def _header(raw: bytes | bytearray, encoding: str, what: str) -> dict[str, Any]:
+@functools.lru_cache(maxsize=128)
+def _parsed_header(
+    raw: bytes, encoding: str, what: str
+) -> tuple[np.dtype[np.floating[Any]], tuple[int, ...]]:
+    """The dtype and shape a header announces. Cached: a client sends the same few headers over and
+    over, and parsing one compiles a Python literal (headers that raise are not cached)."""
+    return _layout(_header(raw, encoding, what), what)
+
+
+def _header(raw: bytes, encoding: str, what: str) -> dict[str, Any]:
     try:
         header = ast.literal_eval(raw.decode(encoding))
     except (UnicodeDecodeError, ValueError, SyntaxError, MemoryError, RecursionError, TypeError):

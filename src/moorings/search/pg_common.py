@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 from moorings.errors import NotFound, Unavailable, first_line
 from moorings.search.checksum import digest
 from moorings.search.filters import Filter
-from moorings.search.postgres import items_table
+from moorings.search.pg_names import items_table
 from moorings.search.types import CollectionSpec, Item, Vectors
 
 F = TypeVar("F", bound=Callable[..., Any])

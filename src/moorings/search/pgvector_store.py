@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from moorings.search.filters import Filter
 from moorings.search.pg_common import COMMON_COLUMNS, PgStoreBase, db_errors, where_clause
-from moorings.search.types import Hit, ItemBatch, Vectors
+from moorings.search.types import Hit, Hits, ItemBatch, Vectors
 
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
@@ -82,13 +82,13 @@ class PgvectorStore(PgStoreBase):
             cur.executemany(query, rows)
 
     @db_errors
-    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
+    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[Hits]:
         where, params = where_clause(flt)
         distance = sql.SQL("{} {} {}").format(self.indexed, sql.SQL(self.operator), self.query_cast)
         query = sql.SQL("SELECT id, name, metadata, {} AS d FROM {} {} ORDER BY d LIMIT %s").format(
             distance, self.table, where
         )
-        out: list[list[Hit]] = []
+        out: list[Hits] = []
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
                 sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(HNSW_EF_SEARCH, 2 * k)))
@@ -102,7 +102,7 @@ class PgvectorStore(PgStoreBase):
                     rows = conn.execute(query, [q, *params, k]).fetchall()
                     conn.execute("SET LOCAL enable_indexscan = on")
                 rows.sort(key=lambda r: r[3])  # relaxed_order may leave small inversions
-                out.append([Hit(r[0], score(self.spec.metric, float(r[3])), r[1], r[2]) for r in rows])
+                out.append(Hits.of(Hit(r[0], score(self.spec.metric, float(r[3])), r[1], r[2]) for r in rows))
         return out
 
     def describe(self) -> dict[str, object]:

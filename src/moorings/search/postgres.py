@@ -19,11 +19,11 @@ from psycopg_pool import ConnectionPool
 from moorings.errors import InvalidArgument, NotFound, Unavailable
 from moorings.search.errors import AlreadyExists
 from moorings.search.names import check_collection_name
+from moorings.search.pg_names import SCHEMA, items_table
 from moorings.search.types import CollectionSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "moorings"
 POOL_MAX = 8
 
 
@@ -136,12 +136,11 @@ class PostgresBackend:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(items_table(int(row[0]))))
             self._stores.pop(name, None)
 
+    def advertise(self, url: str | None) -> None:
+        """Nothing to do: every process reaches the database itself."""
+
     def close(self) -> None:
         self.pool.close()
-
-
-def items_table(number: int) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(f"items_{number}"))
 
 
 def open_postgres(url: str, backend: str = "auto") -> PostgresBackend:

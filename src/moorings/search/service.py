@@ -1,44 +1,35 @@
 """Collections: the protocol-free search API that REST, gRPC, the CLI and the Python API call.
 
-Methods take and return plain JSON-shaped values (dicts, lists) or validated objects; every
-client value is checked here or in :mod:`moorings.search.validate` before a store sees it.
+Methods take and return typed values (:mod:`moorings.search.types`): specs, item batches and
+search requests already checked by :mod:`moorings.search.validate`, and infos, outcomes, items
+and search results. The front ends translate their wire format to and from these
+(:mod:`moorings.search.json_codec` for JSON, ``moorings.grpc.search`` for protobuf).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from moorings.errors import InvalidArgument, MooringsError, NotFound
 from moorings.search import blend as blending
-from moorings.search.filters import parse_filter
 from moorings.search.store import Backend, Store
 from moorings.search.types import (
-    MAX_NAME_CHARS,
+    CollectionInfo,
     CollectionSpec,
+    DeleteOutcome,
     Item,
     ItemBatch,
-    Query,
+    Matched,
     SearchRequest,
     SearchResult,
-    Vectors,
+    UpsertOutcome,
 )
-from moorings.search.validate import (
-    MAX_BATCH,
-    MAX_QUERIES,
-    as_vectors,
-    check_id,
-    check_k,
-    items_from_json,
-    normalise,
-)
-
-OPTION_FIELDS = {"k", "filter", "blend", "include_metadata"}
-SEARCH_FIELDS = {"vector", "id", "name", "queries", *OPTION_FIELDS}
-QUERY_FIELDS = {"vector", "id", "name"}
+from moorings.search.validate import check_id, check_ids
 
 log = logging.getLogger(__name__)
 
@@ -82,204 +73,81 @@ class Collections:
         return self._opened.is_set()
 
     # ---- collections ----------------------------------------------------------------------------
-    def _describe(self, store: Store) -> dict[str, Any]:
-        return {**store.spec.to_json(), "count": store.count(), **store.describe()}
+    @staticmethod
+    def _info(store: Store) -> CollectionInfo:
+        return CollectionInfo(spec=store.spec, count=store.count(), details=store.describe())
 
-    def list_all(self) -> list[dict[str, Any]]:
-        return [spec.to_json() for spec in self.backend.specs()]
+    def list_all(self) -> list[CollectionInfo]:
+        return [CollectionInfo(spec=spec) for spec in self.backend.specs()]
 
-    def create(self, body: Any) -> dict[str, Any]:
-        spec = CollectionSpec.from_json(body)
-        return self._describe(self.backend.create(spec))
+    def create(self, spec: CollectionSpec) -> CollectionInfo:
+        return self._info(self.backend.create(spec))
 
     def store(self, name: str) -> Store:
         return self.backend.open(name)
 
-    def describe(self, name: str) -> dict[str, Any]:
-        return self._describe(self.store(name))
+    def spec(self, name: str) -> CollectionSpec:
+        """The collection's spec (what a front end checks a request's vectors against)."""
+        return self.store(name).spec
 
-    def drop(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str) -> CollectionInfo:
+        return self._info(self.store(name))
+
+    def drop(self, name: str) -> None:
         self.backend.drop(name)
-        return {"dropped": name}
+
+    def advertise(self, url: str | None) -> None:
+        """Say where this process serves the collections over REST (see :mod:`folder_lock`)."""
+        self.backend.advertise(url)
 
     def close(self) -> None:
         self._closed = True
         self.backend.close()
 
     # ---- items -----------------------------------------------------------------------------------
-    def upsert(self, name: str, body: Any) -> dict[str, Any]:
-        store = self.store(name)
-        batch = items_from_json(body, store.spec.dim, store.spec.metric)
-        store.upsert(batch)
-        return {"upserted": len(batch), "count": store.count()}
-
-    def upsert_batch(self, name: str, batch: ItemBatch) -> int:
-        """A batch already checked by :func:`moorings.search.validate.batch_from_arrays`."""
+    def upsert(self, name: str, batch: ItemBatch) -> UpsertOutcome:
+        """A batch checked by :mod:`moorings.search.validate` (against this collection's spec)."""
         store = self.store(name)
         if batch.vectors.shape[1:] != (store.spec.dim,):
             raise InvalidArgument(
                 f"vectors have dimension {batch.vectors.shape[1]}; the collection's is {store.spec.dim}"
             )
         store.upsert(batch)
-        return len(batch)
+        return UpsertOutcome(upserted=len(batch), count=store.count())
 
-    def delete(self, name: str, body: Any) -> dict[str, Any]:
+    def delete(self, name: str, ids: Sequence[Any]) -> DeleteOutcome:
         store = self.store(name)
-        if not isinstance(body, dict) or set(body) != {"ids"} or not isinstance(body["ids"], list):
-            raise InvalidArgument('the body must be {"ids": [id, ...]}')
-        if not body["ids"] or len(body["ids"]) > MAX_BATCH:
-            raise InvalidArgument(f"'ids' must hold 1 to {MAX_BATCH} ids")
-        ids = [check_id(v, f"ids[{n}]") for n, v in enumerate(body["ids"])]
-        return {"deleted": store.delete(list(dict.fromkeys(ids))), "count": store.count()}
+        deleted = store.delete(check_ids(list(ids)))
+        return DeleteOutcome(deleted=deleted, count=store.count())
 
-    def get_item(self, name: str, item_id: str) -> dict[str, Any]:
+    def get_item(self, name: str, item_id: str) -> Item:
         store = self.store(name)
         item = store.get(check_id(item_id, "item id"))
         if item is None:
             raise NotFound(f"collection {name!r} has no item {item_id[:100]!r}")
-        return item.to_json()
+        return item
 
     def checksum(self, name: str) -> str:
         return self.store(name).checksum()
 
     # ---- search ----------------------------------------------------------------------------------
-    def parse_search(self, store: Store, body: Any) -> SearchRequest:
-        if not isinstance(body, dict):
-            raise InvalidArgument("the search body must be a JSON object")
-        unknown = set(body) - SEARCH_FIELDS
-        if unknown:
-            raise InvalidArgument(f"unknown search field(s): {', '.join(sorted(unknown))}")
-        given = [f for f in ("vector", "id", "name", "queries") if f in body]
-        if len(given) != 1:
-            raise InvalidArgument("a search needs exactly one of 'vector', 'id', 'name' or 'queries'")
-        if given[0] == "queries":
-            raw = body["queries"]
-            if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUERIES:
-                raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
-            matrix = self._vector_queries(store, raw)
-            if matrix is not None:
-                return self._request(body, [], matrix, batch=True)
-            queries = [self._query(store, q, f"queries[{n}]") for n, q in enumerate(raw)]
-            return self._request(body, queries, None, batch=True)
-        single = self._query(store, {given[0]: body[given[0]]}, "query")
-        return self._request(body, [single], None, batch=False)
-
-    def parse_vectors(self, store: Store, array: Any, options: Any, what: str) -> SearchRequest:
-        """A search whose queries come as an array (a binary body): shape (dim,) answers as a single
-        search, (n, dim) as a batch; ``options`` (a JSON object or None) may hold k, filter, blend and
-        include_metadata."""
-        options = {} if options is None else options
-        if not isinstance(options, dict):
-            raise InvalidArgument("the search options must be a JSON object")
-        unknown = set(options) - OPTION_FIELDS
-        if unknown:
-            raise InvalidArgument(
-                f"field(s) {', '.join(sorted(unknown))} cannot go with binary queries; the options "
-                f"may hold {', '.join(sorted(OPTION_FIELDS))}"
-            )
-        batch = array.ndim == 2
-        if batch and not 1 <= len(array) <= MAX_QUERIES:
-            raise InvalidArgument(f"{what} must hold 1 to {MAX_QUERIES} queries, got {len(array)}")
-        matrix = normalise(as_vectors(array, store.spec.dim, what), store.spec.metric, f"{what} row")
-        return self._request(options, [], matrix, batch)
-
-    @staticmethod
-    def _request(body: dict[str, Any], queries: list[Query], vectors: Any, batch: bool) -> SearchRequest:
-        include = body.get("include_metadata", True)
-        if not isinstance(include, bool):
-            raise InvalidArgument("'include_metadata' must be true or false")
-        return SearchRequest(
-            queries=queries,
-            vectors=vectors,
-            k=check_k(body.get("k", 10)),
-            filter=parse_filter(body.get("filter")),
-            blend=blending.parse_blend(body.get("blend")),
-            include_metadata=include,
-            batch=batch,
-        )
-
-    @staticmethod
-    def _vector_queries(store: Store, raw: list[Any]) -> Vectors | None:
-        """All queries as one checked matrix when every one is a valid vector of the right length;
-        None otherwise (then the per-query path runs, and names the first bad one)."""
-        dim = store.spec.dim
-        if not all(
-            isinstance(q, dict) and len(q) == 1 and isinstance(v := q.get("vector"), list) and len(v) == dim
-            for q in raw
-        ):
-            return None
-        try:
-            inferred = np.array([q["vector"] for q in raw])  # strings stay strings: no silent parsing
-        except (ValueError, TypeError):
-            return None
-        if inferred.ndim != 2 or inferred.dtype.kind not in "iuf":
-            return None
-        with np.errstate(over="ignore", invalid="ignore"):
-            matrix = inferred.astype(np.float32)
-        if not np.isfinite(matrix).all():
-            return None
-        if store.spec.metric == "cosine" and not (np.linalg.norm(matrix, axis=1) > 0).all():
-            return None
-        return normalise(matrix, store.spec.metric)
-
-    def _query(self, store: Store, raw: Any, where: str) -> Query:
-        if not isinstance(raw, dict) or len(raw) != 1 or not set(raw) <= QUERY_FIELDS:
-            raise InvalidArgument(f"{where} must be an object with one of 'vector', 'id' or 'name'")
-        ((kind, value),) = raw.items()
-        if kind == "vector":
-            if not isinstance(value, list) or not value:
-                raise InvalidArgument(
-                    f"{where}: 'vector' must be a non-empty list of {store.spec.dim} numbers"
-                )
-            if any(isinstance(v, list) for v in value):
-                raise InvalidArgument(f"{where}: 'vector' is one vector; send several in 'queries'")
-            vector = normalise(as_vectors(value, store.spec.dim, f"{where} vector"), store.spec.metric, where)
-            return Query(vector=vector[0])
-        if kind == "id":
-            return Query(item_id=check_id(value, f"{where} id"))
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
-            raise InvalidArgument(
-                f"{where}: 'name' must be a non-empty string of at most {MAX_NAME_CHARS} characters"
-            )
-        return Query(name=value)
-
-    def search(self, name: str, body: Any) -> dict[str, Any]:
-        return self.answer(*self.find(name, body))
-
-    def search_vectors(
-        self, name: str, array: Any, options: Any, what: str = "the queries"
-    ) -> dict[str, Any]:
-        """:meth:`search` for queries sent as an array (see :meth:`parse_vectors`)."""
-        return self.answer(*self.find_vectors(name, array, options, what))
-
-    def find(self, name: str, body: Any) -> tuple[SearchRequest, list[SearchResult]]:
-        """A search body's parsed request and its results (the front ends write the answer)."""
-        store = self.store(name)
-        request = self.parse_search(store, body)
-        return request, self.run(store, request)
-
-    def find_vectors(
-        self, name: str, array: Any, options: Any, what: str
-    ) -> tuple[SearchRequest, list[SearchResult]]:
-        store = self.store(name)
-        request = self.parse_vectors(store, array, options, what)
-        return request, self.run(store, request)
-
-    @staticmethod
-    def answer(request: SearchRequest, results: list[SearchResult]) -> dict[str, Any]:
-        """The JSON answer: ``{"results": [...]}`` for a batch, the one result otherwise."""
-        include = request.include_metadata
-        if request.batch:
-            return {"results": [r.to_json(include) for r in results]}
-        return results[0].to_json(include)
+    def search(self, name: str, request: SearchRequest) -> list[SearchResult]:
+        """One result per query, in order (see :meth:`run`)."""
+        return self.run(self.store(name), request)
 
     def run(self, store: Store, request: SearchRequest) -> list[SearchResult]:
         """Resolve id/name queries to vectors, search them in one call, exclude each query's own item.
 
         Hits keep their metadata; ``request.include_metadata`` is applied when writing the answer."""
-        k, blend = request.k, request.blend
+        k, blend, dim = request.k, request.blend, store.spec.dim
         if request.vectors is not None:
+            if request.vectors.ndim != 2 or request.vectors.shape[1] != dim:
+                raise InvalidArgument(
+                    f"the queries have shape {request.vectors.shape}; this collection's dimension is {dim}"
+                )
             raw = store.search(request.vectors, blending.candidates(k, blend), request.filter)
+            if blend is None:  # the store answered at most k per query: nothing to re-rank or cut
+                return list(map(SearchResult, raw))
             return [SearchResult(hits=blending.apply(hits, blend, k)) for hits in raw]
         vectors = []
         matched: list[Item | None] = []
@@ -298,14 +166,21 @@ class Collections:
             matched.append(item)
             vector = item.vector if item is not None else query.vector
             assert vector is not None
+            if vector.shape != (dim,):
+                raise InvalidArgument(
+                    f"a query vector has dimension {vector.shape}; the collection's is {dim}"
+                )
             vectors.append(vector)
+        if not vectors:
+            raise InvalidArgument("a search needs at least one query")
         fetch = blending.candidates(k, blend) + (1 if any(matched) else 0)
         queries = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
         raw = store.search(queries, fetch, request.filter)
         results = []
         for item, hits in zip(matched, raw, strict=True):
-            if item is not None:
-                hits = [h for h in hits if h.id != item.id]
-            info = None if item is None else {"id": item.id, "name": item.name}
-            results.append(SearchResult(hits=blending.apply(hits, blend, k), matched=info))
+            if item is None:
+                results.append(SearchResult(hits=blending.apply(hits, blend, k)))
+            else:
+                found = blending.apply(hits.without(item.id), blend, k)
+                results.append(SearchResult(hits=found, matched=Matched(item.id, item.name)))
         return results

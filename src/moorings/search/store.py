@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from moorings.search.filters import Filter
-from moorings.search.types import CollectionSpec, Hit, Item, ItemBatch, Vectors
+from moorings.search.types import CollectionSpec, Hits, Item, ItemBatch, Vectors
 
 
 class Store(Protocol):
@@ -29,7 +29,7 @@ class Store(Protocol):
     def find_name(self, text: str) -> Item | None:
         """The item whose name best matches ``text`` (case-insensitive, partial), or None."""
 
-    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[list[Hit]]:
+    def search(self, queries: Vectors, k: int, flt: Filter | None) -> list[Hits]:
         """The k nearest items (with name and metadata) for each query row, nearest first."""
 
     def checksum(self) -> str:
@@ -53,5 +53,9 @@ class Backend(Protocol):
         """An existing collection; raise NotFound if there is none."""
 
     def drop(self, name: str) -> None: ...
+
+    def advertise(self, url: str | None) -> None:
+        """Where this process serves the collections over REST (the embedded store writes it into
+        its folder's lock file, for ``moorings collection``); a shared database ignores it."""
 
     def close(self) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -51,22 +52,30 @@ class CollectionSpec:
         unknown = set(data) - {"name", "dim", "metric", "index", "reduce_to"}
         if unknown:
             raise InvalidArgument(f"unknown collection field(s): {', '.join(sorted(map(str, unknown)))}")
-        name = data.get("name")
+        return CollectionSpec.checked(
+            data.get("name"),
+            data.get("dim"),
+            data.get("metric", "cosine"),
+            data.get("index", "auto"),
+            data.get("reduce_to"),
+        )
+
+    @staticmethod
+    def checked(
+        name: Any, dim: Any, metric: Any = "cosine", index: Any = "auto", reduce_to: Any = None
+    ) -> CollectionSpec:
+        """A spec from values a client gave (any protocol); raise InvalidArgument naming the bad one."""
         if not isinstance(name, str):
             raise InvalidArgument("collection 'name' must be a string")
         check_collection_name(name)
-        dim = data.get("dim")
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIM:
             raise InvalidArgument(f"collection 'dim' must be an integer from 1 to {MAX_DIM}, got {dim!r}")
-        metric = data.get("metric", "cosine")
         if metric not in METRICS:
             raise InvalidArgument(f"collection 'metric' must be one of {', '.join(METRICS)}, got {metric!r}")
-        index = data.get("index", "auto")
         if index not in INDEX_KINDS:
             raise InvalidArgument(
                 f"collection 'index' must be one of {', '.join(INDEX_KINDS)}, got {index!r}"
             )
-        reduce_to = data.get("reduce_to")
         if reduce_to is not None and (
             isinstance(reduce_to, bool) or not isinstance(reduce_to, int) or not 1 <= reduce_to < dim
         ):
@@ -74,6 +83,29 @@ class CollectionSpec:
                 f"'reduce_to' must be an integer from 1 to dim - 1 ({dim - 1}), got {reduce_to!r}"
             )
         return CollectionSpec(name=name, dim=dim, metric=metric, index=index, reduce_to=reduce_to)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """What create, describe and list answer: the spec, and for one collection its size and the
+    backend's own facts (``details``: backend, the index kind in use, rows, ...)."""
+
+    spec: CollectionSpec
+    #: None in a listing (counting every collection would open each one)
+    count: int | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    upserted: int
+    count: int
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    deleted: int
+    count: int
 
 
 @dataclass
@@ -96,30 +128,57 @@ class Item:
     name: str | None = None
     metadata: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "vector": self.vector.tolist(), "metadata": self.metadata}
-
 
 class Hit(NamedTuple):
-    """One neighbour. ``score``: higher is nearer (inner product; for l2 the negated squared distance).
-
-    A named tuple, not a dataclass: a batch search builds thousands of them per request.
-    """
+    """One neighbour. ``score``: higher is nearer (inner product; for l2 the negated squared distance)."""
 
     id: str
     score: float
     name: str | None = None
     metadata: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "score": self.score, "name": self.name, "metadata": self.metadata}
 
+@dataclass(slots=True)
+class Hits:
+    """One query's neighbours, nearest first, as four parallel columns.
 
-def hits_json(hits: list[Hit], include_metadata: bool = True) -> list[dict[str, Any]]:
-    """The hits as JSON objects (one comprehension, no method call per hit: batches hold thousands)."""
-    if include_metadata:
-        return [{"id": i, "score": s, "name": n, "metadata": m} for i, s, n, m in hits]
-    return [{"id": i, "score": s, "name": n, "metadata": None} for i, s, n, _ in hits]
+    Columns, not a list of :class:`Hit`: a batch answer holds thousands of hits, and the stores
+    gather each column at once while the writers read them column by column. Indexing and
+    iteration give :class:`Hit` tuples.
+    """
+
+    ids: list[str]
+    scores: list[float]
+    names: list[str | None]
+    metadata: list[dict[str, Any] | None]
+
+    @staticmethod
+    def of(hits: Iterable[Hit]) -> Hits:
+        rows = list(hits)
+        if not rows:
+            return Hits([], [], [], [])
+        ids, scores, names, metadata = (list(column) for column in zip(*rows, strict=True))
+        return Hits(ids, scores, names, metadata)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return map(Hit, self.ids, self.scores, self.names, self.metadata)
+
+    def __getitem__(self, n: int) -> Hit:
+        return Hit(self.ids[n], self.scores[n], self.names[n], self.metadata[n])
+
+    def head(self, k: int) -> Hits:
+        if len(self.ids) <= k:
+            return self
+        return Hits(self.ids[:k], self.scores[:k], self.names[:k], self.metadata[:k])
+
+    def without(self, item_id: str) -> Hits:
+        """These hits less the item ``item_id`` (a query by item is not its own neighbour)."""
+        if item_id not in self.ids:
+            return self
+        return Hits.of(h for h in self if h.id != item_id)
 
 
 @dataclass(frozen=True)
@@ -151,14 +210,15 @@ class SearchRequest:
     batch: bool = False  # answer as a list of result lists (``queries`` in the body)
 
 
+class Matched(NamedTuple):
+    """The item a query by id or by name resolved to."""
+
+    id: str
+    name: str | None
+
+
 @dataclass
 class SearchResult:
-    hits: list[Hit]
-    #: what the query resolved to when it was by id or name (the matched item's id and name)
-    matched: dict[str, Any] | None = field(default=None)
-
-    def to_json(self, include_metadata: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {"hits": hits_json(self.hits, include_metadata)}
-        if self.matched is not None:
-            out["matched"] = self.matched
-        return out
+    hits: Hits
+    #: what the query resolved to when it was by id or name
+    matched: Matched | None = field(default=None)

@@ -1,7 +1,8 @@
-"""Checks on everything a client sends: vectors, ids, names, metadata, search bodies.
+"""Checks on everything a client sends: vectors, ids, names, metadata, queries.
 
-Every check raises :class:`InvalidArgument` whose message names the field and the item; nothing
-invalid reaches a store.
+The checks take values, whatever protocol carried them (the JSON codec, the gRPC service and the
+Python API all call them). Every check raises :class:`InvalidArgument` whose message names the
+field and the item; nothing invalid reaches a store.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from typing import Any
 import numpy as np
 
 from moorings.errors import InvalidArgument
-from moorings.search.types import MAX_ID_CHARS, MAX_K, MAX_NAME_CHARS, ItemBatch, Metric, Vectors
+from moorings.search.types import (
+    MAX_ID_CHARS,
+    MAX_K,
+    MAX_NAME_CHARS,
+    CollectionSpec,
+    ItemBatch,
+    Metric,
+    Query,
+    Vectors,
+)
 
 MAX_BATCH = 100_000
 MAX_QUERIES = 10_000
@@ -115,45 +125,6 @@ def unique_ids(ids: list[str]) -> None:
         raise InvalidArgument(f"id {dup!r} appears more than once in the batch")
 
 
-def items_from_json(body: Any, dim: int, metric: Metric) -> ItemBatch:
-    """``{"items": [{"id", "vector", "name"?, "metadata"?}, ...]}`` → a validated batch."""
-    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        raise InvalidArgument("the body must be a JSON object with 'items': a list of items")
-    unknown = set(body) - {"items"}
-    if unknown:
-        raise InvalidArgument(f"unknown field(s) in the body: {', '.join(sorted(unknown))}")
-    raw = body["items"]
-    if not raw:
-        raise InvalidArgument("'items' is empty")
-    if len(raw) > MAX_BATCH:
-        raise InvalidArgument(f"{len(raw)} items in one batch; the limit is {MAX_BATCH}")
-    ids: list[str] = []
-    vectors: list[Any] = []
-    names: list[str | None] = []
-    metadata: list[dict[str, Any] | None] = []
-    for n, item in enumerate(raw):
-        where = f"items[{n}]"
-        if not isinstance(item, dict):
-            raise InvalidArgument(f"{where} must be an object with 'id' and 'vector'")
-        extra = set(item) - {"id", "vector", "name", "metadata"}
-        if extra:
-            raise InvalidArgument(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
-        if "id" not in item or "vector" not in item:
-            raise InvalidArgument(f"{where} needs 'id' and 'vector'")
-        ids.append(check_id(item["id"], where))
-        vector = item["vector"]
-        if not isinstance(vector, list) or not vector:
-            raise InvalidArgument(f"{where}: 'vector' must be a non-empty list of {dim} numbers")
-        if len(vector) != dim:
-            raise InvalidArgument(f"{where}: 'vector' has dimension {len(vector)}; the collection's is {dim}")
-        vectors.append(vector)
-        names.append(check_name(item.get("name"), where))
-        metadata.append(check_metadata(item.get("metadata"), where))
-    unique_ids(ids)
-    array = normalise(as_vectors(vectors, dim, "items vector"), metric, "items vector")
-    return ItemBatch(ids=ids, vectors=array, names=names, metadata=metadata)
-
-
 def batch_from_arrays(
     ids: list[Any],
     vectors: Any,
@@ -177,3 +148,41 @@ def batch_from_arrays(
     if len(names_out) != len(checked) or len(meta_out) != len(checked):
         raise InvalidArgument("names and metadata must have one entry per id")
     return ItemBatch(ids=checked, vectors=array, names=names_out, metadata=meta_out)
+
+
+def vector_query(values: Any, spec: CollectionSpec, where: str) -> Query:
+    """A query by one vector (a list of numbers), checked and normalised for the collection."""
+    if not isinstance(values, list) or not values:
+        raise InvalidArgument(f"{where}: 'vector' must be a non-empty list of {spec.dim} numbers")
+    if any(isinstance(v, list) for v in values):
+        raise InvalidArgument(f"{where}: 'vector' is one vector; send several in 'queries'")
+    vector = normalise(as_vectors(values, spec.dim, f"{where} vector"), spec.metric, where)
+    return Query(vector=vector[0])
+
+
+def id_query(value: Any, where: str) -> Query:
+    return Query(item_id=check_id(value, f"{where} id"))
+
+
+def name_query(value: Any, where: str) -> Query:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
+        raise InvalidArgument(
+            f"{where}: 'name' must be a non-empty string of at most {MAX_NAME_CHARS} characters"
+        )
+    return Query(name=value)
+
+
+def query_matrix(array: Any, spec: CollectionSpec, what: str) -> tuple[Vectors, bool]:
+    """Queries sent as one array: (dim,) is a single search, (n, dim) a batch. Returns the checked,
+    normalised (n, dim) matrix and whether it answers as a batch."""
+    batch = array.ndim == 2
+    if batch and not 1 <= len(array) <= MAX_QUERIES:
+        raise InvalidArgument(f"{what} must hold 1 to {MAX_QUERIES} queries, got {len(array)}")
+    return normalise(as_vectors(array, spec.dim, what), spec.metric, f"{what} row"), batch
+
+
+def check_ids(ids: list[Any]) -> list[str]:
+    """Ids to delete: 1 to MAX_BATCH of them, each checked, duplicates dropped (first kept)."""
+    if not ids or len(ids) > MAX_BATCH:
+        raise InvalidArgument(f"'ids' must hold 1 to {MAX_BATCH} ids")
+    return list(dict.fromkeys(check_id(v, f"ids[{n}]") for n, v in enumerate(ids)))

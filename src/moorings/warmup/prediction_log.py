@@ -6,14 +6,15 @@ protos, each holding one predict, classify, regress or multi-inference request
 loading whatever model name and version their ``model_spec`` says; the
 signature name and output filter are used.
 
-The message classes are those of the ``tensorflow-serving-api`` package,
-imported only when a version has this file (a SavedModel, so TensorFlow is
-loaded already).
+The ``PredictionLog`` class is built from the descriptors of the installed
+``tensorflow-serving-api`` and ``tensorflow`` packages without importing
+TensorFlow (:mod:`moorings.protos.installed`), the first time a version has
+this file.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from moorings.errors import InvalidArgument, MooringsError
@@ -29,18 +30,12 @@ FOLDER = "assets.extra"
 def calls(data: bytes, ref: ModelRef, limit: int) -> list[Call]:
     """The replays of a warm-up file's bytes; InvalidArgument names the bad record."""
     framed = list(tfrecord.records(data, limit, f"{FOLDER}/{FILE_NAME}"))
-    try:
-        from tensorflow_serving.apis import prediction_log_pb2
-    except ImportError:
-        raise InvalidArgument(
-            f"{FOLDER}/{FILE_NAME} needs the tensorflow-serving-api package to be read; "
-            "pip install 'moorings[tensorflow]'"
-        ) from None
+    prediction_log_class = _prediction_log_class()
     result: list[Call] = []
     for index, record in enumerate(framed):
         where = f"{FILE_NAME} record {index}"
         try:
-            log = prediction_log_pb2.PredictionLog.FromString(record)
+            log = prediction_log_class.FromString(record)
         except Exception:  # protobuf's DecodeError
             raise InvalidArgument(f"{where} is not a PredictionLog") from None
         try:
@@ -48,6 +43,21 @@ def calls(data: bytes, ref: ModelRef, limit: int) -> list[Call]:
         except MooringsError as exc:
             raise InvalidArgument(f"{where}: {exc.message}") from None
     return result
+
+
+@cache
+def _prediction_log_class() -> Any:
+    from moorings.protos.generated import MessageModule
+    from moorings.protos.installed import MissingDescriptors, load_pool
+
+    try:
+        pool = load_pool(["tensorflow_serving.apis.prediction_log_pb2"])
+    except MissingDescriptors:
+        raise InvalidArgument(
+            f"{FOLDER}/{FILE_NAME} is read with the messages of the tensorflow-serving-api package, "
+            "which is not installed; pip install 'moorings[tensorflow]'"
+        ) from None
+    return MessageModule(pool, "tensorflow_serving/apis/prediction_log.proto").PredictionLog
 
 
 def _calls(log: Any, ref: ModelRef, where: str) -> list[Call]:

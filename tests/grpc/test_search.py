@@ -12,10 +12,10 @@ import grpc
 import numpy as np
 import pytest
 
+from moorings.grpc.search import registration
 from moorings.protos import search_pb2 as pb
 from moorings.protos import search_pb2_grpc as pb_grpc
 from moorings.search.faiss_store import FaissBackend
-from moorings.search.grpc_service import registration
 from moorings.search.service import Collections
 from tests.support.server import free_port
 
