@@ -22,6 +22,7 @@ batcher. Nothing here blocks the event loop except the batcher's inline path
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -32,7 +33,7 @@ from moorings.batching.batcher import common_rows
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
-from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
+from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
 from moorings.requests import (
     ClassifyOutcome,
     ExamplesRequest,
@@ -122,7 +123,9 @@ class DataPlane:
 
     async def classify_on(self, servable: Servable, request: ExamplesRequest) -> ClassifyOutcome:
         signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
-        result = await self._off_loop(servable.classify, signature, request.examples)
+        result = await self._off_loop(
+            _unless_expired(servable.classify, request.deadline), signature, request.examples
+        )
         return ClassifyOutcome(servable.id, signature, result)
 
     async def regress(self, request: ExamplesRequest) -> RegressOutcome:
@@ -131,7 +134,9 @@ class DataPlane:
 
     async def regress_on(self, servable: Servable, request: ExamplesRequest) -> RegressOutcome:
         signature = _pick(servable, request.signature_name, REGRESS_METHOD)
-        values = await self._off_loop(servable.regress, signature, request.examples)
+        values = await self._off_loop(
+            _unless_expired(servable.regress, request.deadline), signature, request.examples
+        )
         return RegressOutcome(servable.id, signature, values)
 
     async def _run_signature(
@@ -141,7 +146,8 @@ class DataPlane:
         rows = common_rows(inputs)
         waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
         if waiter is None:
-            outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
+            predict = _unless_expired(servable.predict, deadline)
+            outputs: Tensors = await self._off_loop(predict, signature, inputs)
         else:
             outputs = await _model_call(waiter)
         if all(type(v) is np.ndarray for v in outputs.values()):
@@ -167,6 +173,19 @@ def _pick(servable: Servable, name: str | None, method: str) -> Signature:
     if len(matching) == 1:
         return matching[0]
     return servable.signature(DEFAULT_SIGNATURE)
+
+
+def _unless_expired(fn: Callable[..., T], deadline: float | None) -> Callable[..., T]:
+    """``fn``, refusing to start once ``deadline`` (``time.monotonic()``) has passed (as the batcher does)."""
+    if deadline is None:
+        return fn
+
+    def run(*args: Any) -> T:
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded("the request's deadline passed while it waited for the model")
+        return fn(*args)
+
+    return run
 
 
 async def _model_call(call: Awaitable[T]) -> T:
