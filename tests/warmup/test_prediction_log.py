@@ -107,3 +107,21 @@ def test_a_prediction_log_the_model_refuses_fails_the_load_and_the_old_version_s
         assert "warm-up failed at tf_serving_warmup_requests record 0: input 'x'" in (states[2][1] or "")
     finally:
         server.close()
+
+
+def test_a_log_kind_warmup_cannot_replay_fails_the_load(tf_models: Path, tmp_path: Path) -> None:
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    server = Server(tmp_path / "repo")
+    try:
+        folder = tmp_path / "repo" / "mlp" / "1"
+        shutil.copytree(tf_models / "examples", folder)
+        log = prediction_log_pb2.PredictionLog()
+        log.session_run_log.SetInParent()
+        write_warmup(folder, [*prediction_logs(np.ones((1, 2), np.float32)), log.SerializeToString()])
+        server.poll()
+        ((state, error),) = server.states().values()
+        assert state is VersionState.END
+        assert "record 4: holds a session_run_log log; warm-up replays predict" in (error or "")
+    finally:
+        server.close()
