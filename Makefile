@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt src/moorings/codecs/_jsonnum.c
+$(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt src/moorings/codecs/_jsonnum.c src/moorings/codecs/_pow5_128.h
 	@echo "Installing Moorings and its test tools into $(VENV) (a few minutes the first time)..."
 	$(QUIET_BUILD) $(BIN)/python -m pip install --progress-bar off -c requirements/constraints.txt -e ".[all,dev]" \
 		| grep --line-buffered -E '^(Collecting|Successfully|ERROR)'

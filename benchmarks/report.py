@@ -163,6 +163,19 @@ def goals(s: Summary) -> list[str]:
             f"{fmt(ratio, 2)}x ({fmt(pr)} req/s)",
             ratio >= factor if ratio == ratio else None,
         )
+    # the headline MLP rows send float32 tolist() numbers (bodies.py); -4dp rows the 4-decimal ones
+    fastapi = s.rps(m, "fastapi", 32)
+    for proto, name, factor in (("TFS JSON", ours, 3), ("V2 JSON", "moorings-v2-json-batched", 2.5)):
+        ratio = s.rps(m, name, 32) / fastapi if fastapi == fastapi and fastapi else float("nan")
+        add(f"float32 tolist() bodies, c=32: {proto} ≥ {factor}x fastapi",
+            f"{fmt(ratio, 2)}x at {fmt(s.cpu_us(m, name, 32))} µs server CPU",
+            ratio >= factor if ratio == ratio else None)  # fmt: skip
+    add("… TFS JSON server CPU ≤ 100 µs per request", f"{fmt(cpu)} µs", cpu <= 100)
+    for name in (ours, "moorings-v2-json-batched"):
+        short = f"{name}-4dp"
+        if (m, short, 32) in s.cells:
+            add(f"(for scale) 4-decimal bodies, {short}, c=32",
+                f"{fmt(s.rps(m, short, 32))} req/s at {fmt(s.cpu_us(m, short, 32))} µs", "—")  # fmt: skip
     uvicorn = "moorings-tfs-rows-batched-uvicorn"
     ur, ucpu = s.rps(m, uvicorn, 32), s.cpu_us(m, uvicorn, 32)
     if ur == ur:

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,23 @@ def peers(model: str, onnx_file: Path, peer_body: str, v2_body: str) -> list[Ser
     return [s for s in (fastapi, mlserver, litserve) if Path(s.command[0]).exists()]
 
 
+#: the MLP's JSON bodies whose numbers come in other spellings (bodies.py: NAME-4dp, NAME-f64)
+MLP_JSON_BODIES = ("mlp-rows", "mlp-columns", "mlp-v2", "mlp-peer")
+
+
+def other_numbers(mlp: list[Server], spelling: str) -> list[Server]:
+    """The MLP's JSON routes (batched Moorings on its own front end, and every peer) again, sending the
+    bodies whose numbers are spelled ``spelling`` (bodies.py), named NAME-SPELLING: a secondary row
+    beside the headline one, which sends float32 ``tolist()`` numbers."""
+    return [
+        replace(s, name=f"{s.name}-{spelling}", body=f"{s.body}-{spelling}")
+        for s in mlp
+        if s.body in MLP_JSON_BODIES
+        and s.grpc is None
+        and (s.server != "moorings" or (s.batching and not s.name.endswith("-uvicorn")))
+    ]
+
+
 def configurations(only: set[str], quick: bool) -> list[Server]:
     out: list[Server] = []
     mlp_path, tf_path, eff_path = (
@@ -147,19 +164,25 @@ def configurations(only: set[str], quick: bool) -> list[Server]:
         "/v1/models/mlp-tf:predict",
         "/v1/models/effnet:predict",
     )
-    if "mlp" in only:
+    if only & {"mlp", "mlp-4dp", "mlp-f64"}:
+        mlp: list[Server] = []
         for batching in (True, False):
-            out.append(moorings("mlp", "tfs-rows", batching, "mlp-rows", mlp_path))
+            mlp.append(moorings("mlp", "tfs-rows", batching, "mlp-rows", mlp_path))
         # the same server with uvicorn as its REST front end: what Moorings' own HTTP server buys
-        out.append(moorings("mlp", "tfs-rows", True, "mlp-rows", mlp_path, http_server="uvicorn"))
-        out.append(moorings("mlp", "tfs-columns", True, "mlp-columns", mlp_path))
-        out.append(moorings("mlp", "v2-json", True, "mlp-v2", "/v2/models/mlp/infer"))
-        out.append(moorings("mlp", "v2-binary", True, "mlp-v2-binary", "/v2/models/mlp/infer"))
+        mlp.append(moorings("mlp", "tfs-rows", True, "mlp-rows", mlp_path, http_server="uvicorn"))
+        mlp.append(moorings("mlp", "tfs-columns", True, "mlp-columns", mlp_path))
+        mlp.append(moorings("mlp", "v2-json", True, "mlp-v2", "/v2/models/mlp/infer"))
+        mlp.append(moorings("mlp", "v2-binary", True, "mlp-v2-binary", "/v2/models/mlp/infer"))
         for grpc_server in ("", "moorings"):  # grpcio's front end, then Moorings' own HTTP/2 one
             grpc = moorings("mlp", "grpc", True, "mlp-rows", mlp_path, grpc_server=grpc_server)
             grpc.grpc = ("mlp", "x", "1x784")
-            out.append(grpc)
-        out += peers("mlp", model_dir("mlp") / "model.onnx", "mlp-peer", "mlp-v2")
+            mlp.append(grpc)
+        mlp += peers("mlp", model_dir("mlp") / "model.onnx", "mlp-peer", "mlp-v2")
+        if "mlp" in only:
+            out += mlp
+        for spelling in ("4dp", "f64"):
+            if f"mlp-{spelling}" in only:
+                out += other_numbers(mlp, spelling)
     if "mlp-2cores" in only:
         two = moorings("mlp", "tfs-rows", True, "mlp-rows", mlp_path, workers=2)
         two.cpus, two.client_cpus = "0,1", "0,1"
@@ -365,7 +388,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--concurrency", default="1,8,32,64")
-    parser.add_argument("--only", default="mlp,mlp-2cores,mlp-tf,effnet")
+    parser.add_argument("--only", default="mlp,mlp-4dp,mlp-f64,mlp-2cores,mlp-tf,effnet")
     parser.add_argument("--server-cpus", default="0")
     parser.add_argument("--client-cpus", default="1")
     parser.add_argument(

@@ -227,3 +227,35 @@ def test_the_model_list(app: RestApp) -> None:
     assert [v["version"] for v in models["mlp"]["model_version_status"]] == ["2", "1"]
     assert models["mlp"]["model_version_status"][0]["state"] == "AVAILABLE"
     assert call(app, "POST", "/v1/models", json={}).status == 405
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # issue 20 #8 and #9, the same bytes
+        (b'{"inputs": {"x\n": [[1,2]]}}', "malformed JSON in the request body"),
+        (b'{"instances": [[1, true]]}', "input 'x': expected float32 values, got a boolean at [0, 1]"),
+        (
+            b'{"instances": [[3.5e38, 1]]}',
+            "input 'x': the value 3.5e+38 at [0, 0] is out of range for float32",
+        ),
+        (b'{"instances": [[1, 2, 3, true]]}', "got a boolean at [0, 3]"),
+        (b'{"instances": [[1, 2, -3.5e38, 4]]}', "the value -3.5e+38 at [0, 2] is out of range for float32"),
+        (
+            b'{"signature_name": "serving_default", "instances": [[1, 2, 3, 4e39]]}',
+            "the value 4e+39 at [0, 3]",
+        ),
+    ],
+)
+def test_numbers_that_would_be_read_wrong_are_400s(app: RestApp, body: bytes, message: str) -> None:
+    r = call(app, "POST", "/v1/models/mlp:predict", content=body)
+    assert r.status == 400, r.json()
+    assert message in r.json()["error"]
+
+
+def test_null_in_an_instance_is_named_where_it_is(app: RestApp) -> None:
+    r = post(app, "/v1/models/mlp:predict", {"instances": [[None, 0.0, 0.0, 0.0]]})
+    assert r.status == 400
+    assert "expected float32 values, got null at [0, 0]" in r.json()["error"]
+    r = post(app, "/v1/models/mlp:predict", {"instances": [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, "x", 4.0]]})
+    assert r.status == 400 and "got strings: 'x' at [1, 2]" in r.json()["error"]

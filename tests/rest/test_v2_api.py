@@ -264,3 +264,17 @@ def test_the_classification_extension_is_refused_not_ignored(app: RestApp) -> No
     response = infer_json(app, "/v2/models/mlp/infer", body)
     assert response.status_code == 400
     assert "classification extension is not served" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[1, 2, 3, true]", "input 'x': expected float32 values, got a boolean at [3]"),
+        (b"[[1, 2], [3.5e38, 4]]", "input 'x': the value 3.5e+38 at [1, 0] is out of range for float32"),
+    ],
+)
+def test_numbers_that_would_be_read_wrong_are_400s(app: RestApp, data: bytes, message: str) -> None:
+    body = b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": %s}]}' % data
+    r = request(app, "POST", "/v2/models/mlp/infer", body)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]

@@ -1,21 +1,22 @@
 """Tensor request bodies whose big numeric arrays skip per-value Python objects.
 
 ``{"instances": [[0.1, 0.2, ...], ...]}`` parsed by orjson costs one Python
-float per value and then numpy's type discovery over them: ~50 µs for a
-784-float row here, most of a small model's request. When the body *starts*
-with ``"instances"`` or ``"inputs"`` holding a rectangular array of plain
-numbers, the C helper ``_jsonnum`` reads that array straight into a float64
-buffer (~9 µs) and orjson parses only the rest of the body. The columnar form
+float per value and then numpy's type discovery over them, most of a small
+model's request (benchmarks/number_reader.py measures it). When the body
+*starts* with ``"instances"`` or ``"inputs"`` holding a rectangular array of
+plain numbers, the C helper ``_jsonnum`` reads that array straight into a
+float64 buffer and orjson parses only the rest of the body. The columnar form
 with named inputs, ``{"inputs": {"x": [...], "y": [...]}}``, gets the same
-treatment for each input. Every other body (strings, booleans, objects, ragged
-rows, other key orders, a missing or unbuilt helper) takes the general path
-(orjson), unchanged, so results and error messages do not depend on which path
-ran. KServe V2 JSON requests get the same
-treatment for every input's ``"data": [...]`` (``parse_v2_data_arrays``).
+treatment for each input. KServe V2 JSON requests get it for every input's
+``"data": [...]`` (``parse_v2_data_arrays``). Every other body (strings,
+booleans, objects, ragged rows, other key orders, a missing or unbuilt helper)
+takes the general path (orjson), unchanged, so results and error messages do
+not depend on which path ran: the fast path accepts a body only when orjson
+accepts it too.
 
 Values are exact: decimal to float64 conversion is correctly rounded (as
-orjson's), and integers that a float64 cannot hold exactly are left to the
-general path.
+orjson's) whatever the number of digits, and integers that a float64 cannot
+hold exactly are left to the general path.
 """
 
 from __future__ import annotations
@@ -34,14 +35,29 @@ except ImportError:  # built without a C compiler: the general path only
 
 #: the body's first member: ``instances`` or ``inputs``, opening an array (or, for ``inputs``, an object)
 _LEADING = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(instances|inputs)"[ \t\r\n]*:[ \t\r\n]*([\[{])')
-#: one member of the named inputs: a plain name (no escapes) whose value is an array
-_MEMBER = re.compile(rb'[ \t\r\n]*"([^"\\]*)"[ \t\r\n]*:[ \t\r\n]*\[')
+#: one member of the named inputs: a plain name (no escapes, and no control character, which JSON
+#: forbids raw inside a string) whose value is an array
+_MEMBER = re.compile(rb'[ \t\r\n]*"([^"\\\x00-\x1f]*)"[ \t\r\n]*:[ \t\r\n]*\[')
 _NEXT = re.compile(rb"[ \t\r\n]*([,}])")
 _WS = b" \t\r\n"
 
 
 def available() -> bool:
     return _jsonnum is not None
+
+
+def first_bool(value: list[Any]) -> tuple[int, ...] | None:
+    """The index path of the first boolean in a nested list of parsed JSON (depth first), or None."""
+    if _jsonnum is not None:
+        return _jsonnum.find_bool(value)
+    for i, item in enumerate(value):
+        if type(item) is bool:
+            return (i,)
+        if type(item) is list:
+            inner = first_bool(item)
+            if inner is not None:
+                return (i, *inner)
+    return None
 
 
 def parse_leading_array(body: bytes | bytearray) -> dict[str, Any] | None:

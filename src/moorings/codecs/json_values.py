@@ -13,15 +13,21 @@ from typing import Any
 
 import numpy as np
 
+from moorings.codecs.json_fast import first_bool
 from moorings.codecs.shapes import MAX_DIMS
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
 
 
 def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
-    """Convert a (nested) JSON value into an array of ``dtype``; ``where`` names it in errors."""
+    """Convert a (nested) JSON value into an array of ``dtype``; ``where`` names it in errors.
+
+    Refused (InvalidArgument naming ``where`` and the element): booleans among
+    numbers, non-integers or out-of-range values for an integer dtype, and
+    finite values that overflow a float dtype (3.5e38 in float32 would be inf).
+    """
     if type(value) is np.ndarray and value.dtype.kind == "f" and value.size and dtype.numpy.kind == "f":
-        return value.astype(dtype.numpy, copy=False)  # numbers read straight into an array (json_fast)
+        return _to_float(value, dtype, where)  # numbers read straight into an array (json_fast)
     if dtype.is_string:
         if isinstance(value, np.ndarray) and value.dtype.kind != "O":
             raise InvalidArgument(f'{where}: expected strings or {{"b64": ...}} objects, got numbers')
@@ -36,6 +42,10 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
         raise InvalidArgument(f"{where} is ragged: every row must have the same shape") from None
     kind = array.dtype.kind
     if kind in "OUS":
+        odd = _first_not_a_number(value, ())
+        if odd is not None:
+            at, item = odd
+            raise InvalidArgument(f"{where}: expected {dtype.name} values, got {_kind_of(item)}{_at(at)}")
         if kind == "O" and _has_nested_lists(value):
             raise InvalidArgument(f"{where} is ragged: every row must have the same shape")
         raise InvalidArgument(f"{where}: expected {dtype.name} values, got strings or objects")
@@ -47,12 +57,21 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
         return array
     if kind == "b":
         raise InvalidArgument(f"{where}: expected {dtype.name} values, got booleans")
+    if type(value) is list and kind in "iuf":  # numpy reads true as 1 among numbers
+        found = first_bool(value)
+        if found is not None:
+            raise InvalidArgument(f"{where}: expected {dtype.name} values, got a boolean at {list(found)}")
     if dtype.is_integer:
         if kind == "f" and not (np.all(np.isfinite(array)) and np.all(np.mod(array, 1) == 0)):
             raise InvalidArgument(f"{where}: expected {dtype.name} values, got non-integers")
         info = np.iinfo(dtype.numpy)  # type: ignore[type-var]
         if array.min() < info.min or array.max() > info.max:
-            raise InvalidArgument(f"{where}: a value is out of range for {dtype.name}")
+            at = _first_index((array < info.min) | (array > info.max))
+            raise InvalidArgument(
+                f"{where}: the value {_shown(array[at])}{_at(at)} is out of range for {dtype.name}"
+            )
+    if dtype.is_float:
+        return _to_float(array, dtype, where)
     return array.astype(dtype.numpy, copy=False)
 
 
@@ -63,6 +82,65 @@ def _depth(value: Any) -> int:
         depth += 1
         value = value[0] if value else None
     return depth
+
+
+#: the smallest magnitude that rounds to infinity in each float dtype narrower than float64
+#: (the largest finite value plus half its spacing: that tie rounds away, to the even infinity)
+_OVERFLOW = {np.dtype(np.float32): 2.0**128 - 2.0**103, np.dtype(np.float16): 65520.0}
+
+
+def _to_float(array: np.ndarray, dtype: DType, where: str) -> np.ndarray:
+    """``array`` as the float ``dtype``; a (finite) value that would become infinite there is refused."""
+    limit = _OVERFLOW.get(dtype.numpy)
+    if limit is not None and array.size:
+        flat = array.reshape(-1)
+        if np.maximum.reduce(flat) >= limit or np.minimum.reduce(flat) <= -limit:
+            at = _first_index(np.abs(array) >= limit)
+            raise InvalidArgument(
+                f"{where}: the value {_shown(array[at])}{_at(at)} is out of range for {dtype.name}"
+            )
+    return array.astype(dtype.numpy, copy=False)
+
+
+def _shown(value: Any) -> str:
+    """A number for an error message: 300 rather than 300.0 (the fast path reads every number as a float)."""
+    number = value.item()
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return repr(number)
+
+
+def _at(index: tuple[int, ...]) -> str:
+    """Where an element sits, for an error message (nothing for a scalar)."""
+    return f" at {list(index)}" if index else ""
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of the first true element of a boolean array."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _first_not_a_number(value: Any, at: tuple[int, ...]) -> tuple[tuple[int, ...], Any] | None:
+    """Where the first value that is neither a number nor a list sits, and that value; None if none."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_not_a_number(item, (*at, i))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, int | float):  # bool is an int: booleans are refused elsewhere, by name
+        return None
+    return at, value
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"strings: {value[:40]!r}"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _has_nested_lists(value: Any) -> bool:

@@ -148,6 +148,8 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._head_size = 0
         self._body_size = 0
         self._chunks = 0
+        #: the body length a Content-Length declared (-1: none, or a transfer coding)
+        self._declared = -1
         self._reading = False
         self._started = 0.0
         self._reject: tuple[int, str] | None = None
@@ -232,7 +234,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         So one read of many small pipelined requests makes at most a slice's worth of them at once.
         """
         while start < end:
-            stop = min(end, start + PARSE_SLICE)
+            # inside a body of known length the bytes make no new request: parse that body at once
+            body_left = self._declared - self._body_size if self._reading and self._declared > 0 else 0
+            stop = min(end, start + max(PARSE_SLICE, body_left))
             if not self._parse(start, stop, end):
                 return
             start = stop
@@ -285,6 +289,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._head_size = 0
         self._body_size = 0
         self._chunks = 0
+        self._declared = -1
         self._reading = True
         self._started = self._last_active
 
@@ -320,6 +325,8 @@ class HttpConnection(asyncio.BufferedProtocol):
                 expect_continue = True
             elif name in (b"transfer-encoding", b"upgrade"):
                 plain = False
+        if plain:
+            self._declared = length
         if expect_continue and self._transport is not None:
             self._transport.write(wire.CONTINUE)
         # CONNECT and upgrades end at their head for the parser: so they must here
