@@ -54,11 +54,12 @@ class RestApp:
         self.cors = CorsPolicy(cors_origins) if cors_origins else None
         #: seconds; a REST request's deadline when it names none (0: none), see rest/deadline.py
         self.request_timeout = request_timeout
+        #: answer one request; errors become their HTTP status with ``{"error": ...}`` (with CORS
+        #: allowed, the answer also carries its headers; without, no extra step per request)
+        self.handle = self._answer if self.cors is None else self._answer_with_cors
 
-    async def handle(self, request: Request) -> Answer:
-        """Answer one request; errors become their HTTP status with ``{"error": ...}``."""
-        if self.cors is None:
-            return await self._answer(request)
+    async def _answer_with_cors(self, request: Request) -> Answer:
+        assert self.cors is not None
         preflight = self.cors.preflight(request)
         if preflight is not None:
             return preflight

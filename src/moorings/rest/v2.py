@@ -12,6 +12,7 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 from __future__ import annotations
 
 from functools import lru_cache, partial
+from typing import NamedTuple
 
 from moorings.codecs import v2_binary, v2_json, v2_metadata
 from moorings.codecs.v2_json import V2Request
@@ -32,23 +33,29 @@ def wants(segments: list[str]) -> bool:
     return segments[2:] in ([], [""]) or segments[2] == "models"
 
 
+class V2Route(NamedTuple):
+    #: "server", "model", "ready", "infer", or "" when there is no such route
+    what: str
+    model: ModelRef | None
+
+
 @lru_cache(maxsize=4096)
-def _route(parts: tuple[str, ...]) -> tuple[str, ModelRef | None]:
+def _route(parts: tuple[str, ...]) -> V2Route:
     """(what, model) for the path segments after ``/v2``; what is "server", "model", "ready",
     "infer", or "" when there is no such route. Cached: a route depends on the path alone (bad
     model names raise, and are not cached)."""
     if parts[-1:] == ("",):
         parts = tuple(p for p in parts if p)
     if not parts:
-        return "server", None
+        return V2Route("server", None)
     if parts[0] != "models" or len(parts) < 2:
-        return "", None
+        return V2Route("", None)
     name, rest = parts[1], parts[2:]
     version = ""
     if rest[:1] == ("versions",) and len(rest) >= 2:
         version, rest = rest[1], rest[2:]
     what = {(): "model", ("ready",): "ready", ("infer",): "infer"}.get(rest, "")
-    return what, v2_metadata.model_ref(name, version) if what else None
+    return V2Route(what, v2_metadata.model_ref(name, version) if what else None)
 
 
 async def handle(

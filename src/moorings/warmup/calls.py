@@ -24,7 +24,7 @@ class Call:
 def predict_call(request: PredictRequest, where: str) -> Call:
     async def run(dataplane: DataPlane, servable: Servable, deadline: float) -> Any:
         request.deadline = deadline
-        return await dataplane.predict_on(servable, request)
+        return await dataplane.predict(request, servable)
 
     return Call(where, run)
 
@@ -32,7 +32,7 @@ def predict_call(request: PredictRequest, where: str) -> Call:
 def classify_call(request: ExamplesRequest, where: str) -> Call:
     async def run(dataplane: DataPlane, servable: Servable, deadline: float) -> Any:
         request.deadline = deadline
-        return await dataplane.classify_on(servable, request)
+        return await dataplane.classify(request, servable)
 
     return Call(where, run)
 
@@ -40,6 +40,6 @@ def classify_call(request: ExamplesRequest, where: str) -> Call:
 def regress_call(request: ExamplesRequest, where: str) -> Call:
     async def run(dataplane: DataPlane, servable: Servable, deadline: float) -> Any:
         request.deadline = deadline
-        return await dataplane.regress_on(servable, request)
+        return await dataplane.regress(request, servable)
 
     return Call(where, run)
