@@ -20,6 +20,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.http1.messages import Answer, Request
 from moorings.requests import PredictRequest
+from moorings.rest.deadline import deadline
 from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
 from moorings.rest.v2_heads import HeadCache
 from moorings.types import ModelRef, Signature, Tensors
@@ -57,12 +58,17 @@ def _route(parts: tuple[str, ...]) -> V2Route:
     return V2Route(what, v2_metadata.model_ref(name, version) if what else None)
 
 
-async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str]) -> Answer:
-    """Answer one request under ``/v2``: status, body and headers (errors are raised)."""
+async def handle(
+    dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str], timeout: float = 0.0
+) -> Answer:
+    """Answer one request under ``/v2``: status, body and headers (errors are raised).
+
+    ``timeout``: the server's default request timeout in seconds (0: none), see rest/deadline.py.
+    """
     what, ref = _route(tuple(segments[2:]))
     if what == "infer" and ref is not None:
         allow_method(request.method, "POST")
-        return await _infer(dataplane, heads, request, ref)
+        return await _infer(dataplane, heads, request, ref, timeout)
     if not what:
         raise NotFound(f"no such route: {request.shown_path}")
     allow_method(request.method, "GET")
@@ -74,15 +80,22 @@ async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segme
     return 200, dump_json(v2_metadata.model_metadata(dataplane.metadata(ref))), JSON_HEADERS
 
 
-async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: ModelRef) -> Answer:
+async def _infer(
+    dataplane: DataPlane, heads: HeadCache, http: Request, ref: ModelRef, timeout: float
+) -> Answer:
     header_length = http.header(v2_binary.HEADER_LENGTH)
     if header_length is not None and header_length.strip() == b"0":
-        return await _infer_raw(dataplane, http, ref)
+        return await _infer_raw(dataplane, http, ref, deadline(http, timeout))
     head, rest = v2_binary.split_body(http.body, header_length)
     request = heads.parse(head)
     outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
     result = await dataplane.predict(
-        PredictRequest(ref, partial(v2_json.decode_for_signature, request, rest), outputs=outputs)
+        PredictRequest(
+            ref,
+            partial(v2_json.decode_for_signature, request, rest),
+            outputs=outputs,
+            deadline=deadline(http, timeout, request.parameters.get("timeout")),
+        )
     )
     response, blobs = v2_json.encode_response(
         result.servable.name, result.servable.version, request, result.outputs
@@ -98,7 +111,7 @@ async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: Mod
 RAW_ANSWER = V2Request(None, (), None, {"binary_data_output": True})
 
 
-async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
+async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef, until: float | None) -> Answer:
     """The binary tensor extension's raw form: ``Inference-Header-Content-Length: 0`` and the whole
     body is the data of the model's only input (datatype and shape from its signature)."""
     body = memoryview(http.body)
@@ -113,7 +126,7 @@ async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answ
         (spec,) = signature.inputs.values()
         return {spec.name: v2_binary.raw_input(body, spec)}
 
-    result = await dataplane.predict(PredictRequest(ref, decode))
+    result = await dataplane.predict(PredictRequest(ref, decode, deadline=until))
     response, blobs = v2_json.encode_response(
         result.servable.name, result.servable.version, RAW_ANSWER, result.outputs
     )
