@@ -16,6 +16,10 @@ one named is the reference).
 ``--variant LABEL=ARGS`` (repeatable) also starts every chosen Moorings configuration with ARGS
 added to its command line, named ``NAME[LABEL]``: the same route with and without a setting,
 e.g. ``--filter moorings-v2-binary-batched --variant "gc700=--gc-threshold 700"``.
+
+``--tree LABEL=PATH`` (repeatable) also starts every chosen Moorings configuration from the
+source tree at PATH (its ``src/`` first on PYTHONPATH; e.g. a ``git worktree`` of an older commit,
+with its C helper built), named ``NAME[LABEL]``: two versions of the code, side by side.
 """
 
 from __future__ import annotations
@@ -51,6 +55,21 @@ def pick(only: set[str], names: list[str]) -> list[Any]:
     return chosen
 
 
+def with_trees(servers: list[Any], trees: list[str]) -> list[Any]:
+    """The servers, then for each ``LABEL=PATH`` a copy of every Moorings one run from PATH's src/."""
+    out = list(servers)
+    for tree in trees:
+        label, sep, path = tree.partition("=")
+        source = Path(path).resolve() / "src"
+        if not sep or not label or not (source / "moorings").is_dir():
+            raise SystemExit(f"--tree takes LABEL=PATH of a Moorings checkout, got {tree!r}")
+        for server in servers:
+            if server.server == "moorings":
+                env = {**server.env, "PYTHONPATH": str(source)}
+                out.append(dataclasses.replace(server, name=f"{server.name}[{label}]", env=env))
+    return out
+
+
 def with_variants(servers: list[Any], variants: list[str]) -> list[Any]:
     """The servers, then for each ``LABEL=ARGS`` a copy of every Moorings one with ARGS added."""
     out = list(servers)
@@ -83,6 +102,7 @@ def main() -> None:
         "--filter", required=True, help="configuration names, comma-separated; the first is the reference"
     )
     parser.add_argument("--variant", action="append", default=[], help="LABEL=ARGS: see the module doc")
+    parser.add_argument("--tree", action="append", default=[], help="LABEL=PATH: see the module doc")
     parser.add_argument("--only", default="mlp")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--windows", type=int, default=12)
@@ -91,7 +111,8 @@ def main() -> None:
     parser.add_argument("--client-cpus", default="1")
     args = parser.parse_args()
     write_all()
-    servers = with_variants(pick(set(args.only.split(",")), args.filter.split(",")), args.variant)
+    chosen = pick(set(args.only.split(",")), args.filter.split(","))
+    servers = with_trees(with_variants(chosen, args.variant), args.tree)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_path = WORK / "results" / "paired" / f"{stamp}.jsonl"  # not beside run.py's: report.py reads those
     out_path.parent.mkdir(parents=True, exist_ok=True)

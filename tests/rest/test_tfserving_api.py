@@ -251,3 +251,11 @@ def test_numbers_that_would_be_read_wrong_are_400s(app: RestApp, body: bytes, me
     r = call(app, "POST", "/v1/models/mlp:predict", content=body)
     assert r.status == 400, r.json()
     assert message in r.json()["error"]
+
+
+def test_null_in_an_instance_is_named_where_it_is(app: RestApp) -> None:
+    r = post(app, "/v1/models/mlp:predict", {"instances": [[None, 0.0, 0.0, 0.0]]})
+    assert r.status == 400
+    assert "expected float32 values, got null at [0, 0]" in r.json()["error"]
+    r = post(app, "/v1/models/mlp:predict", {"instances": [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, "x", 4.0]]})
+    assert r.status == 400 and "got strings: 'x' at [1, 2]" in r.json()["error"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,10 @@ def to_array(value: Any, dtype: DType, where: str) -> np.ndarray:
         raise InvalidArgument(f"{where} is ragged: every row must have the same shape") from None
     kind = array.dtype.kind
     if kind in "OUS":
+        odd = _first_not_a_number(value, ())
+        if odd is not None:
+            at, item = odd
+            raise InvalidArgument(f"{where}: expected {dtype.name} values, got {_kind_of(item)}{_at(at)}")
         if kind == "O" and _has_nested_lists(value):
             raise InvalidArgument(f"{where} is ragged: every row must have the same shape")
         raise InvalidArgument(f"{where}: expected {dtype.name} values, got strings or objects")
@@ -82,20 +88,28 @@ def _depth(value: Any) -> int:
 
 #: the smallest magnitude that rounds to infinity in each float dtype narrower than float64
 #: (the largest finite value plus half its spacing: that tie rounds away, to the even infinity)
+#: a value that overflows its dtype is refused with a 400 (below); numpy's warning about the
+#: cast or the sum that found it says nothing more (a filter, not errstate: no cost per request)
+warnings.filterwarnings("ignore", "overflow encountered in (cast|reduce)", RuntimeWarning, __name__)
+
 _OVERFLOW = {np.dtype(np.float32): 2.0**128 - 2.0**103, np.dtype(np.float16): 65520.0}
 
 
 def _to_float(array: np.ndarray, dtype: DType, where: str) -> np.ndarray:
     """``array`` as the float ``dtype``; a (finite) value that would become infinite there is refused."""
+    cast = array.astype(dtype.numpy, copy=False)
     limit = _OVERFLOW.get(dtype.numpy)
-    if limit is not None and array.size:
-        flat = array.reshape(-1)
-        if np.maximum.reduce(flat) >= limit or np.minimum.reduce(flat) <= -limit:
-            at = _first_index(np.abs(array) >= limit)
+    # the values are finite (JSON has no inf), so the cast overflowed if it holds an inf: its sum then
+    # is not finite either. One reduction per request; the exact check runs only when the sum
+    # is not finite (an overflow, or values that only overflow when added up)
+    if limit is not None and cast.size and not math.isfinite(np.add.reduce(cast, axis=None)):
+        beyond = np.abs(array) >= limit
+        if beyond.any():
+            at = _first_index(beyond)
             raise InvalidArgument(
                 f"{where}: the value {_shown(array[at])}{_at(at)} is out of range for {dtype.name}"
             )
-    return array.astype(dtype.numpy, copy=False)
+    return cast
 
 
 def _shown(value: Any) -> str:
@@ -114,6 +128,29 @@ def _at(index: tuple[int, ...]) -> str:
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     """The index of the first true element of a boolean array."""
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _first_not_a_number(value: Any, at: tuple[int, ...]) -> tuple[tuple[int, ...], Any] | None:
+    """Where the first value that is neither a number nor a list sits, and that value; None if none."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_not_a_number(item, (*at, i))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, int | float):  # bool is an int: booleans are refused elsewhere, by name
+        return None
+    return at, value
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"strings: {value[:40]!r}"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _has_nested_lists(value: Any) -> bool:

@@ -29,6 +29,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
@@ -37,7 +38,7 @@ from moorings.batching.batcher import common_rows
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
-from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
+from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
 from moorings.observe import metrics
 from moorings.observe.metrics import note_servable
 from moorings.requests import (
@@ -103,11 +104,14 @@ class DataPlane:
 
     # -- requests ----------------------------------------------------------------------------------
 
-    async def predict(self, request: PredictRequest) -> PredictResult:
-        with self.manager.acquire(request.ref) as servable:
+    async def predict(self, request: PredictRequest, servable: Servable | None = None) -> PredictResult:
+        """Run ``request`` (given ``servable``: on it, not the ref's; warm-up runs an unpublished one)."""
+        with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             note_servable(servable.id)
             signature = servable.signature(request.signature_name)
-            wanted = select_outputs(signature, request.outputs, request.outputs_field)
+            wanted = None
+            if request.outputs is not None:
+                wanted = select_outputs(signature, request.outputs, request.outputs_field)
             inputs = request.decode(signature)
             lifted = 0
             try:
@@ -119,41 +123,41 @@ class DataPlane:
                 if not lifted:
                     raise
                 check_inputs(signature, inputs, request.same_batch)
-            outputs = await self._run_signature(servable, signature, inputs, request.deadline)
+            # on the servable's batcher when the signature is batched, else on the inference pool
+            # (written out here rather than in a helper: one coroutine less per request)
+            rows = common_rows(inputs)
+            waiter = (
+                servable.submit_async(signature, inputs, request.deadline, rows) if rows is not None else None
+            )
+            if waiter is None:
+                predict = _timed(servable, _unless_expired(servable.predict, request.deadline))
+                outputs: Tensors = await self._off_loop(predict, signature, inputs)
+            else:
+                outputs = await _model_call(waiter)
             servable_id = servable.id
+        if not all(type(v) is np.ndarray for v in outputs.values()):
+            outputs = {k: np.asarray(v) for k, v in outputs.items()}
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
         if lifted:
             outputs = drop_trailing_ones(outputs, lifted)
         return PredictResult(servable_id, signature, outputs)
 
-    async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
-        with self.manager.acquire(request.ref) as servable:
+    async def classify(self, request: ExamplesRequest, servable: Servable | None = None) -> ClassifyOutcome:
+        with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             note_servable(servable.id)
             signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
-            result = await self._off_loop(_timed(servable, servable.classify), signature, request.examples)
+            classify = _timed(servable, _unless_expired(servable.classify, request.deadline))
+            result = await self._off_loop(classify, signature, request.examples)
             return ClassifyOutcome(servable.id, signature, result)
 
-    async def regress(self, request: ExamplesRequest) -> RegressOutcome:
-        with self.manager.acquire(request.ref) as servable:
+    async def regress(self, request: ExamplesRequest, servable: Servable | None = None) -> RegressOutcome:
+        with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             note_servable(servable.id)
             signature = _pick(servable, request.signature_name, REGRESS_METHOD)
-            values = await self._off_loop(_timed(servable, servable.regress), signature, request.examples)
+            regress = _timed(servable, _unless_expired(servable.regress, request.deadline))
+            values = await self._off_loop(regress, signature, request.examples)
             return RegressOutcome(servable.id, signature, values)
-
-    async def _run_signature(
-        self, servable: Servable, signature: Signature, inputs: Tensors, deadline: float | None
-    ) -> Tensors:
-        """On the servable's batcher when the signature is batched, else on the inference pool."""
-        rows = common_rows(inputs)
-        waiter = servable.submit_async(signature, inputs, deadline, rows) if rows is not None else None
-        if waiter is None:
-            outputs: Tensors = await self._off_loop(_timed(servable, servable.predict), signature, inputs)
-        else:
-            outputs = await _model_call(waiter)
-        if all(type(v) is np.ndarray for v in outputs.values()):
-            return outputs
-        return {k: np.asarray(v) for k, v in outputs.items()}
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -174,6 +178,19 @@ def _pick(servable: Servable, name: str | None, method: str) -> Signature:
     if len(matching) == 1:
         return matching[0]
     return servable.signature(DEFAULT_SIGNATURE)
+
+
+def _unless_expired(fn: Callable[..., T], deadline: float | None) -> Callable[..., T]:
+    """``fn``, refusing to start once ``deadline`` (``time.monotonic()``) has passed (as the batcher does)."""
+    if deadline is None:
+        return fn
+
+    def run(*args: Any) -> T:
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded("the request's deadline passed while it waited for the model")
+        return fn(*args)
+
+    return run
 
 
 def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:

@@ -19,6 +19,7 @@ from moorings.observe import logs, metrics
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
+from moorings.rest.deadline import deadline
 from moorings.rest.encoding import decoded_body
 from moorings.rest.http import (
     JSON_HEADERS,
@@ -45,43 +46,23 @@ class RestApp:
         max_body_bytes: int,
         collections: Collections | None = None,
         cors_origins: tuple[str, ...] = (),
+        request_timeout: float = 0.0,
     ) -> None:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
         self.collections = collections
         self.v2_heads = HeadCache()
         self.cors = CorsPolicy(cors_origins) if cors_origins else None
-
-    async def handle(self, request: Request) -> Answer:
-        """Answer one request; errors become their HTTP status with ``{"error": ...}``.
-
-        Every answer carries the request's id (``X-Request-Id``); model requests are counted in
-        the metrics and, with ``--log-format json``, written to the access log."""
-        given = traceparent = None
-        for key, value in request.headers:
-            if key == logs.REQUEST_ID_HEADER:
-                given = value
-            elif key == logs.TRACEPARENT_HEADER:
-                traceparent = value
-        rid = logs.request_id(given, traceparent)
-        observation = metrics.begin("", "", rid)
-        status = 500
-        try:
-            status, body, headers = await self._answer_with_cors(request)
-        finally:
-            took = metrics.finish(observation, str(status))
-            if logs.access.enabled and observation.protocol:
-                servable = observation.servable
-                logs.log_access(
-                    servable.name if servable else "",
-                    str(servable.version) if servable else "",
-                    observation.protocol, observation.kind, str(status), took, rid,
-                )  # fmt: skip
-        return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
+        #: seconds; a REST request's deadline when it names none (0: none), see rest/deadline.py
+        self.request_timeout = request_timeout
+        #: answer one request; errors become their HTTP status with ``{"error": ...}`` (with CORS
+        #: allowed, the answer also carries its headers; without, no extra step per request).
+        #: Every answer carries the request's id (``X-Request-Id``); model requests are counted in
+        #: the metrics and, with ``--log-format json``, written to the access log.
+        self.handle = self._answer if self.cors is None else self._answer_with_cors
 
     async def _answer_with_cors(self, request: Request) -> Answer:
-        if self.cors is None:
-            return await self._answer(request)
+        assert self.cors is not None
         preflight = self.cors.preflight(request)
         if preflight is not None:
             return preflight
@@ -92,27 +73,37 @@ class RestApp:
         return status, body, headers
 
     async def _answer(self, request: Request) -> Answer:
+        given = traceparent = None
+        for key, value in request.headers:
+            if key == logs.REQUEST_ID_HEADER:
+                given = value
+            elif key == logs.TRACEPARENT_HEADER:
+                traceparent = value
+        rid = logs.request_id(given, traceparent)
+        observation = metrics.begin("", "", rid)
         try:
             coding = request.header(b"content-encoding")
             if coding is not None:
                 request.body = decoded_body(request.body, coding, self.max_body_bytes)
             segments = path_segments(request.raw_path)
-            observation = metrics.current.get()
-            if observation is not None:
-                observation.protocol, observation.kind = _protocol_and_kind(segments)
+            observation.protocol, observation.kind = _protocol_and_kind(segments)
             if segments[1:] == ["metrics"] and metrics.switch.enabled:
                 allow_method(request.method, "GET")
-                body, content_type = metrics.exposition()
-                return 200, body, [(b"content-type", content_type)]
-            if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
-                return await v2.handle(self.dataplane, self.v2_heads, request, segments)
-            status, body = await self._dispatch(request, segments)
-            return status, body, JSON_HEADERS
+                text, content_type = metrics.exposition()
+                answer: Answer = (200, text, [(b"content-type", content_type)])
+            elif len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
+                answer = await v2.handle(
+                    self.dataplane, self.v2_heads, request, segments, self.request_timeout
+                )
+            else:
+                status, body = await self._dispatch(request, segments)
+                answer = (status, body, JSON_HEADERS)
         except MooringsError as exc:
-            return exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS
+            answer = (exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS)
         except Exception:
             log.exception("unhandled error serving %s %s", request.method, request.shown_path)
-            return 500, dump_json({"error": "internal server error; see the server log"}), JSON_HEADERS
+            answer = (500, dump_json({"error": "internal server error; see the server log"}), JSON_HEADERS)
+        return _observed(observation, answer)
 
     async def _dispatch(self, request: Request, segments: list[str]) -> tuple[int, bytes]:
         method = request.method
@@ -126,9 +117,11 @@ class RestApp:
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:
                 allow_method(method, "GET")
-                return 200, dump_json(tfserving.get(self.dataplane, route))
+                status, answer = tfserving.get(self.dataplane, route)
+                return status, dump_json(answer)
             allow_method(method, "POST")
-            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body))
+            until = deadline(request, self.request_timeout)
+            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})
@@ -171,6 +164,21 @@ class RestApp:
         request = Request(scope["method"], raw_path.split(b"?", 1)[0], headers, body)
         status, answer, answer_headers = await self.handle(request)
         await send_bytes(send, status, answer, answer_headers)
+
+
+def _observed(observation: metrics.Observation, answer: Answer) -> Answer:
+    """Count the answered request, write its access-log line, and add its id to the answer."""
+    status, body, headers = answer
+    took = metrics.finish(observation, str(status))
+    rid = observation.request_id
+    if logs.access.enabled and observation.protocol:
+        servable = observation.servable
+        logs.log_access(
+            servable.name if servable else "",
+            str(servable.version) if servable else "",
+            observation.protocol, observation.kind, str(status), took, rid,
+        )  # fmt: skip
+    return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
 
 
 def _protocol_and_kind(segments: list[str]) -> tuple[str, str]:

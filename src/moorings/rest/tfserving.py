@@ -22,7 +22,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.requests import ExamplesRequest, PredictRequest
 from moorings.rest.http import parse_json
-from moorings.types import ModelRef, parse_ref
+from moorings.types import ModelRef, VersionState, parse_ref
 
 VERBS = ("predict", "classify", "regress")
 
@@ -65,14 +65,24 @@ def _parse_route(key: tuple[str, ...]) -> Route:
     raise NotFound("no such route under /v1/models; see the REST API docs")
 
 
-def get(dataplane: DataPlane, route: Route) -> Any:
+def get(dataplane: DataPlane, route: Route) -> tuple[int, Any]:
+    """(HTTP status, body) of a metadata or status request.
+
+    A model status answers 503 (with the same body) while the model has no AVAILABLE version
+    (loading, warming up or failed), the server is not ready or it is shutting down, so that
+    it can serve as a readiness probe as ``/v2/health/ready`` does.
+    """
     if route.metadata:
         meta = dataplane.metadata(route.ref)
-        return metadata_json(meta.servable, meta.signatures)
-    return status_json(dataplane.status(route.ref))
+        return 200, metadata_json(meta.servable, meta.signatures)
+    status = dataplane.status(route.ref)
+    serving = any(v.state is VersionState.AVAILABLE for v in status.versions) and dataplane.is_ready()
+    return (200 if serving else 503), status_json(status)
 
 
-async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> Any:
+async def post(
+    dataplane: DataPlane, route: Route, raw: bytes | bytearray, deadline: float | None = None
+) -> Any:
     if route.verb == "predict":
         body = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
         row_format = body.instances is not None
@@ -82,11 +92,12 @@ async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> An
             signature_name=body.signature_name,
             same_batch=row_format,
             lift_trailing_ones=True,
+            deadline=deadline,
         )
         outputs = (await dataplane.predict(request)).outputs
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
     signature_name, examples = tfjson.parse_examples(parse_json(raw))
-    examples_request = ExamplesRequest(route.ref, examples, signature_name)
+    examples_request = ExamplesRequest(route.ref, examples, signature_name, deadline)
     if route.verb == "classify":
         result = (await dataplane.classify(examples_request)).result
         return {
