@@ -11,7 +11,7 @@ import pytest
 
 from tests.observe.helpers import scrape, value
 from tests.support import onnx_models
-from tests.support.server import running_server
+from tests.support.server import free_port, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,9 @@ REQUESTS = 24
 
 def test_two_workers_serve_their_figures_together(tmp_path: Path) -> None:
     onnx_models.write_mlp(tmp_path / "repo" / "mlp" / "1")
-    with running_server(tmp_path / "repo", "--workers", "2", "--log-format", "json") as server:
+    metrics_port = free_port()
+    args = ("--workers", "2", "--log-format", "json", "--metrics-port", str(metrics_port))
+    with running_server(tmp_path / "repo", *args, "--data-dir", str(tmp_path / "data")) as server:
         deadline = time.monotonic() + 60
         while server.log().count('"message":"REST API on') < 2 and time.monotonic() < deadline:
             time.sleep(0.1)  # both workers listening
@@ -45,6 +47,10 @@ def test_two_workers_serve_their_figures_together(tmp_path: Path) -> None:
             samples = scrape(f"{server.url}/metrics")
             assert value(samples, "moorings_requests_total", **labels) == REQUESTS
             assert value(samples, "moorings_queue_wait_seconds_count", model="mlp", version="1") == REQUESTS
+        # the workers share --metrics-port too, and it shows the same sums
+        for _ in range(4):
+            on_port = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert value(on_port, "moorings_requests_total", **labels) == REQUESTS
         # both workers loaded the version: its state is kept per worker and the greatest is shown
         assert value(samples, "moorings_model_state", model="mlp", version="1", state="AVAILABLE") == 1
         loads = samples["moorings_model_load_duration_seconds"]
