@@ -31,6 +31,7 @@ from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.http1.messages import Answer, Request
 from moorings.observe import metrics
+from moorings.observe.exposition import exposition, multiprocess_dir
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
@@ -107,7 +108,7 @@ async def _main(
     freezer = asyncio.create_task(_freeze_heap_when_ready(dataplane))
     metrics_server = await _start_metrics_server(settings)
     refresher = None
-    if settings.metrics and metrics.multiprocess_dir() is not None:
+    if settings.metrics and multiprocess_dir() is not None:
         refresher = asyncio.create_task(metrics.flush_every(1.0))
     signalled = asyncio.Event()  # SIGTERM/SIGINT came: readiness is 503 from now on
     dataplane.readiness_checks.append(lambda: not signalled.is_set())
@@ -147,7 +148,7 @@ async def _metrics_only(request: Request) -> Answer:
         return 404, b"only /metrics is served on this port\n", [(b"content-type", b"text/plain")]
     if request.method != "GET":
         return 405, b"GET /metrics\n", [(b"content-type", b"text/plain"), (b"allow", b"GET")]
-    body, content_type = metrics.exposition()
+    body, content_type = exposition()
     return 200, body, [(b"content-type", content_type)]
 
 

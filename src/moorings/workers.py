@@ -40,7 +40,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from moorings.config import ServerSettings
-from moorings.observe.metrics import prepare_multiprocess_dir
+from moorings.observe.exposition import prepare_multiprocess_dir
 from moorings.sockets import bound_socket
 
 log = logging.getLogger(__name__)

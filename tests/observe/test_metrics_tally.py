@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from moorings.observe import metrics
+from moorings.observe.tally import HistogramTally
 from moorings.types import ServableId
 
 BUCKETS = (0.001, 0.01, 0.1, 1.0)
@@ -20,7 +21,7 @@ def test_a_tally_flushes_to_what_observe_gives() -> None:
     direct_registry, tallied_registry = CollectorRegistry(), CollectorRegistry()
     direct = Histogram("h", "h", buckets=BUCKETS, registry=direct_registry)
     tallied = Histogram("h", "h", buckets=BUCKETS, registry=tallied_registry)
-    tally = metrics._HistogramTally(tallied)
+    tally = HistogramTally(tallied)
     for v in VALUES:
         direct.observe(v)
     for v in VALUES[:5]:

@@ -1,4 +1,4 @@
-"""Prometheus metrics: their definitions, the per-request observation, and the ``/metrics`` answer.
+"""Prometheus metrics: their definitions, the per-request observation, and the flush.
 
 One request is observed in three places:
 
@@ -15,41 +15,22 @@ added to ``prometheus_client``'s label children, bound once per label set, when 
 flushed: at each scrape, and every second in each worker with ``--workers``. In-flight
 requests are a plain integer, and queue depths are read from the batchers at the flush.
 
-With ``PROMETHEUS_MULTIPROC_DIR`` set (``--workers N`` sets it), ``prometheus_client`` keeps the
-values in files there and :func:`exposition` adds up every worker's.
+The ``/metrics`` answer and the workers' shared folder: :mod:`moorings.observe.exposition`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
-import tempfile
 import threading
 import time
 import weakref
-from bisect import bisect_left
 from collections.abc import Callable
 from contextvars import ContextVar
-from pathlib import Path
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import Counter, Gauge, Histogram
 
+from moorings.observe.tally import HistogramTally
 from moorings.types import ServableId
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
 #: request latency buckets (seconds): 100 µs to 10 s
 LATENCY_BUCKETS = (
@@ -158,45 +139,6 @@ class Observation:
 current: ContextVar[Observation | None] = ContextVar("moorings_observation", default=None)
 
 
-class _HistogramTally:
-    """Observations for one histogram child, kept as plain numbers until :meth:`flush`."""
-
-    __slots__ = ("_bounds", "_child", "_counts", "_sum")
-
-    def __init__(self, child: Histogram) -> None:
-        self._child = child
-        self._bounds: tuple[float, ...] = tuple(child._upper_bounds)  # ends with +Inf
-        self._counts = [0] * len(self._bounds)
-        self._sum = 0.0
-
-    def observe(self, amount: float) -> None:
-        self._counts[bisect_left(self._bounds, amount)] += 1
-        self._sum += amount
-
-    def observe_since(self, start: float, earlier: list[float]) -> None:
-        """Observe ``start - t`` for each ``t`` in ``earlier``."""
-        bounds, counts = self._bounds, self._counts
-        total = 0.0
-        for t in earlier:
-            amount = start - t
-            counts[bisect_left(bounds, amount)] += 1
-            total += amount
-        self._sum += total
-
-    def flush(self) -> None:
-        """Add what was observed since the last flush to the child (its per-bucket values)."""
-        counts = self._counts
-        if not any(counts):
-            return
-        self._counts = [0] * len(counts)
-        buckets = self._child._buckets
-        for i, count in enumerate(counts):
-            if count:
-                buckets[i].inc(count)
-        self._child._sum.inc(self._sum)
-        self._sum = 0.0
-
-
 class _RequestTally:
     """The requests of one label set: their count and their durations."""
 
@@ -207,7 +149,7 @@ class _RequestTally:
         model, version = (servable.name, str(servable.version)) if servable is not None else ("", "")
         self.count = 0
         self.counter = REQUESTS.labels(model, version, protocol, kind, code)
-        self.latency = _HistogramTally(REQUEST_SECONDS.labels(model, version, protocol, kind))
+        self.latency = HistogramTally(REQUEST_SECONDS.labels(model, version, protocol, kind))
 
     def flush(self) -> None:
         if self.count:
@@ -265,9 +207,9 @@ class BatchObserver:
 
     def __init__(self, servable_id: ServableId) -> None:
         labels = (servable_id.name, str(servable_id.version))
-        self.queue_wait = _HistogramTally(QUEUE_WAIT_SECONDS.labels(*labels))
-        self.model_seconds = _HistogramTally(MODEL_SECONDS.labels(*labels))
-        self.batch_rows = _HistogramTally(BATCH_ROWS.labels(*labels))
+        self.queue_wait = HistogramTally(QUEUE_WAIT_SECONDS.labels(*labels))
+        self.model_seconds = HistogramTally(MODEL_SECONDS.labels(*labels))
+        self.batch_rows = HistogramTally(BATCH_ROWS.labels(*labels))
         self.queue_depth = QUEUE_DEPTH.labels(*labels)
         self._lock = threading.Lock()
         self._depth: Callable[[], int] | None = None
@@ -351,7 +293,7 @@ def _set_state(key: tuple[str, str], state: str) -> None:
         MODEL_STATE.labels(*key, name).set(1 if name == state else 0)
 
 
-# -- exposition ---------------------------------------------------------------------------------
+# -- flushing -----------------------------------------------------------------------------------
 
 
 #: more gauges to write at each flush (the server adds the model states)
@@ -375,43 +317,3 @@ async def flush_every(seconds: float) -> None:
     while True:
         flush()
         await asyncio.sleep(seconds)
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get(MULTIPROC_ENV) or None
-
-
-def exposition() -> tuple[bytes, bytes]:
-    """The metrics in Prometheus' text format and its content type; every worker's with ``--workers``."""
-    flush()
-    if multiprocess_dir() is None:
-        return generate_latest(REGISTRY), CONTENT_TYPE
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    ProcessCollector(registry=registry)
-    return generate_latest(registry), CONTENT_TYPE
-
-
-def prepare_multiprocess_dir() -> Callable[[], None]:
-    """Make (or empty) the folder the workers' values are kept in; set it in the environment.
-
-    Set it before the workers start. A folder the operator named in ``PROMETHEUS_MULTIPROC_DIR``
-    has its ``.db`` files removed (values of an earlier run would be added in); without one a
-    temporary folder is made. Returns the clean-up to call once the workers are gone.
-    """
-    named = multiprocess_dir()
-    if named is not None:
-        folder = Path(named)
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.db"):
-            old.unlink()
-        return lambda: None
-    made = tempfile.mkdtemp(prefix="moorings-metrics-")
-    os.environ[MULTIPROC_ENV] = made
-
-    def clean_up() -> None:
-        os.environ.pop(MULTIPROC_ENV, None)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(made)
-
-    return clean_up

@@ -16,6 +16,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
 from moorings.http1.messages import Answer, Request
 from moorings.observe import logs, metrics
+from moorings.observe.exposition import exposition
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
@@ -89,7 +90,7 @@ class RestApp:
             observation.protocol, observation.kind = _protocol_and_kind(segments)
             if segments[1:] == ["metrics"] and metrics.switch.enabled:
                 allow_method(request.method, "GET")
-                text, content_type = metrics.exposition()
+                text, content_type = exposition()
                 answer: Answer = (200, text, [(b"content-type", content_type)])
             elif len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
                 answer = await v2.handle(
