@@ -256,16 +256,6 @@ def test_raw_binary_request_that_does_not_fit(app: RestApp, body: bytes, message
     assert response.status_code == 400 and message in response.json()["error"]
 
 
-def test_the_classification_extension_is_refused_not_ignored(app: RestApp) -> None:
-    body = {
-        "inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": X.reshape(-1).tolist()}],
-        "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}],
-    }
-    response = infer_json(app, "/v2/models/mlp/infer", body)
-    assert response.status_code == 400
-    assert "classification extension is not served" in response.json()["error"]
-
-
 @pytest.mark.parametrize(
     ("data", "message"),
     [

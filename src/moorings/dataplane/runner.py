@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from moorings.batching.batcher import common_rows
+from moorings.codecs.classification import named_classes
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
@@ -45,6 +46,7 @@ from moorings.types import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     REGRESS_METHOD,
+    ClassifyResult,
     ModelRef,
     ModelStatus,
     Signature,
@@ -117,19 +119,22 @@ class DataPlane:
                 outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
             else:
                 outputs = await _model_call(waiter)
-            servable_id = servable.id
+            servable_id, classes = servable.id, servable.classes
         if not all(type(v) is np.ndarray for v in outputs.values()):
             outputs = {k: np.asarray(v) for k, v in outputs.items()}
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
         if lifted:
             outputs = drop_trailing_ones(outputs, lifted)
-        return PredictResult(servable_id, signature, outputs)
+        return PredictResult(servable_id, signature, outputs, classes)
 
     async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
         with self.manager.acquire(request.ref) as servable:
             signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
             result = await self._off_loop(servable.classify, signature, request.examples)
+            classes = servable.classes
+            if not result.named and classes is not None and classes.names:
+                result = ClassifyResult(named_classes(result.labels, classes.names), result.scores)
             return ClassifyOutcome(servable.id, signature, result)
 
     async def regress(self, request: ExamplesRequest) -> RegressOutcome:

@@ -78,7 +78,7 @@ async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: Mod
         PredictRequest(ref, partial(v2_json.decode_for_signature, request, rest), outputs=outputs)
     )
     response, blobs = v2_json.encode_response(
-        result.servable.name, result.servable.version, request, result.outputs
+        result.servable.name, result.servable.version, request, result.outputs, result.classes
     )
     payload = dump_json(response)
     if not blobs:
