@@ -195,3 +195,28 @@ def test_v2_bad_classification_is_a_400(app: RestApp, k: Any, output: str, messa
     r = _v2(app, "mlp", body)
     assert r.status == 400, r.body
     assert message in r.json()["error"]
+
+
+def test_classify_an_onnx_model_with_class_names(app: RestApp, repo: Any) -> None:
+    r = post(app, "/v1/models/mlp:classify", {"examples": [{"x": row} for row in X.tolist()]})
+    assert r.status == 200, r.body
+    for got, p in zip(r.json()["results"], repo[1](X), strict=True):
+        assert [label for label, _ in got] == MLP_NAMES
+        np.testing.assert_allclose([score for _, score in got], p, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("model", "examples", "status", "message"),
+    [
+        ("mlp", [{"y": [1, 2, 3, 4]}], 400, "example 0 lacks feature 'x' (the model takes: x)"),
+        ("mlp", [{"x": [1, 2, 3, 4]}, {"x": [1, 2]}], 400, "feature 'x' must hold FP32 values"),
+        ("mlp", [{"x": [1, 2, 3]}], 400, "input 'x' has shape [1, 3]"),
+        ("nameless", [{"x": [1, 2, 3, 4]}], 501, "the onnx runtime has no classify method"),
+    ],
+)
+def test_classify_an_onnx_model_refuses(
+    app: RestApp, model: str, examples: list[Any], status: int, message: str
+) -> None:
+    r = post(app, f"/v1/models/{model}:classify", {"examples": examples})
+    assert r.status == status, r.body
+    assert message in r.json()["error"]

@@ -53,10 +53,22 @@ def _read_bounded(path: Path, name: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise LoadError(f"{name} cannot be read: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise LoadError(f"{name} is not a regular file")
-        raw = file.read(MAX_LABELS_BYTES + 1)
+        chunks = []
+        left = MAX_LABELS_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise LoadError(f"{name} cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
     if len(raw) > MAX_LABELS_BYTES:
         raise LoadError(f"{name} is larger than {MAX_LABELS_BYTES} bytes")
     return raw

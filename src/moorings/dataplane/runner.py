@@ -32,6 +32,7 @@ from moorings.batching.batcher import common_rows
 from moorings.codecs.classification import named_classes
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
+from moorings.dataplane.classify import classify_by_scores, needs_scores_classify
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
 from moorings.requests import (
@@ -130,6 +131,10 @@ class DataPlane:
 
     async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
         with self.manager.acquire(request.ref) as servable:
+            if needs_scores_classify(servable):  # class names, but no classify method of its own
+                signature = servable.signature(request.signature_name)
+                result = await self._off_loop(classify_by_scores, servable, signature, request.examples)
+                return ClassifyOutcome(servable.id, signature, result)
             signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
             result = await self._off_loop(servable.classify, signature, request.examples)
             classes = servable.classes
