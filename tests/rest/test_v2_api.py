@@ -55,7 +55,7 @@ def infer_json(app: RestApp, path: str, body: Any) -> httpx.Response:
 
 
 def test_server_and_model_metadata(app: RestApp) -> None:
-    assert request(app, "GET", "/v2").json()["extensions"] == ["binary_tensor_data"]
+    assert request(app, "GET", "/v2").json()["extensions"] == ["binary_tensor_data", "classification"]
     assert request(app, "GET", "/v2/health/live").json() == {"live": True}
     meta = request(app, "GET", "/v2/models/iris").json()
     assert meta == {
