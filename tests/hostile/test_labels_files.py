@@ -84,3 +84,13 @@ def test_a_bad_labels_file_fails_the_load_and_the_old_version_serves(
     with manager.acquire(ModelRef("mlp")) as servable:
         assert servable.id.version == 1
         assert servable.classes is not None and servable.classes.names == ("cat", "dog", "bird")
+
+
+def test_classes_output_that_no_signature_has_fails_the_load(manager: Manager, repo: Path) -> None:
+    onnx_models.write_mlp(repo / "other" / "1")
+    (repo / "other" / "model.toml").write_text('[classes]\noutput = "logits"\n')
+    manager.poll_once()
+    assert manager.wait_until_idle(30)
+    (status,) = manager.status(ModelRef("other")).versions
+    assert status.state is VersionState.END
+    assert status.error == "model.toml [classes] output names 'logits', which no signature outputs"
