@@ -82,3 +82,11 @@ def test_top_k_rows_and_named_classes() -> None:
         }
     ]
     assert c.named_classes([["0", "1", "2"]], ("a", "b")) == [["a", "b", "2"]]
+
+
+def test_names_belong_to_the_output_model_toml_gives_them_to() -> None:
+    assert c.names_for(None, "p") is None
+    assert c.names_for(ClassNames(("a",)), "p") == ("a",)
+    assert c.names_for(ClassNames(("a",), "p"), "p") == ("a",)
+    assert c.names_for(ClassNames(("a",), "p"), "q") is None
+    assert c.names_for(ClassNames((), "p"), "p") is None

@@ -31,6 +31,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, onnx_models.Ml
     onnx_models.write_two_in_two_out(root / "two" / "1")
     onnx_models.write_two_in_two_out(root / "chosen" / "1")
     (root / "chosen" / "model.toml").write_text('[classes]\noutput = "product"\n')
+    (root / "chosen" / "1" / "labels.txt").write_text("p0\np1\np2\n")
     iris, _ = sklearn_models.iris_classifier()
     sklearn_models.write_skops(iris, root / "iris" / "1")
     (root / "iris" / "1" / "assets").mkdir()
@@ -220,3 +221,21 @@ def test_classify_an_onnx_model_refuses(
     r = post(app, f"/v1/models/{model}:classify", {"examples": examples})
     assert r.status == status, r.body
     assert message in r.json()["error"]
+
+
+def test_v2_names_only_the_output_model_toml_gives_them_to(app: RestApp) -> None:
+    a, b = [1.0, 2.0, 3.0], [3.0, 1.0, 0.5]  # product 3, 2, 1.5; sum 4, 3, 3.5
+    body = {
+        "inputs": [
+            {"name": "a", "datatype": "FP32", "shape": [1, 3], "data": a},
+            {"name": "b", "datatype": "FP32", "shape": [1, 3], "data": b},
+        ],
+        "outputs": [
+            {"name": "product", "parameters": {"classification": 2}},
+            {"name": "sum", "parameters": {"classification": 2}},
+        ],
+    }
+    r = _v2(app, "chosen", body)
+    assert r.status == 200, r.body
+    outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
+    assert outputs == {"product": ["3.000000:0:p0", "2.000000:1:p1"], "sum": ["4.000000:0", "3.500000:2"]}

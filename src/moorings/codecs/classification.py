@@ -48,6 +48,14 @@ def top_k(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.take_along_axis(rows, order, axis=1)
 
 
+def names_for(classes: ClassNames | None, output: str) -> tuple[str, ...] | None:
+    """The class names that name ``output``: the version's, unless model.toml gives them to
+    another output (``[classes] output``)."""
+    if classes is None or not classes.names or classes.output not in (None, output):
+        return None
+    return classes.names
+
+
 def name_of(index: int, names: tuple[str, ...] | None) -> str | None:
     return names[index] if names is not None and index < len(names) else None
 

@@ -255,7 +255,7 @@ def encode_response(
             if spec is not None and spec.binary is not None:
                 binary = spec.binary
             if spec is not None and spec.classification is not None:
-                names = classes.names if classes is not None else None
+                names = classification.names_for(classes, name)
                 array = classification.triton_strings(array, spec.classification, names, name)
         item: dict[str, Any] = {
             "name": name,

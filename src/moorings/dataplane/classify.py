@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moorings.codecs.classification import name_of, ranked_output, score_rows
+from moorings.codecs.classification import name_of, names_for, ranked_output, score_rows
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs
 from moorings.errors import InvalidArgument
@@ -52,6 +52,6 @@ def classify_by_scores(servable: Servable, signature: Signature, examples: list[
     rows = score_rows(outputs[name], name)
     if rows.shape[0] != len(examples):
         raise InvalidArgument(f"output {name!r} has {rows.shape[0]} rows for {len(examples)} examples")
-    names = servable.classes.names if servable.classes is not None else None
+    names = names_for(servable.classes, name)
     labels = [name_of(i, names) or str(i) for i in range(rows.shape[1])]
     return ClassifyResult(labels=[labels] * len(examples), scores=rows.tolist())

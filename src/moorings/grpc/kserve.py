@@ -169,9 +169,9 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
         response = service_pb2.ModelInferResponse(
             model_name=result.servable.name, model_version=str(result.servable.version), id=request.id
         )
-        names = result.classes.names if result.classes is not None else None
         for name, array in result.outputs.items():
             if name in ranked:
+                names = classification.names_for(result.classes, name)
                 array = classification.triton_strings(array, ranked[name], names, name)
             tensor = response.outputs.add()
             tensor.name = name

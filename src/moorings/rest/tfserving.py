@@ -76,7 +76,7 @@ def _top_k(body: Any) -> int | None:
 def _ranked(result: PredictResult, k: int, key: str) -> dict[str, Any]:
     """Per row the best class and the top ``k``, named by the version's class names."""
     name = classification.ranked_output(result.signature, result.outputs, result.classes)
-    names = result.classes.names if result.classes is not None else None
+    names = classification.names_for(result.classes, name)
     return {key: classification.top_k_rows(result.outputs[name], k, names, name)}
 
 
