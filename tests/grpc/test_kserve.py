@@ -187,7 +187,14 @@ def test_the_classification_extension_with_tritonclient(
 
 
 @pytest.mark.parametrize(
-    ("value", "field"), [(0, "int64_param"), (-2, "int64_param"), ("3", "string_param"), (True, "bool_param")]
+    ("value", "field"),
+    [
+        (0, "int64_param"),
+        (-2, "int64_param"),
+        ("3", "string_param"),
+        (True, "bool_param"),
+        (2**62, "int64_param"),
+    ],
 )
 def test_a_bad_classification_count_is_refused(
     stub: service_pb2_grpc.GRPCInferenceServiceStub, value: object, field: str

@@ -186,6 +186,7 @@ def test_v2_classification_of_a_sklearn_classifier(app: RestApp, repo: Any) -> N
         (0, "probabilities", "parameters.classification must be a positive integer"),
         ("2", "probabilities", "parameters.classification must be a positive integer"),
         (True, "probabilities", "parameters.classification must be a positive integer"),
+        (10**18, "probabilities", "parameters.classification must be a positive integer (at most 100000)"),
     ],
 )
 def test_v2_bad_classification_is_a_400(app: RestApp, k: Any, output: str, message: str) -> None:
