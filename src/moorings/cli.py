@@ -121,6 +121,26 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="on SIGTERM, let REST requests and gRPC calls under way finish for up to this long (default 30)",
     )
     p.add_argument(
+        "--drain-delay-seconds",
+        type=non_negative_float,
+        default=0.0,
+        help="on SIGTERM, answer as before for this long with /v2/health/ready 503 (so a load balancer "
+        "stops sending), then drain (default 0)",
+    )
+    p.add_argument(
+        "--request-timeout-seconds",
+        type=non_negative_float,
+        default=0.0,
+        help="a REST request not started within this long gets 504; the Request-Timeout header or a V2 "
+        "request's parameters.timeout may set a shorter one (default 0: none)",
+    )
+    p.add_argument(
+        "--warmup-seconds",
+        type=positive_float,
+        default=300.0,
+        help="a version's warm-up requests must all run within this long, or its load fails (default 300)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -232,6 +252,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         grpc_server=args.grpc_server,
         keep_alive_seconds=args.keep_alive_seconds,
         drain_seconds=args.drain_seconds,
+        drain_delay_seconds=args.drain_delay_seconds,
+        request_timeout_seconds=args.request_timeout_seconds,
+        warmup_seconds=args.warmup_seconds,
         gc_threshold=args.gc_threshold,
         batching=batching,
         search_store=args.search_store,

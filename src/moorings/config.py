@@ -113,6 +113,12 @@ class ServerSettings:
     keep_alive_seconds: float = 5.0
     #: on SIGTERM/SIGINT, how long REST and gRPC calls under way may take to finish (all front ends)
     drain_seconds: float = 30.0
+    #: on SIGTERM, how long the listeners keep answering as before (readiness 503) before the drain
+    drain_delay_seconds: float = 0.0
+    #: a REST request's deadline when it names none (``Request-Timeout``); 0: none
+    request_timeout_seconds: float = 0.0
+    #: a version's warm-up replay must end within this long, or its load fails
+    warmup_seconds: float = 300.0
     inference_threads: int = field(default_factory=lambda: max(2, available_cores()))
     #: allocations between two young-generation garbage collections; 0 keeps Python's own (700)
     gc_threshold: int = 50_000

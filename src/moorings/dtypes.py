@@ -68,7 +68,6 @@ ALL: tuple[DType, ...] = (
 )
 
 _BY_NAME = {d.name: d for d in ALL}
-_BY_TF_NAME = {d.tf_name: d for d in ALL}
 _BY_TF_ENUM = {d.tf_enum: d for d in ALL}
 _BY_V2 = {d.v2_name: d for d in ALL}
 _BY_ONNX = {d.onnx_name: d for d in ALL}
@@ -96,10 +95,6 @@ def from_numpy(dtype: np.dtype[np.generic] | type) -> DType:
     raise KeyError(f"unsupported numpy dtype {dt}")
 
 
-def from_tf_name(name: str) -> DType:
-    return _BY_TF_NAME[name]
-
-
 def from_tf_enum(value: int) -> DType:
     return _BY_TF_ENUM[value]
 
@@ -110,7 +105,3 @@ def from_v2(name: str) -> DType:
 
 def from_onnx(type_string: str) -> DType:
     return _BY_ONNX[type_string]
-
-
-def supported_names() -> list[str]:
-    return [d.name for d in ALL]

@@ -12,6 +12,7 @@ unloaded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -31,16 +32,17 @@ from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
 from moorings.search.backends import open_collections
 from moorings.search.folder_lock import local_url
+from moorings.warmup import WarmUp
 
 log = logging.getLogger(__name__)
 
 
 def build_manager(settings: ServerSettings) -> Manager:
-    source = LocalSource(settings.repository)
+    """The manager over the repository; its loader (``manager.loader``) has no warm-up hook yet."""
     loader = Loader(
         settings.repository, allow_unsafe_pickle=settings.allow_unsafe_pickle, batching=settings.batching
     )
-    return Manager(source, loader, load_threads=settings.load_threads)
+    return Manager(LocalSource(settings.repository), loader, load_threads=settings.load_threads)
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -55,9 +57,14 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
     manager = build_manager(settings)
     dataplane = DataPlane(manager, settings.inference_threads)
+    manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     app = RestApp(
-        dataplane, settings.max_body_bytes, collections=collections, cors_origins=settings.cors_origins
+        dataplane,
+        settings.max_body_bytes,
+        collections=collections,
+        cors_origins=settings.cors_origins,
+        request_timeout=settings.request_timeout_seconds,
     )
     log.info("model repository: %s", settings.repository)
     set_gc_threshold(settings.gc_threshold)
@@ -90,13 +97,15 @@ async def _main(
         while not (dataplane.manager.is_ready() and (app.collections is None or app.collections.ready())):
             await asyncio.sleep(0.05)
     freezer = asyncio.create_task(_freeze_heap_when_ready(dataplane))
-    stopping = asyncio.Event()
+    signalled = asyncio.Event()  # SIGTERM/SIGINT came: readiness is 503 from now on
+    dataplane.readiness_checks.append(lambda: not signalled.is_set())
+    stopping = asyncio.Event()  # the drain starts (after --drain-delay-seconds)
     grpc_drained = asyncio.create_task(_drain_when_set(stopping, grpc_server, settings.drain_seconds))
     try:
         if settings.http_server == "uvicorn":
             await _serve_uvicorn(settings, app, sockets)
         else:
-            await _serve_http1(settings, app, sockets, stopping)
+            await _serve_http1(settings, app, sockets, signalled, stopping)
     finally:
         freezer.cancel()
         stopping.set()
@@ -110,22 +119,41 @@ async def _drain_when_set(stopping: asyncio.Event, grpc_server: Any, grace: floa
 
 
 async def _serve_http1(
-    settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None, stop: asyncio.Event
+    settings: ServerSettings,
+    app: RestApp,
+    sockets: list[socket.socket] | None,
+    signalled: asyncio.Event,
+    stopping: asyncio.Event,
 ) -> None:
     limits = Limits(max_body_bytes=settings.max_body_bytes, keep_alive_seconds=settings.keep_alive_seconds)
     server = HttpServer(app.handle, settings.host, settings.rest_port, limits, sockets)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled.set)
     await server.start()
     log.info("REST API on http://%s:%d", settings.host, settings.rest_port)
     if app.collections is not None:  # `moorings collection` finds the server through the data folder
         app.collections.advertise(local_url(settings.host, server.ports[0]))
     try:
-        await stop.wait()
+        await signalled.wait()
+        await _drain_delay(settings.drain_delay_seconds)
         log.info("stopping: finishing the answers owed (up to %.0f s)", settings.drain_seconds)
     finally:
+        stopping.set()
         await server.stop(settings.drain_seconds)
+
+
+async def _drain_delay(seconds: float) -> None:
+    """Keep answering for ``seconds`` (readiness is 503 meanwhile); a second signal cuts it short."""
+    if seconds <= 0:
+        return
+    log.info("stopping: not ready; answering as before for %.0f s before the drain", seconds)
+    again = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, again.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(again.wait(), seconds)
 
 
 async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[socket.socket] | None) -> None:

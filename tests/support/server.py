@@ -48,9 +48,11 @@ def running_server(
     poll_seconds: float = 0.2,
     timeout: float = 120,
     tfserving_grpc: bool = True,
+    wait_ready: bool = True,
 ) -> Iterator[RunningServer]:
     """Start the server, wait until it is ready (first loads finished, gRPC listening), stop it afterwards.
 
+    ``wait_ready=False``: wait only until REST answers ``/v2/health/live`` (loads may be under way).
     ``tfserving_grpc=False`` starts it with ``--no-tfserving-grpc``. KServe V2
     and other gRPC services are always on.
     """
@@ -70,13 +72,14 @@ def running_server(
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
     server = RunningServer(process, rest_port, log_path, grpc_port)
+    probe = "ready" if wait_ready else "live"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
             try:
-                if httpx.get(f"{server.url}/v2/health/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{server.url}/v2/health/{probe}", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -86,20 +88,28 @@ def _depth(value: Any) -> int:
 
 #: the smallest magnitude that rounds to infinity in each float dtype narrower than float64
 #: (the largest finite value plus half its spacing: that tie rounds away, to the even infinity)
+#: a value that overflows its dtype is refused with a 400 (below); numpy's warning about the
+#: cast or the sum that found it says nothing more (a filter, not errstate: no cost per request)
+warnings.filterwarnings("ignore", "overflow encountered in (cast|reduce)", RuntimeWarning, __name__)
+
 _OVERFLOW = {np.dtype(np.float32): 2.0**128 - 2.0**103, np.dtype(np.float16): 65520.0}
 
 
 def _to_float(array: np.ndarray, dtype: DType, where: str) -> np.ndarray:
     """``array`` as the float ``dtype``; a (finite) value that would become infinite there is refused."""
+    cast = array.astype(dtype.numpy, copy=False)
     limit = _OVERFLOW.get(dtype.numpy)
-    if limit is not None and array.size:
-        flat = array.reshape(-1)
-        if np.maximum.reduce(flat) >= limit or np.minimum.reduce(flat) <= -limit:
-            at = _first_index(np.abs(array) >= limit)
+    # the values are finite (JSON has no inf), so the cast overflowed if it holds an inf: its sum then
+    # is not finite either. One reduction per request; the exact check runs only when the sum
+    # is not finite (an overflow, or values that only overflow when added up)
+    if limit is not None and cast.size and not math.isfinite(np.add.reduce(cast, axis=None)):
+        beyond = np.abs(array) >= limit
+        if beyond.any():
+            at = _first_index(beyond)
             raise InvalidArgument(
                 f"{where}: the value {_shown(array[at])}{_at(at)} is out of range for {dtype.name}"
             )
-    return array.astype(dtype.numpy, copy=False)
+    return cast
 
 
 def _shown(value: Any) -> str:

@@ -10,7 +10,7 @@ Columnar format: ``{"inputs": value-or-object}``; the answer is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -126,7 +126,15 @@ def encode_columns(outputs: dict[str, np.ndarray]) -> dict[str, Any]:
     return {"outputs": {name: from_array(array, name) for name, array in outputs.items()}}
 
 
-def parse_examples(body: Any) -> tuple[str | None, list[dict[str, Any]]]:
+class ExamplesBody(NamedTuple):
+    """The parsed parts of a :classify / :regress body."""
+
+    signature_name: str | None
+    #: each example's features, merged with the body's ``context``
+    examples: list[dict[str, Any]]
+
+
+def parse_examples(body: Any) -> ExamplesBody:
     """The signature name and the examples (each merged with ``context``) of :classify/:regress."""
     if not isinstance(body, dict):
         raise InvalidArgument("the request body must be a JSON object with 'examples'")
@@ -144,4 +152,4 @@ def parse_examples(body: Any) -> tuple[str | None, list[dict[str, Any]]]:
         if not isinstance(example, dict):
             raise InvalidArgument(f"example {i} must be an object of feature name to value")
         merged.append({**context, **example})
-    return signature_name, merged
+    return ExamplesBody(signature_name, merged)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from moorings.batch_settings import BatchingSettings
@@ -17,6 +18,10 @@ from moorings.types import DEFAULT_SIGNATURE, ClassNames, ServableId
 
 log = logging.getLogger(__name__)
 
+#: replays a version's recorded requests through its servable before it is published; raises
+#: a MooringsError (its message names the warm-up file and record) when one fails
+WarmUp = Callable[[Servable, Path], None]
+
 
 class Loader:
     """Loads model versions found under ``root``; error messages never show file paths."""
@@ -27,6 +32,8 @@ class Loader:
         self.root = root.resolve()
         self.allow_unsafe_pickle = allow_unsafe_pickle
         self.batching = batching or BatchingSettings()
+        #: set by the server once its request runner exists (see ``moorings.warmup``)
+        self.warmup: WarmUp | None = None
 
     def load(self, servable_id: ServableId, path: Path, config: ModelConfig) -> Servable:
         started = time.perf_counter()
@@ -44,6 +51,8 @@ class Loader:
             if output is not None and not any(output in s.outputs for s in servable.signatures.values()):
                 servable.unload()
                 raise LoadError(f"model.toml [classes] output names {output!r}, which no signature outputs")
+            if self.warmup is not None:
+                self._warm_up(servable, path)
         except MooringsError as exc:
             raise LoadError(self._scrub(exc.message)) from None
         except Exception as exc:  # a runtime's own failure must not escape as a crash
@@ -64,6 +73,15 @@ class Loader:
         if names is None and config.classes_output is None:
             return None
         return ClassNames(names or (), config.classes_output)
+
+    def _warm_up(self, servable: Servable, path: Path) -> None:
+        """Run the warm-up hook; on failure the servable is unloaded and the error raised."""
+        assert self.warmup is not None
+        try:
+            self.warmup(servable, path)
+        except BaseException:
+            servable.unload()
+            raise
 
     def _scrub(self, message: str) -> str:
         """The message with the repository shown as ``<repository>`` and any other path hidden."""

@@ -56,7 +56,7 @@ class _Model:
 class Manager:
     def __init__(self, source: Source, loader: Loader, load_threads: int = 2) -> None:
         self._source = source
-        self._loader = loader
+        self.loader = loader
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
@@ -187,7 +187,7 @@ class Manager:
         error: str | None = None
         try:
             folder = self._source.version_folder(model.name, spec)
-            servable = self._loader.load(ServableId(model.name, record.version), folder, config)
+            servable = self.loader.load(ServableId(model.name, record.version), folder, config)
         except LoadError as exc:
             error = exc.message
             log.error("model %s version %d failed to load: %s", model.name, record.version, error)

@@ -22,8 +22,10 @@ batcher. Nothing here blocks the event loop except the batcher's inline path
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
@@ -34,7 +36,7 @@ from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.classify import classify_by_scores, needs_scores_classify
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
-from moorings.errors import InvalidArgument, MooringsError, first_line, hide_paths
+from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
 from moorings.requests import (
     ClassifyOutcome,
     ExamplesRequest,
@@ -93,8 +95,9 @@ class DataPlane:
 
     # -- requests ----------------------------------------------------------------------------------
 
-    async def predict(self, request: PredictRequest) -> PredictResult:
-        with self.manager.acquire(request.ref) as servable:
+    async def predict(self, request: PredictRequest, servable: Servable | None = None) -> PredictResult:
+        """Run ``request`` (given ``servable``: on it, not the ref's; warm-up runs an unpublished one)."""
+        with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             signature = servable.signature(request.signature_name)
             wanted = None
             if request.outputs is not None:
@@ -117,7 +120,8 @@ class DataPlane:
                 servable.submit_async(signature, inputs, request.deadline, rows) if rows is not None else None
             )
             if waiter is None:
-                outputs: Tensors = await self._off_loop(servable.predict, signature, inputs)
+                predict = _unless_expired(servable.predict, request.deadline)
+                outputs: Tensors = await self._off_loop(predict, signature, inputs)
             else:
                 outputs = await _model_call(waiter)
             servable_id, classes = servable.id, servable.classes
@@ -129,23 +133,26 @@ class DataPlane:
             outputs = drop_trailing_ones(outputs, lifted)
         return PredictResult(servable_id, signature, outputs, classes)
 
-    async def classify(self, request: ExamplesRequest) -> ClassifyOutcome:
-        with self.manager.acquire(request.ref) as servable:
+    async def classify(self, request: ExamplesRequest, servable: Servable | None = None) -> ClassifyOutcome:
+        with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             if needs_scores_classify(servable):  # class names, but no classify method of its own
                 signature = servable.signature(request.signature_name)
-                result = await self._off_loop(classify_by_scores, servable, signature, request.examples)
+                by_scores = _unless_expired(classify_by_scores, request.deadline)
+                result = await self._off_loop(by_scores, servable, signature, request.examples)
                 return ClassifyOutcome(servable.id, signature, result)
             signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
-            result = await self._off_loop(servable.classify, signature, request.examples)
+            classify = _unless_expired(servable.classify, request.deadline)
+            result = await self._off_loop(classify, signature, request.examples)
             classes = servable.classes
             if not result.named and classes is not None and classes.names:
                 result = ClassifyResult(named_classes(result.labels, classes.names), result.scores)
             return ClassifyOutcome(servable.id, signature, result)
 
-    async def regress(self, request: ExamplesRequest) -> RegressOutcome:
-        with self.manager.acquire(request.ref) as servable:
+    async def regress(self, request: ExamplesRequest, servable: Servable | None = None) -> RegressOutcome:
+        with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             signature = _pick(servable, request.signature_name, REGRESS_METHOD)
-            values = await self._off_loop(servable.regress, signature, request.examples)
+            regress = _unless_expired(servable.regress, request.deadline)
+            values = await self._off_loop(regress, signature, request.examples)
             return RegressOutcome(servable.id, signature, values)
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
@@ -167,6 +174,19 @@ def _pick(servable: Servable, name: str | None, method: str) -> Signature:
     if len(matching) == 1:
         return matching[0]
     return servable.signature(DEFAULT_SIGNATURE)
+
+
+def _unless_expired(fn: Callable[..., T], deadline: float | None) -> Callable[..., T]:
+    """``fn``, refusing to start once ``deadline`` (``time.monotonic()``) has passed (as the batcher does)."""
+    if deadline is None:
+        return fn
+
+    def run(*args: Any) -> T:
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded("the request's deadline passed while it waited for the model")
+        return fn(*args)
+
+    return run
 
 
 async def _model_call(call: Awaitable[T]) -> T:

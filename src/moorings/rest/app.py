@@ -18,6 +18,7 @@ from moorings.http1.messages import Answer, Request
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
 from moorings.rest.cors import CorsPolicy
+from moorings.rest.deadline import deadline
 from moorings.rest.encoding import decoded_body
 from moorings.rest.http import (
     JSON_HEADERS,
@@ -44,12 +45,15 @@ class RestApp:
         max_body_bytes: int,
         collections: Collections | None = None,
         cors_origins: tuple[str, ...] = (),
+        request_timeout: float = 0.0,
     ) -> None:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
         self.collections = collections
         self.v2_heads = HeadCache()
         self.cors = CorsPolicy(cors_origins) if cors_origins else None
+        #: seconds; a REST request's deadline when it names none (0: none), see rest/deadline.py
+        self.request_timeout = request_timeout
         #: answer one request; errors become their HTTP status with ``{"error": ...}`` (with CORS
         #: allowed, the answer also carries its headers; without, no extra step per request)
         self.handle = self._answer if self.cors is None else self._answer_with_cors
@@ -72,7 +76,7 @@ class RestApp:
                 request.body = decoded_body(request.body, coding, self.max_body_bytes)
             segments = path_segments(request.raw_path)
             if len(segments) > 1 and segments[1] == "v2" and v2.wants(segments):
-                return await v2.handle(self.dataplane, self.v2_heads, request, segments)
+                return await v2.handle(self.dataplane, self.v2_heads, request, segments, self.request_timeout)
             status, body = await self._dispatch(request, segments)
             return status, body, JSON_HEADERS
         except MooringsError as exc:
@@ -93,9 +97,11 @@ class RestApp:
             route = tfserving.parse_route(segments[3:])
             if route.verb is None:
                 allow_method(method, "GET")
-                return 200, dump_json(tfserving.get(self.dataplane, route))
+                status, answer = tfserving.get(self.dataplane, route)
+                return status, dump_json(answer)
             allow_method(method, "POST")
-            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body))
+            until = deadline(request, self.request_timeout)
+            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})

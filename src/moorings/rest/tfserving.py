@@ -23,7 +23,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.requests import ExamplesRequest, PredictRequest, PredictResult
 from moorings.rest.http import parse_json
-from moorings.types import ModelRef, parse_ref
+from moorings.types import ModelRef, VersionState, parse_ref
 
 VERBS = ("predict", "classify", "regress")
 
@@ -80,14 +80,24 @@ def _ranked(result: PredictResult, k: int, key: str) -> dict[str, Any]:
     return {key: classification.top_k_rows(result.outputs[name], k, names, name)}
 
 
-def get(dataplane: DataPlane, route: Route) -> Any:
+def get(dataplane: DataPlane, route: Route) -> tuple[int, Any]:
+    """(HTTP status, body) of a metadata or status request.
+
+    A model status answers 503 (with the same body) while the model has no AVAILABLE version
+    (loading, warming up or failed), the server is not ready or it is shutting down, so that
+    it can serve as a readiness probe as ``/v2/health/ready`` does.
+    """
     if route.metadata:
         meta = dataplane.metadata(route.ref)
-        return metadata_json(meta.servable, meta.signatures)
-    return status_json(dataplane.status(route.ref))
+        return 200, metadata_json(meta.servable, meta.signatures)
+    status = dataplane.status(route.ref)
+    serving = any(v.state is VersionState.AVAILABLE for v in status.versions) and dataplane.is_ready()
+    return (200 if serving else 503), status_json(status)
 
 
-async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> Any:
+async def post(
+    dataplane: DataPlane, route: Route, raw: bytes | bytearray, deadline: float | None = None
+) -> Any:
     if route.verb == "predict":
         parsed = parse_json(raw, parse_leading_array)
         k = _top_k(parsed)
@@ -99,6 +109,7 @@ async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> An
             signature_name=body.signature_name,
             same_batch=row_format,
             lift_trailing_ones=True,
+            deadline=deadline,
         )
         result = await dataplane.predict(request)
         if k is not None:
@@ -106,7 +117,7 @@ async def post(dataplane: DataPlane, route: Route, raw: bytes | bytearray) -> An
         outputs = result.outputs
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
     signature_name, examples = tfjson.parse_examples(parse_json(raw))
-    examples_request = ExamplesRequest(route.ref, examples, signature_name)
+    examples_request = ExamplesRequest(route.ref, examples, signature_name, deadline)
     if route.verb == "classify":
         classified = (await dataplane.classify(examples_request)).result
         return {

@@ -12,6 +12,7 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 from __future__ import annotations
 
 from functools import lru_cache, partial
+from typing import NamedTuple
 
 from moorings.codecs import v2_binary, v2_json, v2_metadata
 from moorings.codecs.v2_json import V2Request
@@ -19,6 +20,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.http1.messages import Answer, Request
 from moorings.requests import PredictRequest
+from moorings.rest.deadline import deadline
 from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
 from moorings.rest.v2_heads import HeadCache
 from moorings.types import ModelRef, Signature, Tensors
@@ -31,31 +33,42 @@ def wants(segments: list[str]) -> bool:
     return segments[2:] in ([], [""]) or segments[2] == "models"
 
 
+class V2Route(NamedTuple):
+    #: "server", "model", "ready", "infer", or "" when there is no such route
+    what: str
+    model: ModelRef | None
+
+
 @lru_cache(maxsize=4096)
-def _route(parts: tuple[str, ...]) -> tuple[str, ModelRef | None]:
+def _route(parts: tuple[str, ...]) -> V2Route:
     """(what, model) for the path segments after ``/v2``; what is "server", "model", "ready",
     "infer", or "" when there is no such route. Cached: a route depends on the path alone (bad
     model names raise, and are not cached)."""
     if parts[-1:] == ("",):
         parts = tuple(p for p in parts if p)
     if not parts:
-        return "server", None
+        return V2Route("server", None)
     if parts[0] != "models" or len(parts) < 2:
-        return "", None
+        return V2Route("", None)
     name, rest = parts[1], parts[2:]
     version = ""
     if rest[:1] == ("versions",) and len(rest) >= 2:
         version, rest = rest[1], rest[2:]
     what = {(): "model", ("ready",): "ready", ("infer",): "infer"}.get(rest, "")
-    return what, v2_metadata.model_ref(name, version) if what else None
+    return V2Route(what, v2_metadata.model_ref(name, version) if what else None)
 
 
-async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str]) -> Answer:
-    """Answer one request under ``/v2``: status, body and headers (errors are raised)."""
+async def handle(
+    dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str], timeout: float = 0.0
+) -> Answer:
+    """Answer one request under ``/v2``: status, body and headers (errors are raised).
+
+    ``timeout``: the server's default request timeout in seconds (0: none), see rest/deadline.py.
+    """
     what, ref = _route(tuple(segments[2:]))
     if what == "infer" and ref is not None:
         allow_method(request.method, "POST")
-        return await _infer(dataplane, heads, request, ref)
+        return await _infer(dataplane, heads, request, ref, timeout)
     if not what:
         raise NotFound(f"no such route: {request.shown_path}")
     allow_method(request.method, "GET")
@@ -67,15 +80,22 @@ async def handle(dataplane: DataPlane, heads: HeadCache, request: Request, segme
     return 200, dump_json(v2_metadata.model_metadata(dataplane.metadata(ref))), JSON_HEADERS
 
 
-async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: ModelRef) -> Answer:
+async def _infer(
+    dataplane: DataPlane, heads: HeadCache, http: Request, ref: ModelRef, timeout: float
+) -> Answer:
     header_length = http.header(v2_binary.HEADER_LENGTH)
     if header_length is not None and header_length.strip() == b"0":
-        return await _infer_raw(dataplane, http, ref)
+        return await _infer_raw(dataplane, http, ref, deadline(http, timeout))
     head, rest = v2_binary.split_body(http.body, header_length)
     request = heads.parse(head)
     outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
     result = await dataplane.predict(
-        PredictRequest(ref, partial(v2_json.decode_for_signature, request, rest), outputs=outputs)
+        PredictRequest(
+            ref,
+            partial(v2_json.decode_for_signature, request, rest),
+            outputs=outputs,
+            deadline=deadline(http, timeout, request.parameters.get("timeout")),
+        )
     )
     response, blobs = v2_json.encode_response(
         result.servable.name, result.servable.version, request, result.outputs, result.classes
@@ -91,7 +111,7 @@ async def _infer(dataplane: DataPlane, heads: HeadCache, http: Request, ref: Mod
 RAW_ANSWER = V2Request(None, (), None, {"binary_data_output": True})
 
 
-async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answer:
+async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef, until: float | None) -> Answer:
     """The binary tensor extension's raw form: ``Inference-Header-Content-Length: 0`` and the whole
     body is the data of the model's only input (datatype and shape from its signature)."""
     body = memoryview(http.body)
@@ -106,7 +126,7 @@ async def _infer_raw(dataplane: DataPlane, http: Request, ref: ModelRef) -> Answ
         (spec,) = signature.inputs.values()
         return {spec.name: v2_binary.raw_input(body, spec)}
 
-    result = await dataplane.predict(PredictRequest(ref, decode))
+    result = await dataplane.predict(PredictRequest(ref, decode, deadline=until))
     response, blobs = v2_json.encode_response(
         result.servable.name, result.servable.version, RAW_ANSWER, result.outputs
     )
