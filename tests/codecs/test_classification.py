@@ -59,7 +59,8 @@ def test_ranked_output_choice() -> None:
     probs = np.zeros((2, 3), np.float32)
     ids = np.zeros((2,), np.int64)
     assert c.ranked_output(_signature("p", "ids"), {"p": probs, "ids": ids}, None) == "p"
-    assert c.ranked_output(_signature("v"), {"v": np.zeros(3, np.float32)}, None) == "v"
+    with pytest.raises(InvalidArgument, match=r"has 0 \(none\)"):  # a value per row is not classes
+        c.ranked_output(_signature("v"), {"v": np.zeros(3, np.float32)}, None)
     two = {"p": probs, "q": probs}
     assert c.ranked_output(_signature("p", "q"), two, ClassNames((), "q")) == "q"
     with pytest.raises(InvalidArgument, match=r"has 2 \(p, q\): name the one to rank"):

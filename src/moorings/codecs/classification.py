@@ -77,7 +77,7 @@ def triton_strings(array: np.ndarray, k: int, names: tuple[str, ...] | None, out
 
 def ranked_output(signature: Signature, outputs: Tensors, classes: ClassNames | None) -> str:
     """The output to rank: the one model.toml names (``[classes] output``), else the only float
-    output of rank 2 of the signature (a 1-D float output when it is the only output)."""
+    output of rank 2 (``[batch, classes]``) of the signature."""
     if classes is not None and classes.output is not None:
         if classes.output not in outputs:
             raise InvalidArgument(
@@ -88,10 +88,6 @@ def ranked_output(signature: Signature, outputs: Tensors, classes: ClassNames | 
     floats = [n for n, a in outputs.items() if a.dtype.kind == "f" and a.ndim == 2]
     if len(floats) == 1:
         return floats[0]
-    if not floats and len(outputs) == 1:
-        (only,) = outputs
-        if outputs[only].dtype.kind == "f" and outputs[only].ndim == 1:
-            return only
     found = ", ".join(floats) if floats else "none"
     raise InvalidArgument(
         f"top_k needs one float output of shape [batch, classes]; signature {signature.name!r} has "
