@@ -62,3 +62,23 @@ def test_invalid_settings_name_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         parse_model_toml(text)
     assert message in info.value.message
+
+
+def test_classes_output_is_read() -> None:
+    assert parse_model_toml('[classes]\noutput = "probabilities"\n').classes_output == "probabilities"
+    assert parse_model_toml("").classes_output is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[classes]\noutput = 3\n", "classes.output must be the name of an output"),
+        ('[classes]\noutput = ""\n', "classes.output must be the name of an output"),
+        ('[classes]\nfile = "x.txt"\n', "[classes] must be a table with only 'output'"),
+        ('classes = "p"\n', "[classes] must be a table with only 'output'"),
+    ],
+)
+def test_bad_classes_section(text: str, message: str) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        parse_model_toml(text)
+    assert message in error.value.message

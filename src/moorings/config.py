@@ -11,6 +11,9 @@ A model's ``model.toml`` may hold::
     stable = 3
     canary = 4
 
+    [classes]              # the class names of labels.txt / labels.json (see moorings.core.labels)
+    output = "probabilities"   # the output they name, ranked by top_k and V2 classification
+
     [runtime]
     name = "onnx"          # force a runtime instead of detecting it from the files
     intra_op_threads = 2   # threads a runtime may use inside one inference
@@ -72,6 +75,9 @@ class ModelConfig:
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     #: the model's ``[batching]`` table, applied over the server's defaults when a version loads
     batching: dict[str, Any] = field(default_factory=dict)
+    #: ``[classes] output``: the output that a version's class names name (None: the only float
+    #: output of rank 2 of the signature a request runs)
+    classes_output: str | None = None
 
     def batching_settings(self, defaults: BatchingSettings) -> BatchingSettings:
         return parse_batching(self.batching, defaults)
@@ -141,7 +147,7 @@ def _positive_int(value: Any, where: str) -> int:
 
 def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
-    unknown = set(data) - {"versions", "labels", "runtime", "batching"}
+    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes"}
     if unknown:
         raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
 
@@ -184,7 +190,15 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     runtime = RuntimeOptions(name=name, intra_op_threads=threads, trusted_types=tuple(trusted))
     batching = data.get("batching", {})
     parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
-    return ModelConfig(policy=policy, labels=labels, runtime=runtime, batching=dict(batching))
+    classes = data.get("classes", {})
+    if not isinstance(classes, dict) or set(classes) - {"output"}:
+        raise InvalidArgument("[classes] must be a table with only 'output' (the output to rank)")
+    classes_output = classes.get("output")
+    if classes_output is not None and (not isinstance(classes_output, str) or not classes_output):
+        raise InvalidArgument("classes.output must be the name of an output")
+    return ModelConfig(
+        policy=policy, labels=labels, runtime=runtime, batching=dict(batching), classes_output=classes_output
+    )
 
 
 def parse_model_toml(text: str) -> ModelConfig:

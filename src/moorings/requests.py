@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from moorings.types import ClassifyResult, Example, ModelRef, ServableId, Signature, Tensors
+from moorings.types import ClassifyResult, ClassNames, Example, ModelRef, ServableId, Signature, Tensors
 
 #: wire inputs -> tensors, given the signature the request runs on
 Decoder = Callable[[Signature], Tensors]
@@ -48,6 +48,8 @@ class PredictResult:
     signature: Signature
     #: the requested outputs, in the order asked for
     outputs: Tensors
+    #: the version's class names, for front ends that rank an output (top-k, classification)
+    classes: ClassNames | None = None
 
 
 @dataclass(slots=True)

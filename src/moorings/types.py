@@ -80,6 +80,19 @@ class ClassifyResult:
 
     labels: list[list[str]]
     scores: list[list[float]]
+    #: False when ``labels`` are not the model's own class names (indices, or empty strings): then a
+    #: version's class names, when it has them, replace them by position
+    named: bool = True
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """A version's class names (its ``labels.txt`` / ``labels.json``): name ``i`` is class index ``i``."""
+
+    names: tuple[str, ...]
+    #: the output whose values are ranked (model.toml ``[classes] output``); None: the only float
+    #: output of rank 2 of the signature a request runs
+    output: str | None = None
 
 
 class VersionState(enum.Enum):

@@ -167,7 +167,7 @@ def test_triton_health_and_metadata(server: RunningServer, grpc_target: str) -> 
     assert gmeta["inputs"] == [{"name": "x", "datatype": "FP32", "shape": ["-1", "4"]}]
     assert http.get_model_metadata("savedmodel")["platform"] == "tensorflow_savedmodel"
     assert grpc_client.get_model_metadata("iris").platform == "sklearn"
-    assert http.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+    assert http.get_server_metadata()["extensions"] == ["binary_tensor_data", "classification"]
 
 
 @pytest.mark.parametrize("case_name", MODEL_CASES)

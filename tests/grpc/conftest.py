@@ -78,6 +78,7 @@ def write_half_model(folder: Path) -> None:
 def grpc_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, onnx_models.Mlp]:
     root = tmp_path_factory.mktemp("grpc-repo")
     mlp = onnx_models.write_mlp(root / "mlp" / "1", seed=4)
+    (root / "mlp" / "1" / "labels.txt").write_text("\n".join(MLP_NAMES) + "\n")
     onnx_models.write_two_in_two_out(root / "two" / "1")
     write_half_model(root / "half" / "1")
     return root, mlp
@@ -96,6 +97,8 @@ def dataplane(grpc_repo: tuple[Path, onnx_models.Mlp]) -> Iterator[DataPlane]:
 
 
 FRONT_ENDS = ["grpcio", "moorings"]
+#: the class names of the "mlp" model (its labels.txt)
+MLP_NAMES = ["tabby cat", "beagle", "goldfish"]
 
 
 @pytest.fixture(scope="package", params=FRONT_ENDS)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from tests.grpc.conftest import InProcessServer, X
+from tests.grpc.conftest import MLP_NAMES, InProcessServer, X
 from tests.support import onnx_models
 
 
@@ -156,11 +156,53 @@ def test_duplicate_output_names_are_refused(stub: service_pb2_grpc.GRPCInference
     assert "more than once" in (error.value.details() or "")
 
 
-def test_the_classification_extension_is_refused(stub: service_pb2_grpc.GRPCInferenceServiceStub) -> None:
+def _triton(p: np.ndarray, k: int, names: list[str] | None) -> list[bytes]:
+    """Triton's classification strings, from the reference probabilities."""
+    out = []
+    for row in p:
+        for i in np.argsort(-row, kind="stable")[:k]:
+            text = f"{float(row[i]):f}:{i}"
+            out.append((f"{text}:{names[i]}" if names else text).encode())
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7])
+def test_the_classification_extension_with_tritonclient(
+    grpc_server: InProcessServer, grpc_repo: tuple[Path, onnx_models.Mlp], k: int
+) -> None:
+    from tritonclient import grpc as tg
+
+    client = tg.InferenceServerClient(grpc_server.target)
+    try:
+        tensor = tg.InferInput("x", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X)
+        result = client.infer(
+            "mlp", [tensor], outputs=[tg.InferRequestedOutput("probabilities", class_count=k)]
+        )
+    finally:
+        client.close()
+    got = result.as_numpy("probabilities")
+    assert got.shape == (len(X), min(k, 3))
+    assert got.reshape(-1).tolist() == _triton(grpc_repo[1](X), k, MLP_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        (0, "int64_param"),
+        (-2, "int64_param"),
+        ("3", "string_param"),
+        (True, "bool_param"),
+        (2**62, "int64_param"),
+    ],
+)
+def test_a_bad_classification_count_is_refused(
+    stub: service_pb2_grpc.GRPCInferenceServiceStub, value: object, field: str
+) -> None:
     request = _request("mlp", x=("FP32", [2, 4], {"fp32_contents": X.reshape(-1).tolist()}))
     output = request.outputs.add(name="probabilities")
-    output.parameters["classification"].int64_param = 2
+    setattr(output.parameters["classification"], field, value)
     with pytest.raises(grpc.RpcError) as error:
         stub.ModelInfer(request, timeout=10)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "classification extension" in (error.value.details() or "")
+    assert "parameters.classification must be a positive integer" in (error.value.details() or "")

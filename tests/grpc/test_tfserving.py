@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 import pytest
 
-from tests.grpc.conftest import InProcessServer, X
+from tests.grpc.conftest import MLP_NAMES, InProcessServer, X
 from tests.support import onnx_models
 
 tf = pytest.importorskip("tensorflow")
@@ -83,12 +83,30 @@ def test_metadata_field_must_be_signature_def(
     assert signatures.signature_def["serving_default"].inputs["x"].dtype == tf.float32.as_datatype_enum
 
 
+def test_classify_an_onnx_model_with_class_names(
+    stub: prediction_service_pb2_grpc.PredictionServiceStub, grpc_repo: tuple[Path, onnx_models.Mlp]
+) -> None:
+    classify = classification_pb2.ClassificationRequest()
+    classify.model_spec.name = "mlp"
+    for row in X:
+        example = classify.input.example_list.examples.add()
+        example.features.feature["x"].float_list.value.extend(row.tolist())
+    response = stub.Classify(classify, timeout=10)
+    want = grpc_repo[1](X)
+    for got, p in zip(response.result.classifications, want, strict=True):
+        assert [c.label for c in got.classes] == MLP_NAMES
+        np.testing.assert_allclose([c.score for c in got.classes], p, rtol=1e-6)
+
+
 def test_unsupported_methods(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
     example = tf.train.Example()
     example.features.feature["x"].float_list.value.extend(X[0].tolist())
     classify = classification_pb2.ClassificationRequest()
-    classify.model_spec.name = "mlp"
-    classify.input.example_list.examples.append(example)
+    classify.model_spec.name = "two"  # "mlp" classifies: it has class names (labels.txt)
+    two = tf.train.Example()
+    for name in ("a", "b"):
+        two.features.feature[name].float_list.value.extend([1.0, 2.0, 3.0])
+    classify.input.example_list.examples.append(two)
     _fails(stub.Classify, classify, grpc.StatusCode.UNIMPLEMENTED, "no classify method")
     empty = classification_pb2.ClassificationRequest()
     empty.model_spec.name = "mlp"

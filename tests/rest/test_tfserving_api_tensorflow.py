@@ -19,6 +19,9 @@ def app(tf_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
     repo = tmp_path_factory.mktemp("tf-repo")
     for name in ("keras_savedmodel", "keras_file", "text", "examples", "examples_tf2", "image"):
         shutil.copytree(tf_models / name, repo / name / "1")
+    shutil.copytree(tf_models / "examples_tf2", repo / "named" / "1")
+    (repo / "named" / "1" / "assets").mkdir(exist_ok=True)
+    (repo / "named" / "1" / "assets" / "labels.txt").write_text("total\n")
     with serving_app(repo, load_timeout=120) as app:
         yield app
 
@@ -102,6 +105,16 @@ def test_tf2_predict_method_signatures_classify_and_regress(app: RestApp) -> Non
         json={"signature_name": "predict_x", "examples": examples},
     )
     assert r.status == 400 and "serialized tf.Example" in r.json()["error"]
+
+
+def test_a_savedmodel_labels_asset_names_classes_its_signature_does_not(app: RestApp) -> None:
+    examples = [{"x": [1.0, 2.0]}, {"x": [0.5, -1.0]}]
+    body = {"signature_name": "scores", "examples": examples}
+    r = call(app, "POST", "/v1/models/named:classify", json=body)
+    assert r.status == 200 and r.json() == {"results": [[["total", 3.0]], [["total", -0.5]]]}
+    # a 'classes' output is the model's own names: they stay
+    r = call(app, "POST", "/v1/models/named:classify", json={"examples": examples})
+    assert [[label for label, _ in row] for row in r.json()["results"]] == [["cat", "dog"], ["cat", "dog"]]
 
 
 def test_binary_data_the_graph_cannot_parse_is_named(app: RestApp) -> None:

@@ -55,7 +55,7 @@ def infer_json(app: RestApp, path: str, body: Any) -> httpx.Response:
 
 
 def test_server_and_model_metadata(app: RestApp) -> None:
-    assert request(app, "GET", "/v2").json()["extensions"] == ["binary_tensor_data"]
+    assert request(app, "GET", "/v2").json()["extensions"] == ["binary_tensor_data", "classification"]
     assert request(app, "GET", "/v2/health/live").json() == {"live": True}
     meta = request(app, "GET", "/v2/models/iris").json()
     assert meta == {
@@ -254,16 +254,6 @@ def test_raw_binary_request_of_the_only_input(app: RestApp, repo: tuple[Path, An
 def test_raw_binary_request_that_does_not_fit(app: RestApp, body: bytes, message: str) -> None:
     response = request(app, "POST", "/v2/models/mlp/infer", body, {"Inference-Header-Content-Length": "0"})
     assert response.status_code == 400 and message in response.json()["error"]
-
-
-def test_the_classification_extension_is_refused_not_ignored(app: RestApp) -> None:
-    body = {
-        "inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": X.reshape(-1).tolist()}],
-        "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}],
-    }
-    response = infer_json(app, "/v2/models/mlp/infer", body)
-    assert response.status_code == 400
-    assert "classification extension is not served" in response.json()["error"]
 
 
 @pytest.mark.parametrize(

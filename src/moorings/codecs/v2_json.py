@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from moorings import dtypes
-from moorings.codecs import v2_binary
+from moorings.codecs import classification, v2_binary
 from moorings.codecs.json_values import to_array
 from moorings.codecs.shapes import check_shape
 from moorings.codecs.tensor_proto import check_dtype
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
-from moorings.types import Signature, Tensors
+from moorings.types import ClassNames, Signature, Tensors
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,8 @@ class V2Input:
 class V2Output:
     name: str
     binary: bool | None = None
+    #: the classification extension: answer the top k classes of each row as "score:index[:label]"
+    classification: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +62,6 @@ class V2Request:
     @property
     def binary_output_default(self) -> bool:
         return self.parameters.get("binary_data_output") is True
-
-
-#: the answer to an output that asks for the classification extension, which is not served yet
-CLASSIFICATION_REFUSED = (
-    "output {name!r} asks for parameters.classification (top-k labels); the classification "
-    "extension is not served yet: ask for the output itself and rank its values"
-)
 
 
 def v2_name(dtype: DType) -> str:
@@ -151,10 +146,12 @@ def _parse_output(index: int, item: Any) -> V2Output:
     if type(name) is not str:
         raise InvalidArgument(f"outputs[{index}] must be an object with a 'name'")
     parameters = _parameters(item.get("parameters"), f"output {name!r}")
+    k = None
     if "classification" in parameters:
-        raise InvalidArgument(CLASSIFICATION_REFUSED.format(name=name))
+        where = f"output {name!r}: parameters.classification"
+        k = classification.check_k(parameters["classification"], where)
     binary = parameters.get("binary_data")
-    return V2Output(name, binary if type(binary) is bool else None)
+    return V2Output(name, binary if type(binary) is bool else None, k)
 
 
 def decode_input(item: V2Input, blob: bytes | memoryview | None) -> np.ndarray:
@@ -243,8 +240,10 @@ def encode_response(
     version: int,
     request: V2Request,
     outputs: dict[str, np.ndarray],
+    classes: ClassNames | None = None,
 ) -> tuple[dict[str, Any], list[bytes]]:
-    """(JSON response, binary blobs in output order) for the outputs of one inference."""
+    """(JSON response, binary blobs in output order) for the outputs of one inference; an output
+    asked for with the classification extension is answered as its top-k strings."""
     wanted = {o.name: o for o in request.outputs} if request.outputs else None
     default_binary = request.binary_output_default
     items = []
@@ -255,6 +254,9 @@ def encode_response(
             spec = wanted.get(name)
             if spec is not None and spec.binary is not None:
                 binary = spec.binary
+            if spec is not None and spec.classification is not None:
+                names = classification.names_for(classes, name)
+                array = classification.triton_strings(array, spec.classification, names, name)
         item: dict[str, Any] = {
             "name": name,
             "datatype": dtypes.from_numpy(array.dtype).v2_name,

@@ -22,7 +22,7 @@ PLATFORMS = {
     "keras": "tensorflow_keras",
     "sklearn": "sklearn",
 }
-EXTENSIONS = ["binary_tensor_data"]
+EXTENSIONS = ["binary_tensor_data", "classification"]
 
 
 def server_metadata() -> dict[str, Any]:

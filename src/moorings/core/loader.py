@@ -10,11 +10,12 @@ from pathlib import Path
 
 from moorings.batch_settings import BatchingSettings
 from moorings.config import ModelConfig
+from moorings.core.labels import find_labels
 from moorings.core.servable import Servable
 from moorings.errors import LoadError, MooringsError, hide_paths
 from moorings.observe import metrics
 from moorings.runtimes import detect, runtime_class
-from moorings.types import DEFAULT_SIGNATURE, ServableId
+from moorings.types import DEFAULT_SIGNATURE, ClassNames, ServableId
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,19 @@ class Loader:
     def load(self, servable_id: ServableId, path: Path, config: ModelConfig) -> Servable:
         started = time.perf_counter()
         try:
+            classes = self._classes(path, config)
             name = config.runtime.name or detect(path)
             options = dataclasses.replace(config.runtime, allow_unsafe_pickle=self.allow_unsafe_pickle)
             batching = config.batching_settings(self.batching)
             runtime = runtime_class(name)(path, options)
             runtime.load()
-            servable = Servable(servable_id, runtime, batching)
+            servable = Servable(servable_id, runtime, batching, classes)
             if DEFAULT_SIGNATURE not in servable.signatures and not servable.signatures:
                 raise LoadError("the model exposes no signature")
+            output = config.classes_output
+            if output is not None and not any(output in s.outputs for s in servable.signatures.values()):
+                servable.unload()
+                raise LoadError(f"model.toml [classes] output names {output!r}, which no signature outputs")
             if self.warmup is not None:
                 self._warm_up(servable, path)
         except MooringsError as exc:
@@ -59,6 +65,13 @@ class Loader:
         metrics.model_loaded(servable_id, took)
         log.info("loaded %s version %d (%s) in %.2fs", servable_id.name, servable_id.version, name, took)
         return servable
+
+    def _classes(self, path: Path, config: ModelConfig) -> ClassNames | None:
+        """The version's class names (read before the model: a bad labels file fails fast)."""
+        names = find_labels(self.root, path)
+        if names is None and config.classes_output is None:
+            return None
+        return ClassNames(names or (), config.classes_output)
 
     def _warm_up(self, servable: Servable, path: Path) -> None:
         """Run the warm-up hook; on failure the servable is unloaded and the error raised."""

@@ -11,17 +11,31 @@ from moorings.batching.batcher import Batcher, batchable
 from moorings.errors import NotFound
 from moorings.observe.metrics import batch_observer
 from moorings.runtimes.base import Runtime
-from moorings.types import DEFAULT_SIGNATURE, ClassifyResult, Example, ServableId, Signature, Tensors
+from moorings.types import (
+    DEFAULT_SIGNATURE,
+    ClassifyResult,
+    ClassNames,
+    Example,
+    ServableId,
+    Signature,
+    Tensors,
+)
 
 
 class Servable:
-    """A loaded model version: its runtime, its signatures and, when batching is on, its batcher."""
+    """A loaded model version: its runtime, its signatures, its class names (when it has a labels
+    file) and, when batching is on, its batcher."""
 
     def __init__(
-        self, servable_id: ServableId, runtime: Runtime, batching: BatchingSettings | None = None
+        self,
+        servable_id: ServableId,
+        runtime: Runtime,
+        batching: BatchingSettings | None = None,
+        classes: ClassNames | None = None,
     ) -> None:
         self.id = servable_id
         self.runtime = runtime
+        self.classes = classes
         self.signatures: dict[str, Signature] = dict(runtime.signatures)
         self._batched = {name for name, sig in self.signatures.items() if batchable(sig)}
         self.batcher: Batcher | None = None

@@ -35,8 +35,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from moorings.batching.batcher import common_rows
+from moorings.codecs.classification import named_classes
 from moorings.core.manager import Manager
 from moorings.core.servable import Servable
+from moorings.dataplane.classify import classify_by_scores, needs_scores_classify
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
 from moorings.observe import metrics
@@ -53,6 +55,7 @@ from moorings.types import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     REGRESS_METHOD,
+    ClassifyResult,
     ModelRef,
     ModelStatus,
     ServableId,
@@ -134,21 +137,29 @@ class DataPlane:
                 outputs: Tensors = await self._off_loop(predict, signature, inputs)
             else:
                 outputs = await _model_call(waiter)
-            servable_id = servable.id
+            servable_id, classes = servable.id, servable.classes
         if not all(type(v) is np.ndarray for v in outputs.values()):
             outputs = {k: np.asarray(v) for k, v in outputs.items()}
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
         if lifted:
             outputs = drop_trailing_ones(outputs, lifted)
-        return PredictResult(servable_id, signature, outputs)
+        return PredictResult(servable_id, signature, outputs, classes)
 
     async def classify(self, request: ExamplesRequest, servable: Servable | None = None) -> ClassifyOutcome:
         with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
             note_servable(servable.id)
+            if needs_scores_classify(servable):  # class names, but no classify method of its own
+                signature = servable.signature(request.signature_name)
+                by_scores = _timed(servable, _unless_expired(classify_by_scores, request.deadline))
+                result = await self._off_loop(by_scores, servable, signature, request.examples)
+                return ClassifyOutcome(servable.id, signature, result)
             signature = _pick(servable, request.signature_name, CLASSIFY_METHOD)
             classify = _timed(servable, _unless_expired(servable.classify, request.deadline))
             result = await self._off_loop(classify, signature, request.examples)
+            classes = servable.classes
+            if not result.named and classes is not None and classes.names:
+                result = ClassifyResult(named_classes(result.labels, classes.names), result.scores)
             return ClassifyOutcome(servable.id, signature, result)
 
     async def regress(self, request: ExamplesRequest, servable: Servable | None = None) -> RegressOutcome:

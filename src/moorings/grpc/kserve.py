@@ -17,9 +17,9 @@ import grpc
 import numpy as np
 
 from moorings import dtypes
-from moorings.codecs import v2_binary, v2_metadata
+from moorings.codecs import classification, v2_binary, v2_metadata
 from moorings.codecs.shapes import check_shape
-from moorings.codecs.v2_json import CLASSIFICATION_REFUSED, cast_inputs, parse_datatype
+from moorings.codecs.v2_json import cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, NotFound, Unavailable
@@ -106,6 +106,14 @@ def _tensor_metadata(item: dict[str, Any]) -> Any:
     )
 
 
+def _class_count(output: Any) -> int:
+    """The k of an output's ``classification`` parameter (tritonclient sends an int64_param)."""
+    param = output.parameters["classification"]
+    choice = param.WhichOneof("parameter_choice")
+    value = getattr(param, choice) if choice in ("int64_param", "uint64_param") else None
+    return classification.check_k(value, f"output {output.name!r}: parameters.classification")
+
+
 class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
     """Health, metadata and inference of the V2 protocol."""
 
@@ -151,9 +159,7 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
     @rpc
     async def ModelInfer(self, request: Any, context: Context) -> Any:
         ref = v2_metadata.model_ref(request.model_name, request.model_version)
-        for output in request.outputs:
-            if "classification" in output.parameters:
-                raise InvalidArgument(CLASSIFICATION_REFUSED.format(name=output.name))
+        ranked = {o.name: _class_count(o) for o in request.outputs if "classification" in o.parameters}
         outputs = tuple(o.name for o in request.outputs) or None
         result = await self.dataplane.predict(
             PredictRequest(
@@ -164,6 +170,9 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
             model_name=result.servable.name, model_version=str(result.servable.version), id=request.id
         )
         for name, array in result.outputs.items():
+            if name in ranked:
+                names = classification.names_for(result.classes, name)
+                array = classification.triton_strings(array, ranked[name], names, name)
             tensor = response.outputs.add()
             tensor.name = name
             tensor.datatype = dtypes.from_numpy(array.dtype).v2_name

@@ -4,7 +4,7 @@ Routes (each also under ``/versions/{v}`` and ``/labels/{label}``)::
 
     GET  /v1/models/{name}                model status
     GET  /v1/models/{name}/metadata       signatures
-    POST /v1/models/{name}:predict        row or columnar format
+    POST /v1/models/{name}:predict        row or columnar format; "top_k": k ranks the classes
     POST /v1/models/{name}:classify       examples -> [[label, score], ...]
     POST /v1/models/{name}:regress        examples -> [value, ...]
 """
@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
+from moorings.codecs import classification
 from moorings.codecs import tfserving_json as tfjson
 from moorings.codecs.json_fast import parse_leading_array
 from moorings.codecs.tfserving_status import metadata_json, status_json
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
-from moorings.requests import ExamplesRequest, PredictRequest
+from moorings.requests import ExamplesRequest, PredictRequest, PredictResult
 from moorings.rest.http import parse_json
 from moorings.types import ModelRef, VersionState, parse_ref
 
@@ -65,6 +66,20 @@ def _parse_route(key: tuple[str, ...]) -> Route:
     raise NotFound("no such route under /v1/models; see the REST API docs")
 
 
+def _top_k(body: Any) -> int | None:
+    """The ``top_k`` of a :predict body (a Moorings option; TF Serving defines no such key)."""
+    if type(body) is not dict or "top_k" not in body:
+        return None
+    return classification.check_k(body["top_k"], "'top_k'", flag=True)
+
+
+def _ranked(result: PredictResult, k: int, key: str) -> dict[str, Any]:
+    """Per row the best class and the top ``k``, named by the version's class names."""
+    name = classification.ranked_output(result.signature, result.outputs, result.classes)
+    names = classification.names_for(result.classes, name)
+    return {key: classification.top_k_rows(result.outputs[name], k, names, name)}
+
+
 def get(dataplane: DataPlane, route: Route) -> tuple[int, Any]:
     """(HTTP status, body) of a metadata or status request.
 
@@ -84,7 +99,9 @@ async def post(
     dataplane: DataPlane, route: Route, raw: bytes | bytearray, deadline: float | None = None
 ) -> Any:
     if route.verb == "predict":
-        body = tfjson.parse_predict_body(parse_json(raw, parse_leading_array))
+        parsed = parse_json(raw, parse_leading_array)
+        k = _top_k(parsed)
+        body = tfjson.parse_predict_body(parsed)
         row_format = body.instances is not None
         request = PredictRequest(
             route.ref,
@@ -94,16 +111,19 @@ async def post(
             lift_trailing_ones=True,
             deadline=deadline,
         )
-        outputs = (await dataplane.predict(request)).outputs
+        result = await dataplane.predict(request)
+        if k is not None:
+            return _ranked(result, k, "predictions" if row_format else "outputs")
+        outputs = result.outputs
         return tfjson.encode_rows(outputs) if row_format else tfjson.encode_columns(outputs)
     signature_name, examples = tfjson.parse_examples(parse_json(raw))
     examples_request = ExamplesRequest(route.ref, examples, signature_name, deadline)
     if route.verb == "classify":
-        result = (await dataplane.classify(examples_request)).result
+        classified = (await dataplane.classify(examples_request)).result
         return {
             "results": [
                 [[label, score] for label, score in zip(labels, scores, strict=False)]
-                for labels, scores in zip(result.labels, result.scores, strict=True)
+                for labels, scores in zip(classified.labels, classified.scores, strict=True)
             ]
         }
     return {"results": (await dataplane.regress(examples_request)).values}

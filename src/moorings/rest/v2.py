@@ -98,7 +98,7 @@ async def _infer(
         )
     )
     response, blobs = v2_json.encode_response(
-        result.servable.name, result.servable.version, request, result.outputs
+        result.servable.name, result.servable.version, request, result.outputs, result.classes
     )
     payload = dump_json(response)
     if not blobs:

@@ -137,8 +137,10 @@ class SklearnRuntime(Runtime):
         if not hasattr(self._model, "predict_proba") or getattr(self._model, "classes_", None) is None:
             raise Unimplemented("this model is not a classifier with predict_proba")
         proba = np.asarray(self._model.predict_proba(self._features(examples)), dtype=np.float64)
-        labels = [str(c) for c in self._model.classes_]
-        return ClassifyResult(labels=[labels] * len(examples), scores=proba.tolist())
+        classes = np.asarray(self._model.classes_)
+        labels = [str(c) for c in classes]
+        named = classes.dtype.kind in "USO"  # numbers are not names: a labels file may name them
+        return ClassifyResult(labels=[labels] * len(examples), scores=proba.tolist(), named=named)
 
     def regress(self, signature: Signature, examples: list[Example]) -> list[float]:
         if getattr(self._model, "classes_", None) is not None:

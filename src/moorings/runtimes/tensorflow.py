@@ -277,7 +277,7 @@ class TensorFlowRuntime(Runtime):
         else:
             labels = [[c.decode() if isinstance(c, bytes) else str(c) for c in row] for row in classes]
         score_rows = scores.tolist() if scores is not None else [[0.0] * len(row) for row in labels]
-        return ClassifyResult(labels=labels, scores=score_rows)
+        return ClassifyResult(labels=labels, scores=score_rows, named=classes is not None)
 
     def regress(self, signature: Signature, examples: list[Example]) -> list[float]:
         key = self._example_signature(signature, REGRESS_METHOD)
