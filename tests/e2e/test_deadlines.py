@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 #: one worker, small batches: a big request occupies the model for a while, others queue behind it
 SERIAL = ("--max-batch-size", "16", "--batch-threads", "1", "--inference-threads", "1")
 ROW = [0.5] * WIDTH
-BIG = {"instances": [ROW] * 128}
+#: long enough (~1 s on a quiet machine) that a 50 ms deadline passes while a request waits behind it
+BIG = {"instances": [ROW] * 512}
 
 
 @pytest.fixture(scope="module")
