@@ -64,7 +64,7 @@ def with_trees(servers: list[Any], trees: list[str]) -> list[Any]:
         if not sep or not label or not (source / "moorings").is_dir():
             raise SystemExit(f"--tree takes LABEL=PATH of a Moorings checkout, got {tree!r}")
         for server in servers:
-            if server.server == "moorings":
+            if server.server == "moorings" and "[" not in server.name:  # variants stay on this tree
                 env = {**server.env, "PYTHONPATH": str(source)}
                 out.append(dataclasses.replace(server, name=f"{server.name}[{label}]", env=env))
     return out
