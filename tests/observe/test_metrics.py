@@ -245,3 +245,8 @@ def test_uvicorn_front_end_is_counted_too(tmp_path: Path) -> None:
         samples = scrape(f"{server.url}/metrics")
         labels = {"protocol": "tfserving_rest", "kind": "predict", "code": "200"}
         assert value(samples, "moorings_requests_total", **MLP, **labels) == 1
+
+
+def test_tf_serving_prometheus_path_serves_the_same_text(server: RunningServer) -> None:
+    answer = httpx.get(f"{server.url}/monitoring/prometheus/metrics")
+    assert answer.status_code == 200 and "moorings_requests_total" in answer.text

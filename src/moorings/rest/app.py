@@ -40,6 +40,10 @@ from moorings.types import ModelRef, ModelStatus
 log = logging.getLogger(__name__)
 
 
+#: /metrics, and TF Serving's Prometheus path for clients and scrape configs written for it
+METRICS_PATHS = (["metrics"], ["monitoring", "prometheus", "metrics"])
+
+
 class RestApp:
     def __init__(
         self,
@@ -88,7 +92,7 @@ class RestApp:
                 request.body = decoded_body(request.body, coding, self.max_body_bytes)
             segments = path_segments(request.raw_path)
             observation.protocol, observation.kind = _protocol_and_kind(segments)
-            if segments[1:] == ["metrics"] and metrics.switch.enabled:
+            if segments[1:] in METRICS_PATHS and metrics.switch.enabled:
                 allow_method(request.method, "GET")
                 text, content_type = exposition()
                 answer: Answer = (200, text, [(b"content-type", content_type)])
