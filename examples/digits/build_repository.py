@@ -66,10 +66,11 @@ def write_onnx(model: Any, folder: Path) -> None:
 
 
 def write_keras(x: np.ndarray, y: np.ndarray, folder: Path) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from moorings.runtimes.tensorflow import import_tensorflow
+
+    tf = import_tensorflow()  # as the server does: without TensorFlow's CUDA and CPU-build chatter
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
