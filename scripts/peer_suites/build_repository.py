@@ -104,10 +104,21 @@ def copy_onnx_model(src: Path, dst: Path, config: str | None = None) -> None:
     versions = [d for d in src.iterdir() if d.is_dir() and d.name.isdigit() and (d / "model.onnx").exists()]
     if not versions:
         raise SystemExit(f"{src}: no <version>/model.onnx")
+    text = _config(src) if config is None else config
+    labels = LABELS_RE.search(text)  # Triton names an output's class labels file in config.pbtxt
     for version in versions:
         (dst / version.name).mkdir(parents=True)
         copy_model_file(version / "model.onnx", dst / version.name / "model.onnx")
-    (dst / "model.toml").write_text(model_toml(_config(src) if config is None else config))
+        if labels and (src / labels.group(2)).is_file():
+            shutil.copyfile(src / labels.group(2), dst / version.name / "labels.txt")
+    toml = model_toml(text)
+    if labels:
+        toml += f'\n[classes]\noutput = "{labels.group(1)}"\n'  # Moorings' labels.txt, for that output
+    (dst / "model.toml").write_text(toml)
+
+
+#: an output's ``name`` and its ``label_filename`` in a config.pbtxt
+LABELS_RE = re.compile(r'name\s*:\s*"([^"]+)"[^{}]*?label_filename\s*:\s*"([^"]+)"')
 
 
 def fix_first_dim(model_file: Path, size: int) -> None:
