@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from moorings import __version__
 from moorings.batch_settings import BatchingSettings, parse_batching
@@ -15,47 +18,42 @@ from moorings.errors import MooringsError
 from moorings.observe import logs
 from moorings.sockets import port_in_use
 
+T = TypeVar("T")
+
+
+def _number(text: str, convert: Callable[[str], T], noun: str) -> T:
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+
+
+def _within(value: T, ok: bool, rule: str, text: str) -> T:
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{rule}, got {text!r}")
+    return value
+
 
 def positive_float(text: str) -> float:
-    """An argparse type: a number above 0 (a limit of 0 would refuse every request)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
-    return value
+    """An argparse type: a finite number above 0 (a limit of 0 would refuse every request)."""
+    value = _number(text, float, "a number")
+    return _within(value, 0 < value < math.inf, "must be a number above 0", text)
 
 
 def non_negative_float(text: str) -> float:
     """An argparse type: a finite number of 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text!r}")
-    return value
+    value = _number(text, float, "a number")
+    return _within(value, 0 <= value < math.inf, "must be a number of 0 or more", text)
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
-    return value
+    value = _number(text, int, "a whole number")
+    return _within(value, value >= 1, "must be 1 or more", text)
 
 
 def port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
-    return value
+    value = _number(text, int, "a port number")
+    return _within(value, 0 <= value <= 65535, "a port is 0 to 65535", text)
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -238,7 +238,7 @@ async def _serve_uvicorn(settings: ServerSettings, app: RestApp, sockets: list[s
 def set_gc_threshold(threshold: int) -> None:
     """Collect the young generation every ``threshold`` allocations (0: leave Python's setting).
 
-    Python collects the young generation once container allocations minus deallocations pass
+    Python collects the young generation once container allocations minus deallocations exceed
     700. Requests in flight under concurrent load can hold more than that at once, and then each
     batch sets off a collection that walks them all; a higher threshold lets the count rise and
     fall with the requests instead. Garbage held only by reference cycles waits longer for its
