@@ -20,7 +20,8 @@ import pytest
 import uvloop
 
 from moorings.http1 import Limits
-from moorings.http1.connection import LARGE_BODY, PARSE_SLICE, HttpConnection
+from moorings.http1.connection import PARSE_SLICE, HttpConnection
+from moorings.http1.large_body import LARGE_BODY
 from moorings.http1.messages import Answer, Request
 from tests.http1.test_server import (
     SEEN,

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from moorings.http1 import Limits
-from moorings.http1.connection import LARGE_BODY, _LargeRequest
+from moorings.http1.large_body import LARGE_BODY, LargeRequest
 from moorings.http1.messages import Answer, Request
 from tests.http1.test_server import expect_error_and_close, is_closed, post, read_response, serving
 
@@ -150,7 +150,7 @@ def test_a_body_larger_than_the_first_buffer_arrives_whole() -> None:
 
 def test_a_declared_length_alone_does_not_reserve_the_whole_body() -> None:
     # a client that announces 48 MiB and sends nothing makes the server hold nothing for the body
-    large = _LargeRequest(48 * 1024 * 1024, b"POST", True, False)
+    large = LargeRequest(48 * 1024 * 1024, b"POST", True, False)
     assert len(large.body) == 0
     data = payload(3 * 1024 * 1024)
     for start in range(0, len(data), 100_000):
@@ -159,6 +159,6 @@ def test_a_declared_length_alone_does_not_reserve_the_whole_body() -> None:
         assert len(large.body) <= 2 * large.filled  # the buffer follows the bytes that came
     assert bytes(large.body[: large.filled]) == data
     rest = payload(100, 9)
-    small = _LargeRequest(LARGE_BODY, b"POST", True, False)
+    small = LargeRequest(LARGE_BODY, b"POST", True, False)
     assert small.take(memoryview(payload(LARGE_BODY) + rest)) == LARGE_BODY  # never past the body
     assert len(small.body) == LARGE_BODY  # nor does the buffer grow past its length

@@ -10,23 +10,18 @@ answers are outstanding, while the bodies of the requests waiting for their
 turn are too large, or while the client does not read what we write.
 
 Bytes are read into a buffer the server shares between its connections (all on
-one event loop thread) and parsed from there. A body of at least ``LARGE_BODY``
-bytes with a Content-Length (an image, audio) is not parsed: once its head is,
-the body is read from the socket into one buffer, which exists only once body
-bytes do and grows with what has arrived (to twice that at most, never past the
-declared length); once the buffer has room enough, reads go straight into it.
-Through the parser it would be copied three times more (into the loop's bytes
-object, into the parser's pieces, then joined). A request the parser would end
-at its head (CONNECT, an upgrade) is never read this way: its framing is the
-parser's. Bodies through the parser gather in one growing bytearray (one bytes
+one event loop thread) and parsed from there. A large body with a Content-Length
+(an image, audio) is read past the parser into one buffer of its own (see
+``large_body.py``), unless the parser would end the request at its head (CONNECT,
+an upgrade). Bodies through the parser gather in one growing bytearray (one bytes
 object when they arrive in one piece), never a list of pieces.
 
 Limits (``Limits``): a body over the limit gets 413 as soon as its declared or
 received length passes it, a request-target over the limit 414, a head over the
 limit (in bytes or in fields) 431, a chunked body of too many small chunks 400,
 a malformed request 400, a request that does not arrive in time 408; each of
-these closes the connection after the answers before it. Idle keep-alive connections are closed by the
-server's sweep (``check_timeouts``). A closed connection drops its parser (which
+these closes the connection after the answers before it. Idle keep-alive
+connections are closed by the server's sweep (``check_timeouts``). A closed connection drops its parser (which
 refers back to it), so it is freed at once, without waiting for a garbage
 collection.
 """
@@ -39,21 +34,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 import httptools
-import orjson
 
 from moorings.http1 import wire
+from moorings.http1.large_body import LARGE_BODY, LargeRequest, end_of_head
 from moorings.http1.limits import Limits
-from moorings.http1.messages import Answer, Body, Headers, Request
+from moorings.http1.messages import Answer, Body, Headers, Request, Slot
 
 log = logging.getLogger(__name__)
 
-#: bodies of at least this many bytes (by Content-Length) are read past the parser into one buffer
-LARGE_BODY = 64 * 1024
 #: the size of the read buffer a server shares between its connections
 READ_BUFFER = 64 * 1024
-#: a large body's next read goes straight into its buffer when the buffer has this much room (or room
-#: for all the body still lacks); smaller reads go into the shared buffer and are copied from there
-STRAIGHT_READ = 16 * 1024
 #: a read is parsed this many bytes at a time, so parsing can stop between requests (see ``_feed``)
 PARSE_SLICE = 2048
 
@@ -75,53 +65,6 @@ class _Closed:
 
 #: replaces a closed connection's parser, whose callbacks are bound to the connection (a cycle)
 _CLOSED_PARSER = httptools.HttpRequestParser(_Closed())
-
-
-class _LargeRequest:
-    """A request whose head is parsed and whose large body is arriving into ``body``.
-
-    ``body`` holds nothing until body bytes arrive, then grows with them: to twice the bytes arrived
-    when full, never past ``length``. A declared length alone makes the server hold nothing.
-    """
-
-    __slots__ = ("body", "filled", "http10", "keep_alive", "length", "method")
-
-    def __init__(self, length: int, method: bytes, keep_alive: bool, http10: bool) -> None:
-        self.length = length
-        self.body = bytearray()
-        self.filled = 0
-        self.method = method
-        self.keep_alive = keep_alive
-        self.http10 = http10
-
-    def room(self) -> memoryview | None:
-        """The buffer's free part when the next read may go straight into it; None: read, then ``take``."""
-        free = len(self.body) - self.filled
-        if free >= STRAIGHT_READ or (free and free == self.length - self.filled):
-            return memoryview(self.body)[self.filled :]
-        return None
-
-    def take(self, data: memoryview) -> int:
-        """Copy as much of ``data`` as the body still lacks, growing the buffer; how many bytes that was."""
-        size = min(len(data), self.length - self.filled)
-        end = self.filled + size
-        if end > len(self.body):
-            self.body += bytes(min(self.length, 2 * end) - len(self.body))
-        self.body[self.filled : end] = data[:size]
-        self.filled = end
-        return size
-
-
-class _Slot:
-    """The answer to one request, once it is ready."""
-
-    __slots__ = ("data", "http10", "keep_alive", "with_body")
-
-    def __init__(self, keep_alive: bool, with_body: bool, http10: bool = False) -> None:
-        self.data: bytes | None = None
-        self.keep_alive = keep_alive
-        self.with_body = with_body
-        self.http10 = http10
 
 
 class HttpConnection(asyncio.BufferedProtocol):
@@ -159,14 +102,14 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._view = memoryview(read_buffer)
         self._fresh: tuple[int, int] | None = None
         #: a large body being read past the parser, and where it starts in the bytes parsed
-        self._large: _LargeRequest | None = None
+        self._large: LargeRequest | None = None
         self._large_start = 0
         self._into_body = False  # the last buffer handed out was the large body's own
         self._unparsed = b""  # bytes read but not parsed yet: parsing stopped to wait (see ``_feed``)
         # answers, in request order; one request runs at a time, the others wait their turn
-        self._pending: deque[_Slot] = deque()
+        self._pending: deque[Slot] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._waiting: deque[tuple[Request, _Slot]] = deque()
+        self._waiting: deque[tuple[Request, Slot]] = deque()
         self._waiting_bytes = 0
         self._reading_paused = False
         self._writing_paused = False
@@ -272,7 +215,7 @@ class HttpConnection(asyncio.BufferedProtocol):
             return True
         return False
 
-    def _fill_large(self, large: _LargeRequest, start: int, end: int) -> None:
+    def _fill_large(self, large: LargeRequest, start: int, end: int) -> None:
         """Bytes ``start:end`` of the read buffer go to ``large``'s body, any past its end to the parser."""
         start += large.take(self._view[start:end])
         if large.filled == large.length:
@@ -345,15 +288,12 @@ class HttpConnection(asyncio.BufferedProtocol):
         buffer = self._buffer
         if fresh is None or buffer[fresh[0]] in b"\r\n":
             return
-        start, end = fresh
-        # llhttp refuses bare LF line ends and folded header lines before a head completes, so the
-        # head it has just completed ends at the first CRLF CRLF; checked here all the same
-        head_end = buffer.find(b"\r\n\r\n", start, end) + 4
-        if head_end < 4 or buffer.count(b"\n", start, head_end) != buffer.count(b"\r\n", start, head_end):
+        head_end = end_of_head(buffer, *fresh)
+        if head_end is None:
             return
         parser = self._parser
         self._large_start = head_end
-        self._large = _LargeRequest(
+        self._large = LargeRequest(
             length, parser.get_method(), parser.should_keep_alive(), parser.get_http_version() == "1.0"
         )
         raise _LargeBody
@@ -391,7 +331,7 @@ class HttpConnection(asyncio.BufferedProtocol):
             parser.get_method(), parser.should_keep_alive(), parser.get_http_version() == "1.0", body
         )
 
-    def _complete_large(self, large: _LargeRequest) -> None:
+    def _complete_large(self, large: LargeRequest) -> None:
         self._large = None
         self._complete(large.method, large.keep_alive, large.http10, large.body)
 
@@ -403,9 +343,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         method = raw_method.decode("ascii", "replace")
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
         keep_alive = keep_alive and not self._closing and not self._draining
-        slot = _Slot(keep_alive, method != "HEAD", keep_alive and http10)
+        slot = Slot(keep_alive, method != "HEAD", keep_alive and http10)
         self._pending.append(slot)
-        request = Request(method, _path_of(url), self._headers, body)
+        request = Request(method, wire.path_of(url), self._headers, body)
         if self._task is None:
             self._start(request, slot)
         else:
@@ -419,10 +359,10 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     # answering
 
-    def _start(self, request: Request, slot: _Slot) -> None:
+    def _start(self, request: Request, slot: Slot) -> None:
         self._task = self._loop.create_task(self._answer(request, slot))
 
-    async def _answer(self, request: Request, slot: _Slot) -> None:
+    async def _answer(self, request: Request, slot: Slot) -> None:
         """Answer ``request``, then each request that waits behind it, in turn, in this one task."""
         try:
             while True:
@@ -430,7 +370,7 @@ class HttpConnection(asyncio.BufferedProtocol):
                     status, body, headers = await self._handler(request)
                 except Exception:
                     log.exception("unhandled error answering %s %s", request.method, request.shown_path)
-                    body = _error_body("internal server error; see the server log")
+                    body = wire.error_body("internal server error; see the server log")
                     status, headers = 500, ERROR_HEADERS
                 slot.data = wire.response(
                     status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
@@ -467,8 +407,8 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def _fail(self, status: int, message: str) -> None:
         """Answer an error after the answers already owed, then close."""
-        slot = _Slot(False, True)
-        slot.data = wire.response(status, ERROR_HEADERS, _error_body(message), self._date.line(), False)
+        slot = Slot(False, True)
+        slot.data = wire.response(status, ERROR_HEADERS, wire.error_body(message), self._date.line(), False)
         self._pending.append(slot)
         self._closing = True
         self._reading = False
@@ -554,24 +494,3 @@ class HttpConnection(asyncio.BufferedProtocol):
     @property
     def busy(self) -> bool:
         return bool(self._pending)
-
-
-def _path_of(url: bytes) -> bytes:
-    """The path of an origin-form URL (``/a/b?q#f``) or of an absolute-form one (``http://h/a/b``).
-
-    Neither the query nor a fragment (which clients should not send) is part of the path.
-    """
-    if url[:1] == b"/":
-        for mark in b"?#":
-            end = url.find(mark)
-            if end >= 0:
-                url = url[:end]
-        return url
-    try:
-        return httptools.parse_url(url).path or b"/"
-    except httptools.HttpParserInvalidURLError:
-        return url[:200]
-
-
-def _error_body(message: str) -> bytes:
-    return orjson.dumps({"error": message})

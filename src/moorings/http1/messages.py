@@ -38,3 +38,15 @@ class Request:
     def shown_path(self) -> str:
         """The path for error messages: printable, at most 200 characters."""
         return self.raw_path[:200].decode("utf-8", "replace")
+
+
+class Slot:
+    """The answer to one request, once it is ready."""
+
+    __slots__ = ("data", "http10", "keep_alive", "with_body")
+
+    def __init__(self, keep_alive: bool, with_body: bool, http10: bool = False) -> None:
+        self.data: bytes | None = None
+        self.keep_alive = keep_alive
+        self.with_body = with_body
+        self.http10 = http10

@@ -1,4 +1,4 @@
-"""Bytes on the wire: status lines, the Date header, response heads."""
+"""Bytes on the wire: status lines, the Date header, response heads, request paths, error bodies."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import time
 from email.utils import formatdate
 from functools import lru_cache
 from http import HTTPStatus
+
+import httptools
+import orjson
 
 from moorings.http1.messages import Headers
 
@@ -61,3 +64,24 @@ def response(
     if with_body:
         parts.append(body)
     return b"".join(parts)
+
+
+def path_of(url: bytes) -> bytes:
+    """The path of an origin-form URL (``/a/b?q#f``) or of an absolute-form one (``http://h/a/b``).
+
+    Neither the query nor a fragment (which clients should not send) is part of the path.
+    """
+    if url[:1] == b"/":
+        for mark in b"?#":
+            end = url.find(mark)
+            if end >= 0:
+                url = url[:end]
+        return url
+    try:
+        return httptools.parse_url(url).path or b"/"
+    except httptools.HttpParserInvalidURLError:
+        return url[:200]
+
+
+def error_body(message: str) -> bytes:
+    return orjson.dumps({"error": message})
