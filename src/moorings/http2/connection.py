@@ -12,12 +12,10 @@ answers, stream resets both ways (a reset reaches the handler through
 on shutdown (streams already started are finished). A peer that breaks the
 protocol gets GOAWAY with the RFC's error code and the connection closes.
 
-What a client may make it spend is bounded (``Limits``): a header block's
-bytes, fields and frames; frames that ask for no work (a token bucket, like
-stream resets); how long a connection sits with no stream (:meth:`tick`,
-called by the server's sweep), how long a request body may take to arrive,
-and how long an answer may wait for the client's windows. When the
-connection closes it drops every stream, body and cache it held.
+What a client may make it spend is bounded (``Limits``): header blocks
+(``header_frames.py``, ``header_blocks.py``), frames that ask for no work, and
+time (:meth:`tick`, called by the server's sweep). When the connection closes it
+drops every stream, body and cache it held.
 
 Writes made while one callback runs are joined into one ``transport.write``
 at the end of the loop iteration: a batch of answers leaves in one syscall.
@@ -35,6 +33,7 @@ from moorings.http2 import frames as f
 from moorings.http2.closed_streams import ClosedStreams, Closing
 from moorings.http2.frames import Http2Error
 from moorings.http2.header_blocks import HeaderDecoder
+from moorings.http2.header_frames import HeaderFrames
 from moorings.http2.limits import Limits
 from moorings.http2.rate_limit import TokenBucket
 from moorings.http2.receive_windows import ReceiveWindows
@@ -73,8 +72,7 @@ class Http2Connection(asyncio.Protocol):
         self._send_window = f.DEFAULT_WINDOW
         self._inbound = ReceiveWindows(limits, self.write)
         self._blocked: deque[Stream] = deque()
-        self._continuing: tuple[int, int, bytearray] | None = None  # stream, flags, block so far
-        self._continuing_frames = 0  # frames of the header block being continued
+        self._header_frames = HeaderFrames(limits)
         self._closed_streams = ClosedStreams(2 * limits.max_concurrent_streams)
         self._idle_since = loop.time()  # when the last open stream closed
         self._settings_unacked: float | None = loop.time()  # when our SETTINGS went out; None once acked
@@ -119,7 +117,7 @@ class Http2Connection(asyncio.Protocol):
         self._inbound.close()
         self._decoder.clear()
         self._closed_streams.clear()
-        self._continuing = None
+        self._header_frames.clear()
         self._buffer = bytearray()
         self._out.clear()
         self._transport = None
@@ -177,14 +175,18 @@ class Http2Connection(asyncio.Protocol):
             del buffer[:position]
 
     def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
-        if self._continuing is not None and kind != f.CONTINUATION:
+        if self._header_frames.continuing and kind != f.CONTINUATION:
             raise Http2Error(f.PROTOCOL_ERROR, "a header block was interrupted by another frame")
         if kind == f.DATA:
             self._data(flags, stream_id, payload)
         elif kind == f.HEADERS:
-            self._headers(flags, stream_id, payload)
+            block = self._header_frames.headers(flags, stream_id, payload)
+            if block is not None:
+                self._header_block(flags, stream_id, block)
         elif kind == f.CONTINUATION:
-            self._continuation(flags, stream_id, payload)
+            whole = self._header_frames.continuation(flags, stream_id, payload)
+            if whole is not None:
+                self._header_block(whole[0], stream_id, whole[1])
         elif kind == f.WINDOW_UPDATE:
             self._window_update(stream_id, payload)
         elif kind == f.PING:
@@ -259,39 +261,6 @@ class Http2Connection(asyncio.Protocol):
             if not stream.dispatched:
                 self._dispatch(stream)
 
-    def _headers(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if not stream_id:
-            raise Http2Error(f.PROTOCOL_ERROR, "HEADERS on stream 0")
-        block = f.strip_padding(flags, payload)
-        if flags & f.PRIORITY_FLAG:
-            if len(block) < 5:
-                raise Http2Error(f.FRAME_SIZE_ERROR, "HEADERS too short for its priority fields")
-            block = block[5:]
-        if len(block) > self.limits.max_header_list_bytes:
-            raise Http2Error(f.ENHANCE_YOUR_CALM, "header block too large")
-        if flags & f.END_HEADERS:
-            self._header_block(flags, stream_id, block)
-        else:
-            self._continuing = (stream_id, flags, bytearray(block))
-            self._continuing_frames = 1
-
-    def _continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if self._continuing is None or self._continuing[0] != stream_id:
-            raise Http2Error(f.PROTOCOL_ERROR, "CONTINUATION without a header block to continue")
-        _, first_flags, block = self._continuing
-        self._continuing_frames += 1
-        if self._continuing_frames > self.limits.max_header_frames:
-            raise Http2Error(
-                f.ENHANCE_YOUR_CALM,
-                f"header block spread over more than {self.limits.max_header_frames} frames",
-            )
-        block += payload
-        if len(block) > self.limits.max_header_list_bytes:
-            raise Http2Error(f.ENHANCE_YOUR_CALM, "header block too large")
-        if flags & f.END_HEADERS:
-            self._continuing = None
-            self._header_block(first_flags, stream_id, bytes(block))
-
     def _header_block(self, flags: int, stream_id: int, block: bytes) -> None:
         headers = self._decoder.decode(block)  # always: the HPACK state must follow every block
         stream = self._streams.get(stream_id)
@@ -334,19 +303,9 @@ class Http2Connection(asyncio.Protocol):
                 raise Http2Error(f.FRAME_SIZE_ERROR, "SETTINGS ack with a payload")
             self._settings_unacked = None
             return
-        window = None
-        for key, value in f.parse_settings(payload):
-            if key == f.INITIAL_WINDOW_SIZE:
-                if value > f.MAX_WINDOW:
-                    raise Http2Error(f.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
-                window = value  # only the last one counts: one pass over the streams per frame
-            elif key == f.MAX_FRAME_SIZE:
-                if not f.DEFAULT_FRAME_SIZE <= value <= f.MAX_FRAME_SIZE_LIMIT:
-                    raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range")
-                self.peer_max_frame = value
-            elif key == f.ENABLE_PUSH and value > 1:
-                raise Http2Error(f.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1")
-            # HEADER_TABLE_SIZE: our encoder never uses the dynamic table; the rest are advisory
+        window, max_frame = f.peer_settings(payload)
+        if max_frame is not None:
+            self.peer_max_frame = max_frame
         if window is not None:
             delta, self._peer_window = window - self._peer_window, window
             for stream in self._streams.values():

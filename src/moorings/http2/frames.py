@@ -81,6 +81,27 @@ def parse_settings(payload: bytes) -> list[tuple[int, int]]:
     return [_SETTING.unpack_from(payload, offset) for offset in range(0, len(payload), 6)]
 
 
+def peer_settings(payload: bytes) -> tuple[int | None, int | None]:
+    """(INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE) a SETTINGS payload sets, each the last given or None.
+
+    Out-of-range values are the connection errors RFC 9113 §6.5.2 names; HEADER_TABLE_SIZE is
+    ignored (the server's encoder never uses the dynamic table), the other settings are advisory.
+    """
+    window = max_frame = None
+    for key, value in parse_settings(payload):
+        if key == INITIAL_WINDOW_SIZE:
+            if value > MAX_WINDOW:
+                raise Http2Error(FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
+            window = value  # only the last one counts: one pass over the streams per frame
+        elif key == MAX_FRAME_SIZE:
+            if not DEFAULT_FRAME_SIZE <= value <= MAX_FRAME_SIZE_LIMIT:
+                raise Http2Error(PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range")
+            max_frame = value
+        elif key == ENABLE_PUSH and value > 1:
+            raise Http2Error(PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1")
+    return window, max_frame
+
+
 def window_update(stream_id: int, increment: int) -> bytes:
     return frame(WINDOW_UPDATE, 0, stream_id, _U32.pack(increment))
 
