@@ -35,12 +35,12 @@ def _request() -> service_pb2.ModelInferRequest:
     return request
 
 
-def _in_flight(target: str) -> tuple[grpc.Channel, list[grpc.Future]]:
-    """``CALLS`` calls sent; returns once the first has been answered (the rest are under way)."""
+def _in_flight(target: str, count: int = CALLS) -> tuple[grpc.Channel, list[grpc.Future]]:
+    """``count`` calls sent; returns once the first has been answered (the rest are under way)."""
     channel = grpc.insecure_channel(target)
     stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
     request = _request()
-    calls = [stub.ModelInfer.future(request, timeout=60) for _ in range(CALLS)]
+    calls = [stub.ModelInfer.future(request, timeout=60) for _ in range(count)]
     deadline = time.monotonic() + 30
     while not any(call.done() for call in calls):
         assert time.monotonic() < deadline, "no call answered"
@@ -57,6 +57,23 @@ def _codes(calls: list[grpc.Future]) -> list[grpc.StatusCode]:
         except grpc.RpcError as exc:
             codes.append(exc.code())
     return codes
+
+
+def _calls_for(target: str, seconds: float) -> int:
+    """How many calls keep this machine's server busy for ``seconds``, timed on a few serial calls.
+
+    A fixed count is not enough: a machine with many cores runs the chain of MatMuls several
+    times faster, and fifty calls then finish inside a one-second drain.
+    """
+    with grpc.insecure_channel(target) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        request = _request()
+        stub.ModelInfer(request, timeout=60)
+        started = time.monotonic()
+        for _ in range(3):
+            stub.ModelInfer(request, timeout=60)
+        each = (time.monotonic() - started) / 3
+    return max(CALLS, min(2000, int(seconds / each) + 1))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +99,7 @@ def test_sigterm_lets_every_call_in_flight_finish(slow_repo: Path, front_end: st
 @pytest.mark.parametrize("front_end", ["grpcio", "moorings"])
 def test_the_drain_ends_at_its_grace(slow_repo: Path, front_end: str) -> None:
     with running_server(slow_repo, *SERIAL, "--grpc-server", front_end, "--drain-seconds", "1") as server:
-        channel, calls = _in_flight(server.grpc_target)
+        channel, calls = _in_flight(server.grpc_target, _calls_for(server.grpc_target, 4.0))
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         codes = _codes(calls)
