@@ -26,6 +26,10 @@ A model's ``model.toml`` may hold::
     max_enqueued_batches = 64
     allowed_batch_sizes = [8, 16, 32, 64]
     batch_threads = 2
+
+    [inputs.image]         # raw inputs: clients send encoded images (see moorings.preprocess.spec)
+    kind = "image"
+    size = [224, 224]
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from typing import Any
 
 from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
+from moorings.preprocess.limits import InputLimits
+from moorings.preprocess.spec import InputDeclaration, parse_inputs
 
 MODEL_CONFIG_FILE = "model.toml"
 LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -78,6 +84,8 @@ class ModelConfig:
     #: ``[classes] output``: the output that a version's class names name (None: the only float
     #: output of rank 2 of the signature a request runs)
     classes_output: str | None = None
+    #: ``[inputs.<name>]``: inputs that clients send raw (encoded images), by input name
+    inputs: dict[str, InputDeclaration] = field(default_factory=dict)
 
     def batching_settings(self, defaults: BatchingSettings) -> BatchingSettings:
         return parse_batching(self.batching, defaults)
@@ -115,6 +123,8 @@ class ServerSettings:
     drain_seconds: float = 30.0
     #: on SIGTERM, how long the listeners keep answering as before (readiness 503) before the drain
     drain_delay_seconds: float = 0.0
+    #: raw inputs (model.toml ``[inputs]``): pixels and bytes per image, decoded bytes per request
+    input_limits: InputLimits = field(default_factory=InputLimits)
     #: a REST request's deadline when it names none (``Request-Timeout``); 0: none
     request_timeout_seconds: float = 0.0
     #: a version's warm-up replay must end within this long, or its load fails
@@ -147,7 +157,7 @@ def _positive_int(value: Any, where: str) -> int:
 
 def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
-    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes"}
+    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes", "inputs"}
     if unknown:
         raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
 
@@ -197,7 +207,12 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     if classes_output is not None and (not isinstance(classes_output, str) or not classes_output):
         raise InvalidArgument("classes.output must be the name of an output")
     return ModelConfig(
-        policy=policy, labels=labels, runtime=runtime, batching=dict(batching), classes_output=classes_output
+        policy=policy,
+        labels=labels,
+        runtime=runtime,
+        batching=dict(batching),
+        classes_output=classes_output,
+        inputs=parse_inputs(data.get("inputs", {})),
     )
 
 
