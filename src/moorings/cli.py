@@ -16,6 +16,7 @@ from moorings.cli_collection import add_search_arguments, register_collection, r
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
 from moorings.observe import logs
+from moorings.preprocess.limits import InputLimits
 from moorings.sockets import port_in_use
 
 T = TypeVar("T")
@@ -92,6 +93,24 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=positive_float,
         default=64.0,
         help="largest request body accepted (default 64 MiB)",
+    )
+    p.add_argument(
+        "--max-image-pixels",
+        type=positive_int,
+        default=40_000_000,
+        help="image inputs: the most pixels (width x height) an image may declare (default 40 million)",
+    )
+    p.add_argument(
+        "--max-image-mb",
+        type=positive_float,
+        default=20.0,
+        help="image inputs: the largest encoded image, and multipart file part (default 20 MiB)",
+    )
+    p.add_argument(
+        "--max-decoded-image-mb",
+        type=positive_float,
+        default=512.0,
+        help="image inputs: the largest tensor one request's images may decode to (default 512 MiB)",
     )
     p.add_argument(
         "--http-server",
@@ -259,6 +278,11 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        input_limits=InputLimits(
+            max_image_pixels=args.max_image_pixels,
+            max_image_bytes=int(args.max_image_mb * 1024 * 1024),
+            max_decoded_bytes=int(args.max_decoded_image_mb * 1024 * 1024),
+        ),
         http_server=args.http_server,
         grpc_server=args.grpc_server,
         keep_alive_seconds=args.keep_alive_seconds,

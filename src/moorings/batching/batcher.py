@@ -23,6 +23,10 @@ runs the model once, and hands each request its rows of the outputs.
   loop is held up) and recent calls served about one request each. Requests that
   arrive together go to the workers, so the loop keeps reading while a batch runs
   and the next batch can form. Why this path is kept: docs/design.md, "Threads".
+- With a ``prepare`` step (a version whose model.toml declares raw inputs, such as encoded
+  images), each request's inputs are prepared on the batch thread, one request at a time so
+  that a bad image fails only its own request, before the batch is stacked; such a batcher
+  never runs inline, so decoding never holds up the event loop.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
     from moorings.observe.metrics import BatchObserver
 
 Predict = Callable[[Signature, Tensors], Tensors]
+#: turns one request's raw inputs (encoded images) into the model's tensors, on a batch thread
+Prepare = Callable[[Signature, Tensors], Tensors]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
 #: calls of at most this many rows count as small: their time decides whether a lone request runs inline
 SMALL_ROWS = 8
@@ -89,8 +95,10 @@ class Batcher:
         settings: BatchingSettings,
         name: str = "",
         observer: BatchObserver | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self._predict = predict
+        self._prepare = prepare
         self._observer = observer
         self.settings = settings
         self._queue: deque[_Task] = deque()
@@ -192,7 +200,7 @@ class Batcher:
     def _take_inline(self, loop: asyncio.AbstractEventLoop) -> _Task | None:
         """The queue's only task, if it should run inline now on ``loop`` (the lock is held)."""
         limit = self.settings.inline_micros
-        if not limit or self._running or len(self._queue) != 1 or self._closed:
+        if not limit or self._prepare is not None or self._running or len(self._queue) != 1 or self._closed:
             return None
         if self.settings.batch_timeout_micros:
             return None  # the first request is meant to wait for company
@@ -279,6 +287,11 @@ class Batcher:
         return outcomes
 
     def _run(self, batch: list[_Task]) -> list[Outcome]:
+        failed: list[Outcome] = []
+        if self._prepare is not None:
+            batch, failed = self._prepared(batch)
+            if not batch:
+                return failed
         self.requests_per_call = _moving_average(self.requests_per_call, len(batch))
         signature = batch[0].signature
         start = time.perf_counter()
@@ -294,18 +307,32 @@ class Batcher:
                 }
                 outputs = self._run_padded(signature, inputs, sum(t.rows for t in batch))
         except BaseException as exc:
-            return [(task, None, exc) for task in batch]
+            return [*failed, *((task, None, exc) for task in batch)]
         observer = self._observer
         if observer is not None:
             rows = sum(t.rows for t in batch)
             observer.batch(start, time.perf_counter() - start, rows, [t.enqueued for t in batch])
-        results: list[Outcome] = []
+        results: list[Outcome] = failed
         start = 0
         for task in batch:
             end = start + task.rows
             results.append((task, {name: value[start:end] for name, value in outputs.items()}, None))
             start = end
         return results
+
+    def _prepared(self, batch: list[_Task]) -> tuple[list[_Task], list[Outcome]]:
+        """Each task with its inputs prepared, and the outcomes of those whose preparation failed."""
+        assert self._prepare is not None
+        ready: list[_Task] = []
+        failed: list[Outcome] = []
+        for task in batch:
+            try:
+                task.inputs = self._prepare(task.signature, task.inputs)
+            except BaseException as exc:
+                failed.append((task, None, exc))
+            else:
+                ready.append(task)
+        return ready, failed
 
     def _run_padded(self, signature: Signature, inputs: Tensors, rows: int) -> Tensors:
         size = self.settings.padded_size(rows)

@@ -14,6 +14,8 @@ from moorings.core.labels import find_labels
 from moorings.core.servable import Servable
 from moorings.errors import LoadError, MooringsError, hide_paths
 from moorings.observe import metrics
+from moorings.preprocess.limits import InputLimits
+from moorings.preprocess.pipeline import BindContext, build_pipeline
 from moorings.runtimes import detect, runtime_class
 from moorings.types import DEFAULT_SIGNATURE, ClassNames, ServableId
 
@@ -28,9 +30,15 @@ class Loader:
     """Loads model versions found under ``root``; error messages never show file paths."""
 
     def __init__(
-        self, root: Path, allow_unsafe_pickle: bool = False, batching: BatchingSettings | None = None
+        self,
+        root: Path,
+        allow_unsafe_pickle: bool = False,
+        batching: BatchingSettings | None = None,
+        input_limits: InputLimits | None = None,
     ) -> None:
         self.root = root.resolve()
+        #: limits of the raw inputs model.toml declares (``[inputs]``: images)
+        self.input_limits = input_limits or InputLimits()
         self.allow_unsafe_pickle = allow_unsafe_pickle
         self.batching = batching or BatchingSettings()
         #: set by the server once its request runner exists (see ``moorings.warmup``)
@@ -45,7 +53,13 @@ class Loader:
             batching = config.batching_settings(self.batching)
             runtime = runtime_class(name)(path, options)
             runtime.load()
-            servable = Servable(servable_id, runtime, batching, classes)
+            try:
+                context = BindContext(path, self.input_limits)
+                pipeline = build_pipeline(config.inputs, runtime.signatures, context)
+            except BaseException:
+                runtime.unload()
+                raise
+            servable = Servable(servable_id, runtime, batching, classes, pipeline)
             if DEFAULT_SIGNATURE not in servable.signatures and not servable.signatures:
                 raise LoadError("the model exposes no signature")
             output = config.classes_output
