@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 def build_manager(settings: ServerSettings) -> Manager:
     """The manager over the repository; its loader (``manager.loader``) has no warm-up hook yet."""
     loader = Loader(
-        settings.repository, allow_unsafe_pickle=settings.allow_unsafe_pickle, batching=settings.batching
+        settings.repository,
+        allow_unsafe_pickle=settings.allow_unsafe_pickle,
+        batching=settings.batching,
+        input_limits=settings.input_limits,
     )
     return Manager(LocalSource(settings.repository), loader, load_threads=settings.load_threads)
 
@@ -74,6 +77,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
         collections=collections,
         cors_origins=settings.cors_origins,
         request_timeout=settings.request_timeout_seconds,
+        max_part_bytes=settings.input_limits.max_image_bytes,
     )
     log.info("model repository: %s", settings.repository)
     set_gc_threshold(settings.gc_threshold)

@@ -134,7 +134,7 @@ def test_truncated_images_are_named(fmt: str) -> None:
 def test_a_png_with_a_broken_checksum_is_named() -> None:
     data = bytearray(images.encode(images.photo(), "PNG"))
     data[60] ^= 0xFF  # inside the first IDAT chunk's compressed pixels
-    with pytest.raises(InvalidArgument, match="truncated or corrupt|corrupt header"):
+    with pytest.raises(InvalidArgument, match=r"truncated or corrupt|corrupt header"):
         bound().convert(batch(bytes(data)))
 
 

@@ -13,12 +13,13 @@ import logging
 from moorings import __version__
 from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
-from moorings.errors import MooringsError, NotFound
+from moorings.errors import InvalidArgument, MooringsError, NotFound
 from moorings.http1.messages import Answer, Request
 from moorings.observe import logs, metrics
 from moorings.observe.exposition import exposition
+from moorings.preprocess.limits import InputLimits
 from moorings.rest import collections as search_routes
-from moorings.rest import tfserving, v2
+from moorings.rest import tfserving, uploads, v2
 from moorings.rest.cors import CorsPolicy
 from moorings.rest.deadline import deadline
 from moorings.rest.encoding import decoded_body
@@ -33,6 +34,7 @@ from moorings.rest.http import (
     read_asgi_body,
     send_bytes,
 )
+from moorings.rest.multipart import form_boundary
 from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
 from moorings.types import ModelRef, ModelStatus
@@ -52,6 +54,7 @@ class RestApp:
         collections: Collections | None = None,
         cors_origins: tuple[str, ...] = (),
         request_timeout: float = 0.0,
+        max_part_bytes: int = InputLimits().max_image_bytes,
     ) -> None:
         self.dataplane = dataplane
         self.max_body_bytes = max_body_bytes
@@ -60,6 +63,8 @@ class RestApp:
         self.cors = CorsPolicy(cors_origins) if cors_origins else None
         #: seconds; a REST request's deadline when it names none (0: none), see rest/deadline.py
         self.request_timeout = request_timeout
+        #: the largest part of a multipart/form-data upload (``--max-image-mb``)
+        self.max_part_bytes = max_part_bytes
         #: answer one request; errors become their HTTP status with ``{"error": ...}`` (with CORS
         #: allowed, the answer also carries its headers; without, no extra step per request).
         #: Every answer carries the request's id (``X-Request-Id``); model requests are counted in
@@ -126,7 +131,17 @@ class RestApp:
                 return status, dump_json(answer)
             allow_method(method, "POST")
             until = deadline(request, self.request_timeout)
-            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))
+            content_type = request.header(b"content-type")
+            boundary = form_boundary(content_type)
+            if boundary is not None:
+                upload = uploads.parse_upload(request.body, boundary, self.max_part_bytes)
+                return 200, dump_json(
+                    await uploads.post(self.dataplane, route.ref, route.verb, upload, until)
+                )
+            try:
+                return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))
+            except InvalidArgument as exc:
+                raise uploads.with_type_hint(exc, content_type) from None
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})
