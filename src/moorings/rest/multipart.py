@@ -143,7 +143,8 @@ def parse_form(body: bytes | bytearray, boundary: bytes, max_parts: int, max_par
         for start in range(0, len(body), SLICE):
             parser.write(bytes(body[start : start + SLICE]))
     except MultipartParseError as exc:
-        raise InvalidArgument(f"malformed multipart/form-data body: {_first(exc)}") from None
+        hint = "" if collector.parts else " (does the body use the boundary its Content-Type names?)"
+        raise InvalidArgument(f"malformed multipart/form-data body{hint}: {_first(exc)}") from None
     if parser.state != MultipartState.END:
         raise InvalidArgument(
             "the multipart/form-data body ends before its closing boundary (--BOUNDARY--); "
