@@ -191,3 +191,13 @@ def test_a_bad_image_in_a_batch_fails_only_its_request(app: RestApp, repo: Any) 
     want = expected(repo[1], [PNG])["probabilities"]
     np.testing.assert_allclose(rows(answers[2].json(), "probabilities"), want, rtol=1e-5, atol=1e-6)
     assert "image 0 of input 'image'" in answers[1].json()["error"]
+
+
+def test_json_classify_takes_b64_image_features(app: RestApp, repo: Any) -> None:
+    body = {"examples": [{"image": {"b64": base64.b64encode(d).decode()}} for d in (PNG, JPEG)]}
+    r = call(app, "POST", "/v1/models/photos:classify", json=body)
+    assert r.status == 200, r.body
+    results = r.json()["results"]
+    assert [[label for label, _ in row] for row in results] == [NAMES, NAMES]
+    want = expected(repo[1], [PNG, JPEG])["probabilities"]
+    np.testing.assert_allclose([[score for _, score in row] for row in results], want, rtol=1e-5)
