@@ -114,6 +114,12 @@ def test_top_k_and_classify_name_the_classes(app: RestApp, repo: Any) -> None:
     assert [label for label, _ in result] == NAMES
     want = expected(repo[1], [JPEG])["probabilities"][0]
     np.testing.assert_allclose([score for _, score in result], want, rtol=1e-5)
+    r = upload(app, "/v1/models/photos:classify", [("image", JPEG)], {"top_k": "2"})
+    assert r.status == 200, r.body
+    (best_two,) = r.json()["results"]
+    order = np.argsort(-want, kind="stable")[:2]
+    assert [label for label, _ in best_two] == [NAMES[i] for i in order]
+    np.testing.assert_allclose([score for _, score in best_two], want[order], rtol=1e-5)
 
 
 def test_number_inputs_take_json_fields(app: RestApp) -> None:

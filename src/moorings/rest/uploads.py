@@ -4,15 +4,16 @@ One part per row of a signature input, named by the input: a file part (or a fie
 string input, such as an image input that model.toml declares (``kind = "image"``), whose
 bytes are the value; for a number input, a field whose text is that row's JSON value.
 Several parts of one name are several rows, in order; every input needs the same number.
-Two field names are options, not inputs: ``signature_name`` and ``top_k`` (on ``:predict``,
-the best classes of the ranked output, as in a JSON body)::
+Two field names are options, not inputs: ``signature_name`` and ``top_k`` (the best classes
+of the ranked output, as ``top_k`` in a JSON :predict body)::
 
     curl -F image=@cat.jpg http://127.0.0.1:8501/v1/models/resnet:predict
     curl -F image=@cat.jpg -F image=@dog.png -F top_k=3 http://127.0.0.1:8501/v1/models/resnet:predict
 
 ``:predict`` answers ``{"predictions": ...}`` as the row format does; ``:classify`` answers
 TF Serving's ``{"results": [[[label, score], ...], ...]}``, every class of the ranked
-output in index order, named by the version's class names.
+output in index order (with ``top_k``: the best k, best first), named by the version's
+class names.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from moorings.codecs import tfserving_json as tfjson
 from moorings.codecs.json_values import to_array
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument
-from moorings.requests import PredictRequest
+from moorings.requests import PredictRequest, PredictResult
 from moorings.rest.multipart import Part, parse_form
 from moorings.types import ModelRef, Signature, Tensors
 
@@ -130,20 +131,28 @@ async def post(
     )
     result = await dataplane.predict(request)
     if verb == "classify":
-        name = classification.ranked_output(result.signature, result.outputs, result.classes)
-        rows = classification.score_rows(result.outputs[name], name)
-        names = classification.names_for(result.classes, name)
-        labels = [classification.name_of(i, names) or str(i) for i in range(rows.shape[1])]
-        return {
-            "results": [
-                [[label, score] for label, score in zip(labels, row, strict=True)] for row in rows.tolist()
-            ]
-        }
+        return {"results": _classified(result, upload.top_k)}
     if upload.top_k is not None:
         name = classification.ranked_output(result.signature, result.outputs, result.classes)
         names = classification.names_for(result.classes, name)
         return {"predictions": classification.top_k_rows(result.outputs[name], upload.top_k, names, name)}
     return tfjson.encode_rows(result.outputs)
+
+
+def _classified(result: PredictResult, k: int | None) -> list[list[list[Any]]]:
+    """TF Serving's classify results: per row every class and its score in index order, or with
+    ``k`` the best ``k``, best first; named by the version's class names."""
+    name = classification.ranked_output(result.signature, result.outputs, result.classes)
+    rows = classification.score_rows(result.outputs[name], name)
+    names = classification.names_for(result.classes, name)
+    if k is None:
+        labels = [classification.name_of(i, names) or str(i) for i in range(rows.shape[1])]
+        return [[[label, score] for label, score in zip(labels, row, strict=True)] for row in rows.tolist()]
+    indices, scores = classification.top_k(rows, k)
+    return [
+        [[classification.name_of(i, names) or str(i), score] for i, score in zip(ids, row, strict=True)]
+        for ids, row in zip(indices.tolist(), scores.tolist(), strict=True)
+    ]
 
 
 def with_type_hint(exc: InvalidArgument, content_type: bytes | None) -> InvalidArgument:
