@@ -207,3 +207,20 @@ def test_json_classify_takes_b64_image_features(app: RestApp, repo: Any) -> None
     assert [[label for label, _ in row] for row in results] == [NAMES, NAMES]
     want = expected(repo[1], [PNG, JPEG])["probabilities"]
     np.testing.assert_allclose([[score for _, score in row] for row in results], want, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"preamble\r\n--b\r\n", "multipart/form-data; boundary=b", "body does not start with its boundary"),
+        (b"", "multipart/form-data; boundary=b", "the multipart/form-data body is empty"),
+        (b"--b\r\n", "multipart/form-data", "has no boundary parameter"),
+        (b"--b\r\n", "text/plain", "malformed JSON in the request body"),
+    ],
+)
+def test_form_bodies_that_cannot_be_read_are_named(
+    app: RestApp, body: bytes, content_type: str, message: str
+) -> None:
+    r = call(app, "POST", "/v1/models/photos:predict", content=body, headers={"content-type": content_type})
+    assert r.status == 400, r.body
+    assert message in r.json()["error"]

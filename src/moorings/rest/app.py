@@ -131,17 +131,18 @@ class RestApp:
                 return status, dump_json(answer)
             allow_method(method, "POST")
             until = deadline(request, self.request_timeout)
-            content_type = request.header(b"content-type")
-            boundary = form_boundary(content_type)
-            if boundary is not None:
-                upload = uploads.parse_upload(request.body, boundary, self.max_part_bytes)
+            body = request.body
+            # a form body starts with its boundary ("--..."), a JSON body never does: JSON
+            # requests do not look at their headers here
+            if body[:2] == b"--" and (boundary := form_boundary(request.header(b"content-type"))):
+                upload = uploads.parse_upload(body, boundary, self.max_part_bytes)
                 return 200, dump_json(
                     await uploads.post(self.dataplane, route.ref, route.verb, upload, until)
                 )
             try:
-                return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))
+                return 200, dump_json(await tfserving.post(self.dataplane, route, body, until))
             except InvalidArgument as exc:
-                raise uploads.with_type_hint(exc, content_type) from None
+                raise uploads.with_type_hint(exc, request.header(b"content-type")) from None
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})

@@ -31,7 +31,7 @@ from moorings.codecs.json_values import to_array
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument
 from moorings.requests import PredictRequest, PredictResult
-from moorings.rest.multipart import Part, parse_form
+from moorings.rest.multipart import Part, form_boundary, parse_form
 from moorings.types import ModelRef, Signature, Tensors
 
 #: field names that are options of the request, not inputs
@@ -162,6 +162,13 @@ def with_type_hint(exc: InvalidArgument, content_type: bytes | None) -> InvalidA
         return exc
     if not exc.message.startswith(("malformed JSON", "the request body is empty")):
         return exc
+    if form_boundary(content_type) is not None:
+        return InvalidArgument(
+            "the multipart/form-data body does not start with its boundary (--BOUNDARY, as the "
+            "Content-Type names it)"
+            if exc.message.startswith("malformed")
+            else "the multipart/form-data body is empty"
+        )
     shown = content_type[:80].decode("latin-1")
     return InvalidArgument(
         f"{exc.message}; this route takes a JSON body, or multipart/form-data with one part per input "
