@@ -9,7 +9,10 @@ work is the same) and runs the model on the batch of two; the server (``moorings
 one batch thread, ``max_batch_size = 2``) takes ``multipart/form-data`` uploads of one JPEG
 each from a load generator on core 1 (asyncio, raw HTTP/1.1 keep-alive connections, the
 request bytes built once) at concurrency 16. The images are the two photos scikit-learn ships
-(china.jpg, flower.jpg: 640x427 camera JPEGs). Prints images/s of each, served / in-process
+(china.jpg, flower.jpg: 640x427 camera JPEGs). When benchmarks/setup.sh has made its venv, the
+hand-written FastAPI + python-multipart + Pillow + ONNX Runtime upload handler
+(benchmarks/peers/fastapi_upload.py, uvicorn with httptools and uvloop) is driven the same way.
+Prints images/s of each, served / in-process
 and the CPU per image of each (utime + stime: on a busy machine the steadier figure), per
 round, and a JSON line.
 """
@@ -35,6 +38,8 @@ from benchmarks.build_models import REPOS, model_dir  # noqa: E402
 from benchmarks.proc import tree_cpu_seconds  # noqa: E402
 
 NAME = "effnet-images"
+#: the hand-written FastAPI upload handler's venv (benchmarks/setup.sh makes it)
+PEER_VENV = HERE / ".venvs/fastapi-upload"
 MODEL_TOML = """# EfficientNet-Lite0 taking JPEG uploads (benchmarks/images.py)
 [inputs.images]
 kind = "image"
@@ -106,14 +111,14 @@ def in_process(seconds: float) -> tuple[float, float]:
     return done / elapsed, 1000 * (time.process_time() - cpu) / done
 
 
-def upload_request(port: int, jpeg: bytes) -> bytes:
+def upload_request(port: int, jpeg: bytes, path: str) -> bytes:
     boundary = b"moorings-benchmark-boundary"
     body = (
         b"--" + boundary + b'\r\nContent-Disposition: form-data; name="images"; filename="photo.jpg"\r\n'
         b"Content-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n--" + boundary + b"--\r\n"
     )
     head = (
-        f"POST /v1/models/{NAME}:predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: multipart/form-data; boundary={boundary.decode()}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
@@ -144,8 +149,8 @@ async def _client(
         writer.close()
 
 
-async def _load(port: int, concurrency: int, seconds: float) -> int:
-    requests = [upload_request(port, jpeg) for jpeg in photos()]
+async def _load(port: int, concurrency: int, seconds: float, path: str) -> int:
+    requests = [upload_request(port, jpeg, path) for jpeg in photos()]
     counts, errors = [0], []
     until = time.perf_counter() + seconds
     await asyncio.gather(*(_client(port, requests, until, counts, errors) for _ in range(concurrency)))
@@ -154,24 +159,39 @@ async def _load(port: int, concurrency: int, seconds: float) -> int:
     return counts[0]
 
 
-def served(concurrency: int, seconds: float, warmup: float) -> tuple[float, float]:
-    """(images/s, server CPU ms per image) of JPEG uploads, the server alone on core 0."""
+def served(concurrency: int, seconds: float, warmup: float, peer: bool = False) -> tuple[float, float]:
+    """(images/s, server CPU ms per image) of JPEG uploads, the server alone on core 0: Moorings, or
+    with ``peer`` the hand-written FastAPI upload handler (benchmarks/peers/fastapi_upload.py)."""
     from tests.support.server import free_port
 
     port, grpc_port = free_port(), free_port()
-    command = [
-        "taskset", "-c", "0", str(ROOT / ".venv/bin/moorings"), "serve", str(repository()),
-        "--rest-port", str(port), "--grpc-port", str(grpc_port), "--no-tfserving-grpc",
-        "--inference-threads", "1", "--log-level", "warning",
-    ]  # fmt: skip
+    env = dict(os.environ)
+    if peer:
+        path = "/predict"
+        env.update(MODEL=str(repository() / NAME / "1" / "model.onnx"), THREADS="1", PYTHONPATH=str(ROOT))
+        command = [
+            str(PEER_VENV / "bin/uvicorn"), "benchmarks.peers.fastapi_upload:app", "--host", "127.0.0.1",
+            "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--log-level", "warning",
+            "--no-access-log",
+        ]  # fmt: skip
+        ready = f"http://127.0.0.1:{port}/docs"
+    else:
+        path = f"/v1/models/{NAME}:predict"
+        command = [
+            str(ROOT / ".venv/bin/moorings"), "serve", str(repository()),
+            "--rest-port", str(port), "--grpc-port", str(grpc_port), "--no-tfserving-grpc",
+            "--inference-threads", "1", "--log-level", "warning",
+        ]  # fmt: skip
+        ready = f"http://127.0.0.1:{port}/v2/health/ready"
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
-    )
+        ["taskset", "-c", "0", *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as r:
+                with urllib.request.urlopen(ready, timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -179,10 +199,10 @@ def served(concurrency: int, seconds: float, warmup: float) -> tuple[float, floa
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
-        asyncio.run(_load(port, concurrency, warmup))
+        asyncio.run(_load(port, concurrency, warmup, path))
         cpu = tree_cpu_seconds(process.pid)
         start = time.perf_counter()
-        images = asyncio.run(_load(port, concurrency, seconds))
+        images = asyncio.run(_load(port, concurrency, seconds, path))
         elapsed = time.perf_counter() - start
         cpu = tree_cpu_seconds(process.pid) - cpu
         return images / elapsed, 1000 * cpu / images
@@ -214,22 +234,28 @@ def main() -> None:
         measured = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
         loop, loop_ms = measured["images_per_s"], measured["cpu_ms_per_image"]
         rate, cpu_ms = served(args.concurrency, args.seconds, args.warmup)
-        rounds.append(
-            {
-                "in_process": loop,
-                "served": rate,
-                "ratio": rate / loop,
-                "in_process_cpu_ms_per_image": loop_ms,
-                "server_cpu_ms_per_image": cpu_ms,
-                "cpu_ratio": loop_ms / cpu_ms,
-            }
-        )
-        print(
+        row = {
+            "in_process": loop,
+            "served": rate,
+            "ratio": rate / loop,
+            "in_process_cpu_ms_per_image": loop_ms,
+            "server_cpu_ms_per_image": cpu_ms,
+            "cpu_ratio": loop_ms / cpu_ms,
+        }
+        line = (
             f"round {r + 1}: in-process {loop:.1f} images/s ({loop_ms:.1f} ms CPU each), served "
             f"{rate:.1f} images/s ({cpu_ms:.1f} ms CPU each): served / in-process {100 * rate / loop:.0f} % "
-            f"by images/s, {100 * loop_ms / cpu_ms:.0f} % by CPU per image",
-            flush=True,
+            f"by images/s, {100 * loop_ms / cpu_ms:.0f} % by CPU per image"
         )
+        if (PEER_VENV / "bin/uvicorn").exists():
+            peer_rate, peer_ms = served(args.concurrency, args.seconds, args.warmup, peer=True)
+            row.update(fastapi=peer_rate, fastapi_cpu_ms_per_image=peer_ms)
+            line += (
+                f"; FastAPI handler {peer_rate:.1f} images/s ({peer_ms:.1f} ms CPU each): Moorings "
+                f"{rate / peer_rate:.2f}x by images/s, {peer_ms / cpu_ms:.2f}x by CPU per image"
+            )
+        rounds.append(row)
+        print(line, flush=True)
     print(json.dumps({"concurrency": args.concurrency, "seconds": args.seconds, "rounds": rounds}))
 
 
