@@ -137,6 +137,14 @@ class ServerSettings:
     metrics_port: int | None = None
     #: "text" or "json" (JSON lines, with an access-log line per model request)
     log_format: str = "text"
+    #: tokens every REST request and gRPC call must present (health probes excepted); None: no auth
+    auth_token_file: Path | None = None
+    #: the management API's port (None: off), its address and its token file (required with the port)
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
+    admin_token_file: Path | None = None
+    #: refuse collection writes on the REST port (403 naming the admin port)
+    read_only_data_plane: bool = False
 
 
 def _positive_int(value: Any, where: str) -> int:
