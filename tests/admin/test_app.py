@@ -15,7 +15,6 @@ from moorings.admin.app import AdminApp
 from moorings.auth.tokens import TokenFile
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
-from moorings.dataplane import DataPlane
 from moorings.errors import Unavailable
 from moorings.http1.messages import Request
 from moorings.repository.source import LocalSource

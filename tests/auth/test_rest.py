@@ -86,7 +86,7 @@ def test_every_route_but_the_probes_needs_the_token(parts: tuple[DataPlane, Coll
 def test_a_compressed_body_is_not_decompressed_without_a_token(
     parts: tuple[DataPlane, Collections, TokenFile],
 ) -> None:
-    dataplane, collections, tokens = parts
+    dataplane, _, tokens = parts
     app = RestApp(dataplane, 1 << 20, guard=RestGuard(tokens))
     r = request(
         app, "POST", "/v1/models/mlp:predict", headers={"content-encoding": "gzip"}, content=b"not gzip"
