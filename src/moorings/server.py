@@ -110,7 +110,7 @@ async def _main(
 ) -> None:
     """Start gRPC (and the admin port), serve REST until a signal, drain both."""
     auth = app.guard.tokens if app.guard is not None else None
-    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services, auth)
+    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services, auth, app.read_only)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
     _reload_tokens_on_hangup([t for t in (auth, admin.admin_tokens if admin else None) if t is not None])

@@ -1,11 +1,16 @@
-"""The gRPC check, for both front ends (grpcio and ``--grpc-server moorings``).
+"""The gRPC checks, for both front ends (grpcio and ``--grpc-server moorings``).
 
-:class:`AuthGate` is one generic handler in front of every service's handlers:
-a call whose metadata carries no valid token (``authorization: Bearer <token>``
-or ``x-api-key``) gets a handler of the method's own kind that answers
-UNAUTHENTICATED before the request is parsed. KServe's ``ServerLive`` and
-``ServerReady`` answer without one, as the REST health probes do. An unknown
-method stays UNIMPLEMENTED.
+:class:`Gate` is one generic handler in front of every service's handlers:
+
+- with a token file, a call whose metadata carries no valid token
+  (``authorization: Bearer <token>`` or ``x-api-key``) gets a handler of the
+  method's own kind that answers UNAUTHENTICATED before the request is parsed;
+  KServe's ``ServerLive`` and ``ServerReady`` answer without one, as the REST
+  health probes do;
+- with ``read_only`` (``--read-only-data-plane``), the collection writes of the
+  search service answer PERMISSION_DENIED, saying where to make them.
+
+An unknown method stays UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -21,17 +26,21 @@ from moorings.auth.tokens import TokenFile
 EXEMPT_METHODS = frozenset(
     {"/inference.GRPCInferenceService/ServerLive", "/inference.GRPCInferenceService/ServerReady"}
 )
+_SEARCH = "/moorings.search.v1.CollectionService/"
+WRITE_METHODS = frozenset(_SEARCH + m for m in ("CreateCollection", "DropCollection", "Upsert", "Delete"))
 
 
-class AuthGate(grpc.GenericRpcHandler):  # type: ignore[misc]
+class Gate(grpc.GenericRpcHandler):  # type: ignore[misc]
     def __init__(
         self,
         handlers: Sequence[grpc.GenericRpcHandler],
-        tokens: TokenFile,
+        tokens: TokenFile | None,
+        read_only: str | None = None,
         exempt: frozenset[str] = EXEMPT_METHODS,
     ) -> None:
         self.handlers = list(handlers)
         self.tokens = tokens
+        self.read_only = read_only
         self.exempt = exempt
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
@@ -40,19 +49,24 @@ class AuthGate(grpc.GenericRpcHandler):  # type: ignore[misc]
             real = handler.service(handler_call_details)
             if real is not None:
                 break
-        if real is None or handler_call_details.method in self.exempt:
+        method = handler_call_details.method
+        if real is None or method in self.exempt:
             return real
-        credential = presented(handler_call_details.invocation_metadata or ())
-        if self.tokens.allows(credential.token):
-            return real
-        return _refusing(real, refusal(credential).message)
+        if self.tokens is not None:
+            credential = presented(handler_call_details.invocation_metadata or ())
+            if not self.tokens.allows(credential.token):
+                return _refusing(real, grpc.StatusCode.UNAUTHENTICATED, refusal(credential).message)
+        if self.read_only is not None and method in WRITE_METHODS:
+            message = f"collection writes are not served on this port: {self.read_only}"
+            return _refusing(real, grpc.StatusCode.PERMISSION_DENIED, message)
+        return real
 
 
-def _refusing(real: grpc.RpcMethodHandler, details: str) -> grpc.RpcMethodHandler:
-    """A handler of ``real``'s kind that answers UNAUTHENTICATED (the request is not parsed)."""
+def _refusing(real: grpc.RpcMethodHandler, code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler:
+    """A handler of ``real``'s kind that answers ``code`` (the request is not parsed)."""
 
     async def refuse(request: Any, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, details)
+        await context.abort(code, details)
 
     if real.request_streaming and real.response_streaming:
         return grpc.stream_stream_rpc_method_handler(refuse)

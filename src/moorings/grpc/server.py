@@ -28,7 +28,7 @@ from typing import Any
 
 import grpc
 
-from moorings.auth.grpc_gate import AuthGate
+from moorings.auth.grpc_gate import Gate
 from moorings.auth.tokens import TokenFile
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
@@ -150,11 +150,13 @@ def build_grpc_server(
     settings: ServerSettings,
     extra_services: Sequence[AddService] = (),
     auth: TokenFile | None = None,
+    read_only: str | None = None,
 ) -> tuple[Any, ProtoServices]:
     """The server bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
 
     The server is grpcio's, or Moorings' own with ``settings.grpc_server == "moorings"``.
-    With ``auth``, every service sits behind one :class:`~moorings.auth.grpc_gate.AuthGate`.
+    With ``auth`` (tokens) or ``read_only`` (where collection writes go instead), every service sits
+    behind one :class:`~moorings.auth.grpc_gate.Gate`.
 
     Call inside the event loop that will run it.
     """
@@ -169,7 +171,7 @@ def build_grpc_server(
         server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
     else:
         server = GrpcioServer(grpc_options(settings))
-    if auth is None:
+    if auth is None and read_only is None:
         for add in extra_services:
             add(server)
         server.add_generic_rpc_handlers((kserve, tf_serving))
@@ -177,7 +179,7 @@ def build_grpc_server(
         collected = HandlerCollector()
         for add in extra_services:
             add(collected)
-        server.add_generic_rpc_handlers((AuthGate([*collected.handlers, kserve, tf_serving], auth),))
+        server.add_generic_rpc_handlers((Gate([*collected.handlers, kserve, tf_serving], auth, read_only),))
     address = f"{settings.host}:{settings.grpc_port}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"could not listen for gRPC on {address}")
