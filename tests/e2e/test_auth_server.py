@@ -166,11 +166,16 @@ def test_token_file_changes_and_sighup_take_effect(tmp_path: Path) -> None:
         (["--admin-port", "{port}"], "--admin-port needs --admin-token-file"),
         (["--admin-token-file", "{tmp}/empty"], "--admin-token-file is given without --admin-port"),
         (["--admin-port", "{port}", "--admin-token-file", "{tmp}/empty"], "--admin-token-file"),
+        (
+            ["--admin-port", "{port}", "--admin-token-file", "{tmp}/good", "--workers", "2"],
+            "cannot be combined with --workers",
+        ),
     ],
 )
 def test_start_up_errors_name_the_problem(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "repo").mkdir()
     (tmp_path / "empty").write_text("# nothing\n")
+    (tmp_path / "good").write_text("a-good-token\n")
     port = str(free_port())
     filled = [a.format(tmp=tmp_path, port=port) for a in args]
     done = subprocess.run(
