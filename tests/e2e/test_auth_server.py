@@ -29,17 +29,20 @@ SECOND = "e2e-second-token-11"
 X = np.array([[0.5, -1.0, 2.0, 0.25]], dtype=np.float32)
 
 
-@pytest.fixture(scope="module", params=["grpcio", "moorings"])
+@pytest.fixture(
+    scope="module", params=[("grpcio", "moorings"), ("moorings", "uvicorn")], ids=["grpcio", "moorings-grpc"]
+)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    root = tmp_path_factory.mktemp(f"auth-{request.param}")
+    """Both gRPC front ends, and both HTTP front ends (Moorings' own, uvicorn)."""
+    grpc_server, http_server = request.param
+    root = tmp_path_factory.mktemp(f"auth-{grpc_server}")
     onnx_models.write_mlp(root / "repo" / "mlp" / "1", seed=2)
     tokens = root / "tokens"
     tokens.write_text(f"# e2e tokens\n{TOKEN}\n\n{SECOND}\n")
-    with running_server(
-        root / "repo", "--auth-token-file", str(tokens), "--grpc-server", request.param
-    ) as running:
+    args = ("--auth-token-file", str(tokens), "--grpc-server", grpc_server, "--http-server", http_server)
+    with running_server(root / "repo", *args) as running:
         yield running
 
 
