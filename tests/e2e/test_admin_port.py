@@ -99,6 +99,7 @@ def test_unload_and_load_through_the_repository_api(served: Served) -> None:
     assert unloaded.status_code == 200 and unloaded.json() == {"name": "mlp", "unloaded": True}
     gone = served.rest("POST", "/v1/models/mlp:predict", json=predict)
     assert gone.status_code == 503 and "unloaded through the admin API" in gone.json()["error"]
+    assert served.rest("GET", "/v1/models").json() == {"models": []}
     index = served.admin_call("POST", "/v2/repository/index").json()
     assert index[0]["name"] == "mlp" and index[0]["state"] == "UNAVAILABLE"
     loaded = served.admin_call("POST", "/v2/repository/models/mlp/load")

@@ -14,7 +14,7 @@ from moorings import __version__
 from moorings.auth.rest import RestGuard
 from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
-from moorings.errors import MooringsError, NotFound, PermissionDenied, Unauthenticated
+from moorings.errors import MooringsError, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from moorings.http1.messages import Answer, Request
 from moorings.observe import logs, metrics
 from moorings.observe.exposition import exposition
@@ -162,7 +162,7 @@ class RestApp:
         for name in self.dataplane.model_names():
             try:
                 statuses.append(self.dataplane.status(ModelRef(name)))
-            except NotFound:
+            except (NotFound, Unavailable):  # removed meanwhile, or unloaded through the admin API
                 continue
         return statuses
 
