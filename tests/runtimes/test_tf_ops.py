@@ -72,6 +72,38 @@ def test_print_is_refused_unless_allowed(tmp_path: Path) -> None:
     TensorFlowRuntime(tmp_path / "printer", RuntimeOptions(allowed_ops=("PrintV2",))).load()
 
 
+def write_tf1_writer(folder: Path, in_init_op: bool) -> None:
+    """A TF1 graph whose signature (or, ``in_init_op``, whose main op run at load) writes a file."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.string, [], name="x")
+        write = tf.io.write_file(tf.constant("/tmp/never-written-by-moorings-tests"), x)
+        with tf.control_dependencies([] if in_init_op else [write]):
+            y = tf.identity(x, name="y")
+        with tf.compat.v1.Session() as session:
+            builder = tf.compat.v1.saved_model.builder.SavedModelBuilder(str(folder))
+            signature = tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(
+                inputs={"x": x}, outputs={"y": y}
+            )
+            builder.add_meta_graph_and_variables(
+                session, ["serve"], signature_def_map={"serving_default": signature},
+                main_op=write if in_init_op else None,
+            )  # fmt: skip
+            builder.save()
+
+
+@pytest.mark.parametrize("in_init_op", [False, True])
+def test_tf1_graphs_are_walked_from_signatures_and_the_main_op(tmp_path: Path, in_init_op: bool) -> None:
+    write_tf1_writer(tmp_path / "writer", in_init_op)
+    with pytest.raises(LoadError) as caught:
+        TensorFlowRuntime(tmp_path / "writer", RuntimeOptions()).load()
+    assert "op WriteFile" in caught.value.message
+    where = "the init op" if in_init_op else "signature 'serving_default'"
+    assert where in caught.value.message
+    assert not Path("/tmp/never-written-by-moorings-tests").exists()
+
+
 def test_ordinary_savedmodels_are_not_refused(tf_models: Path) -> None:
     """Their graphs hold SaveV2/RestoreV2 for checkpoints, which no signature reaches."""
     for name in ("keras_savedmodel", "text", "examples", "examples_tf2"):
