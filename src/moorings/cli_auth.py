@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 from pathlib import Path
 
 from moorings.auth.tokens import read_token_file
 from moorings.config import ServerSettings
 from moorings.errors import InvalidArgument
+
+log = logging.getLogger("moorings.auth")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def add_auth_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,6 +60,11 @@ def check_auth_settings(settings: ServerSettings, workers: int) -> None:
     """Raise InvalidArgument naming what is wrong: a bad token file, a missing admin token file..."""
     if settings.auth_token_file is not None:
         read_token_file(settings.auth_token_file, "--auth-token-file")
+    elif not is_loopback(settings.host):
+        log.warning(
+            "serving on %s without --auth-token-file: anyone who reaches these ports can call every model",
+            settings.host,
+        )
     if settings.admin_port is None:
         if settings.admin_token_file is not None:
             raise InvalidArgument("--admin-token-file is given without --admin-port")
@@ -56,6 +74,8 @@ def check_auth_settings(settings: ServerSettings, workers: int) -> None:
     if settings.admin_token_file is None:
         raise InvalidArgument("--admin-port needs --admin-token-file: the admin port always requires a token")
     read_token_file(settings.admin_token_file, "--admin-token-file")
+    if not is_loopback(settings.admin_host):
+        log.warning("the admin port listens on %s, beyond this machine", settings.admin_host)
     if workers > 1:
         raise InvalidArgument(
             "--admin-port serves one process's models; it cannot be combined with --workers"
