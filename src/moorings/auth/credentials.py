@@ -1,7 +1,8 @@
 """The credential a request presents: ``Authorization: Bearer <token>`` or ``X-API-Key: <token>``.
 
 Both REST headers and gRPC metadata (the same names, in lower case) carry it.
-When both are sent, ``Authorization`` is the one checked.
+When both are sent, ``Authorization`` is the one checked. A request carrying either
+header more than once presents no valid token (a proxy in front may have read the other one).
 """
 
 from __future__ import annotations
@@ -32,12 +33,17 @@ def _as_bytes(value: Any) -> bytes:
 def presented(headers: Iterable[tuple[Any, Any]]) -> Presented:
     """The token in ``headers`` (bytes or str pairs, names in lower case as HTTP/2 and gRPC send them)."""
     bearer = key = None
+    repeated = False
     for name, value in headers:
         raw = _as_bytes(name).lower()
         if raw == AUTHORIZATION:
+            repeated |= bearer is not None
             bearer = _as_bytes(value)
         elif raw == API_KEY:
+            repeated |= key is not None
             key = _as_bytes(value)
+    if repeated:
+        return Presented(None, True)
     if bearer is not None:
         scheme, _, token = bearer.strip().partition(b" ")
         if scheme.lower() != b"bearer" or not token.strip():
