@@ -188,3 +188,24 @@ def test_start_up_errors_name_the_problem(tmp_path: Path, args: list[str], messa
     )  # fmt: skip
     assert done.returncode == 2
     assert message.format(tmp=tmp_path) in done.stderr
+
+
+def test_workers_check_tokens_and_sighup_reaches_them(tmp_path: Path) -> None:
+    onnx_models.write_mlp(tmp_path / "repo" / "mlp" / "1")
+    tokens = tmp_path / "tokens"
+    tokens.write_text("worker-token-1\n")
+    with running_server(tmp_path / "repo", "--workers", "2", "--auth-token-file", str(tokens)) as running:
+        url = f"{running.url}/v1/models/mlp"
+
+        def statuses(token: str) -> set[int]:  # new connections: the kernel spreads them over the workers
+            return {httpx.get(url, headers={"x-api-key": token}).status_code for _ in range(12)}
+
+        assert statuses("worker-token-1") == {200} and statuses("nope") == {401}
+        tokens.write_text("worker-token-2\n")
+        os.utime(tokens, ns=(1, 1))
+        running.process.send_signal(signal.SIGHUP)  # forwarded by the parent, which keeps running
+        deadline = time.monotonic() + 10
+        while statuses("worker-token-2") != {200}:
+            assert time.monotonic() < deadline, running.log()
+            time.sleep(0.1)
+        assert running.process.poll() is None and statuses("worker-token-1") == {401}
