@@ -16,7 +16,7 @@ from moorings.cli_auth import add_auth_arguments, check_auth_settings
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
-from moorings.observe import logs
+from moorings.observe import logs, tracing
 from moorings.sockets import port_in_use
 
 T = TypeVar("T")
@@ -308,6 +308,11 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if settings.admin_port is not None and port_in_use(settings.admin_host, settings.admin_port):
         taken = f"port {settings.admin_port} (admin) is in use; choose another with --admin-port"
         print(f"moorings serve: {taken}", file=sys.stderr)
+        return 2
+    try:
+        tracing.check()
+    except ValueError as exc:
+        print(f"moorings serve: {exc}", file=sys.stderr)
         return 2
     if args.workers > 1:
         from moorings.workers import serve_workers

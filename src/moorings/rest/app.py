@@ -16,7 +16,7 @@ from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from moorings.http1.messages import Answer, Request
-from moorings.observe import logs, metrics
+from moorings.observe import logs, metrics, tracing
 from moorings.observe.exposition import exposition
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
@@ -93,6 +93,7 @@ class RestApp:
                 traceparent = value
         rid = logs.request_id(given, traceparent)
         observation = metrics.begin("", "", rid)
+        observation.traceparent = traceparent
         try:
             segments = path_segments(request.raw_path)
             observation.protocol, observation.kind = _protocol_and_kind(segments)
@@ -195,14 +196,17 @@ def _error_headers(exc: MooringsError) -> list[tuple[bytes, bytes]]:
 def _observed(observation: metrics.Observation, answer: Answer) -> Answer:
     """Count the answered request, write its access-log line, and add its id to the answer."""
     status, body, headers = answer
-    took = metrics.finish(observation, str(status))
+    code = str(status)
+    took = metrics.finish(observation, code)
+    if tracing.switch.enabled:
+        tracing.export(observation, code)
     rid = observation.request_id
     if logs.access.enabled and observation.protocol:
         servable = observation.servable
         logs.log_access(
             servable.name if servable else "",
             str(servable.version) if servable else "",
-            observation.protocol, observation.kind, str(status), took, rid,
+            observation.protocol, observation.kind, code, took, rid,
         )  # fmt: skip
     return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
 
