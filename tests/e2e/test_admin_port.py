@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import httpx
@@ -25,6 +26,7 @@ X = [[0.5, -1.0, 2.0, 0.25]]
 class Served:
     server: RunningServer
     admin: str
+    root: Path
 
     def rest(self, method: str, path: str, token: str = DATA_TOKEN, **kw: object) -> httpx.Response:
         return httpx.request(
@@ -48,7 +50,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "--admin-port", str(port), "--admin-token-file", str(root / "admin-tokens"),
         "--read-only-data-plane", "--data-dir", str(root / "data"),
     ) as server:  # fmt: skip
-        yield Served(server, f"http://127.0.0.1:{port}")
+        yield Served(server, f"http://127.0.0.1:{port}", root)
 
 
 def test_the_admin_port_listens_on_loopback_only(served: Served) -> None:
@@ -113,3 +115,19 @@ def test_reload(served: Served) -> None:
     assert answer.json()["auth_tokens"] == {"reloaded": True, "tokens": 1}
     assert answer.json()["admin_tokens"] == {"reloaded": True, "tokens": 1}
     assert answer.json()["models"] == ["mlp"]
+
+
+def test_moorings_collection_through_the_admin_port(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moorings.cli import main
+
+    admin = ["collection", "--url", served.admin, "--token-file", str(served.root / "admin-tokens")]
+    assert main([*admin, "create", "cli-films", "--dim", "2"]) == 0
+    assert '"name": "cli-films"' in capsys.readouterr().out
+    assert main(["collection", "--url", served.server.url, "drop", "cli-films"]) == 2
+    assert "requires a token" in capsys.readouterr().err
+    data = ["collection", "--url", served.server.url, "--token-file", str(served.root / "data-tokens")]
+    assert main([*data, "drop", "cli-films"]) == 2
+    assert "admin port" in capsys.readouterr().err
+    assert main([*admin, "drop", "cli-films"]) == 0
