@@ -291,8 +291,10 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 or more")
     ports = [("REST", settings.rest_port, "--rest-port"), ("gRPC", settings.grpc_port, "--grpc-port")]
-    if settings.admin_port in (settings.rest_port, settings.grpc_port, settings.metrics_port) and (
-        settings.admin_port is not None
+    if settings.admin_port and settings.admin_port in (
+        settings.rest_port,
+        settings.grpc_port,
+        settings.metrics_port,
     ):
         parser.error("--admin-port must differ from the REST, gRPC and metrics ports")
     if settings.metrics_port is not None:
