@@ -76,7 +76,9 @@ def read_token_file(path: Path, flag: str) -> list[bytes]:
 class TokenFile:
     """The tokens of one token file (see the module's docstring)."""
 
-    def __init__(self, path: Path, flag: str = "--auth-token-file", check_seconds: float = CHECK_SECONDS):
+    def __init__(
+        self, path: Path, flag: str = "--auth-token-file", check_seconds: float = CHECK_SECONDS
+    ) -> None:
         self.path = path
         self.flag = flag
         self.check_seconds = check_seconds
