@@ -27,9 +27,8 @@ JPEG = images.encode(images.photo(50, 20, seed=2), "JPEG", quality=90)
 def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, images.ImageModel, images.ImageModel]:
     root = tmp_path_factory.mktemp("uploads-repo")
     nhwc = images.write_image_model(root / "photos" / "1")
-    (root / "photos" / "model.toml").write_text(
-        images.image_toml() + '\n[classes]\noutput = "probabilities"\n'
-    )
+    toml = images.image_toml() + '\n[classes]\noutput = "probabilities"\n[labels]\nstable = 1\n'
+    (root / "photos" / "model.toml").write_text(toml)
     (root / "photos" / "1" / "labels.txt").write_text("\n".join(NAMES) + "\n")
     nchw = images.write_image_model(root / "planar" / "1", layout="NCHW", seed=4)
     (root / "planar" / "model.toml").write_text(images.image_toml("NCHW") + "\n[batching]\nenabled = false\n")
@@ -108,7 +107,7 @@ def test_top_k_and_classify_name_the_classes(app: RestApp, repo: Any) -> None:
         [NAMES[i] for i in row[:2]] for row in order
     ]
     assert predictions[0]["confidence"] == pytest.approx(float(probabilities[0, order[0, 0]]), rel=1e-5)
-    r = upload(app, "/v1/models/photos:classify", [("image", JPEG)])
+    r = upload(app, "/v1/models/photos/labels/stable:classify", [("image", JPEG)])
     assert r.status == 200, r.body
     (result,) = r.json()["results"]
     assert [label for label, _ in result] == NAMES
