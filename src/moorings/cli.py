@@ -15,6 +15,7 @@ from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
+from moorings.fetch import arguments as input_urls
 from moorings.observe import logs
 from moorings.sockets import port_in_use
 
@@ -189,6 +190,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
     )
     add_search_arguments(p)
+    input_urls.add_arguments(p)
     p.add_argument(
         "--cors-origin",
         action="append",
@@ -275,6 +277,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         metrics=args.metrics,
         metrics_port=args.metrics_port,
         log_format=args.log_format,
+        input_urls=input_urls.settings_from(args),
     )
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)

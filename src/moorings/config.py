@@ -38,6 +38,7 @@ from typing import Any
 
 from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
+from moorings.fetch.settings import FetchSettings
 
 MODEL_CONFIG_FILE = "model.toml"
 LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -137,6 +138,8 @@ class ServerSettings:
     metrics_port: int | None = None
     #: "text" or "json" (JSON lines, with an access-log line per model request)
     log_format: str = "text"
+    #: inputs by URL (``{"url": ...}``): allowed buckets and endpoints, limits (none allowed by default)
+    input_urls: FetchSettings = field(default_factory=FetchSettings)
 
 
 def _positive_int(value: Any, where: str) -> int:
