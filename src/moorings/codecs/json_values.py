@@ -197,6 +197,8 @@ def decode_string(value: Any, where: str) -> bytes:
         except (binascii.Error, ValueError):
             raise InvalidArgument(f"{where}: invalid base64 in b64 value") from None
     if isinstance(value, dict) and "url" in value:
+        if not isinstance(value["url"], str) or len(value) != 1:
+            raise InvalidArgument(f'{where}: an input URL is {{"url": "<URL string>"}}, with no other key')
         raise InvalidArgument(f'{where}: an input URL ({{"url": ...}}) is read only as an element of a list')
     raise InvalidArgument(f'{where}: expected strings or {{"b64": ...}} objects, got {type(value).__name__}')
 

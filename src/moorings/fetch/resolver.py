@@ -13,6 +13,7 @@ the request, and the fetches still under way stop at their next chunk.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,8 @@ from moorings.fetch.settings import FetchSettings
 from moorings.fetch.urls import HttpUrl, InputUrl, S3Url, parse_url
 from moorings.requests import Prepare
 
+log = logging.getLogger(__name__)
+
 
 class InputFetcher:
     def __init__(self, settings: FetchSettings | None = None) -> None:
@@ -36,6 +39,10 @@ class InputFetcher:
         self.allowlist = AllowList.parse(self.settings.allowed)
         settings = self.settings
         self.s3 = S3Fetcher(settings.s3_endpoint_url, settings.timeout_seconds, settings.threads)
+        #: checked at start-up, and only when some URL is allowed (importing boto3 takes a while)
+        self.boto3 = bool(self.allowlist) and boto3_installed()
+        if self.allowlist and not self.boto3:
+            log.warning("--allow-input-url is set but boto3 is not installed: input URLs will be refused")
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -56,7 +63,7 @@ class InputFetcher:
             if reference.url not in allowed:
                 url = parse_url(reference.url)
                 allowed[reference.url] = (url, self.allowlist.check(url))
-        if allowed and not boto3_installed():
+        if allowed and not self.boto3:
             raise InvalidArgument("input URLs need boto3, which this server lacks (install moorings[s3])")
         return allowed
 
