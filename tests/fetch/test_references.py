@@ -52,3 +52,22 @@ def test_deep_nesting_does_not_recurse() -> None:
 def test_raw_marker() -> None:
     assert may_hold_references(b'{"instances": [{"url" : "s3://b/k"}]}')
     assert not may_hold_references(bytearray(b'{"instances": [[1, 2]]}'))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'"url"', b'xx"url"', b'{"url": 1}', b"null" * 20 + b'"url"', b"l" * 40 + b'"url"', b'l"url"l'],
+)
+def test_marker_found(raw: bytes) -> None:
+    assert (
+        may_hold_references(raw)
+        and may_hold_references(bytearray(raw))
+        and may_hold_references(memoryview(raw))
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b'url"', b'"ur', b'"ur l"', b"l" * 40, b'{"inputs": [1.0, null, false]}']
+)
+def test_marker_absent(raw: bytes) -> None:
+    assert not may_hold_references(raw)
