@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, PayloadTooLarge
 from moorings.fetch.resolver import InputFetcher
 from moorings.fetch.settings import FetchSettings
-from tests.support.s3 import S3Server, body_of, dribble, http_server, redirect_to
+from tests.support.s3 import S3Server, body_of, dribble, http_server, redirect_to, self_signed
 
 KEYS = ["plain.bin", "a cat ü.jpg", "what?x=1&y=2#frag", "folder/späce %20 + key"]
 
@@ -184,3 +185,28 @@ def test_concurrent_fetches_share_the_pool(s3: S3Server) -> None:
         elapsed = time.monotonic() - start
     assert body["inputs"] == [b"q"] * 8
     assert elapsed < 8 * 0.3
+
+
+def test_https_is_verified_at_the_pinned_address(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS to an endpoint allowed by IP address: the certificate must name that address and chain
+    to a trusted CA (AWS_CA_BUNDLE here); otherwise the fetch is a 502, never unverified bytes."""
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    good_cert, good_tls = self_signed(tmp_path / "good", ["localhost"], ["127.0.0.1"])
+    bad_cert, bad_tls = self_signed(tmp_path / "bad", ["other.example"], [])
+    with http_server(body_of(b"over tls"), good_tls) as server:
+        endpoint = f"https://127.0.0.1:{server.port}"
+        body = {"inputs": [{"url": f"{endpoint}/b/k?X-Amz-Signature=s"}]}
+        with pytest.raises(MooringsError, match="TLS") as caught:  # the system's CAs do not know it
+            resolve(fetcher(s3, endpoint), body)
+        assert caught.value.http_status == 502
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(good_cert))
+        assert resolve(fetcher(s3, endpoint), body)["inputs"] == [b"over tls"]
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bad_cert))
+    with http_server(body_of(b"wrong name"), bad_tls) as server:
+        endpoint = f"https://127.0.0.1:{server.port}"
+        with pytest.raises(MooringsError, match="TLS") as caught:
+            resolve(fetcher(s3, endpoint), {"inputs": [{"url": f"{endpoint}/b/k"}]})
+        assert caught.value.http_status == 502

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import http.server
+import ipaddress
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 CREDENTIALS = {
@@ -74,8 +78,9 @@ Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
 
 
 @contextmanager
-def http_server(respond: Handler) -> Iterator[HttpServer]:
-    """A threaded HTTP/1.1 server on 127.0.0.1 whose every GET is answered by ``respond``."""
+def http_server(respond: Handler, tls: ssl.SSLContext | None = None) -> Iterator[HttpServer]:
+    """A threaded HTTP/1.1 server on 127.0.0.1 whose every GET is answered by ``respond``
+    (over TLS with ``tls``: its ``url`` then still says http; tests write https themselves)."""
     record = HttpServer(0)
 
     class Handle(http.server.BaseHTTPRequestHandler):
@@ -90,6 +95,8 @@ def http_server(respond: Handler) -> Iterator[HttpServer]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handle)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     record.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -142,3 +149,40 @@ def dribble(chunk: bytes, every: float, times: int) -> Handler:
             pass  # the reader gave up
 
     return respond
+
+
+def self_signed(folder: Path, names: list[str], addresses: list[str]) -> tuple[Path, ssl.SSLContext]:
+    """A certificate for ``names`` and ``addresses`` (its PEM file, to trust) and a server context."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else addresses[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    alternative = [x509.DNSName(n) for n in names] + [
+        x509.IPAddress(ipaddress.ip_address(a)) for a in addresses
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alternative), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return cert_file, context
