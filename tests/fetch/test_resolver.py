@@ -210,3 +210,21 @@ def test_https_is_verified_at_the_pinned_address(
         with pytest.raises(MooringsError, match="TLS") as caught:
             resolve(fetcher(s3, endpoint), {"inputs": [{"url": f"{endpoint}/b/k"}]})
         assert caught.value.http_status == 502
+
+
+def test_a_stalled_object_store_times_out_and_a_closed_one_is_a_502(s3: S3Server) -> None:
+    def stall(handler: Any) -> None:
+        time.sleep(3)
+
+    with http_server(stall) as store:
+        slow = InputFetcher(FetchSettings(("s3://inputs",), s3_endpoint_url=store.url, timeout_seconds=0.5))
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match="s3://inputs"):
+            resolve(slow, {"inputs": [{"url": "s3://inputs/k"}]})
+        assert time.monotonic() - start < 2.5
+        assert store.requests == ["/inputs/k"]  # path-style, as an S3-compatible store takes it
+        closed_url = store.url
+    closed = InputFetcher(FetchSettings(("s3://inputs",), s3_endpoint_url=closed_url, timeout_seconds=2))
+    with pytest.raises(MooringsError, match="could not connect to the object store") as caught:
+        resolve(closed, {"inputs": [{"url": "s3://inputs/k"}]})
+    assert caught.value.http_status == 502
