@@ -65,7 +65,7 @@ def bind(folder: Path, table: dict[str, object], inputs: dict[str, TensorSpec]) 
 
 def test_wordpiece_ids_mask_and_type_ids_padded_to_the_longest(tmp_path: Path) -> None:
     tokenizer = write_wordpiece(tmp_path)
-    text = bind(tmp_path, {}, BERT_INPUTS)
+    text = bind(tmp_path, {"padding": "longest"}, BERT_INPUTS)
     assert text.wire.name == "text" and text.wire.dtype.is_string and text.wire.shape == (-1,)
     assert set(text.model_inputs) == set(BERT_INPUTS)
     out = text.encode(strings("Hello worlds", "cat"))
@@ -74,6 +74,16 @@ def test_wordpiece_ids_mask_and_type_ids_padded_to_the_longest(tmp_path: Path) -
     assert out["token_type_ids"].tolist() == [[0] * 5, [0] * 5]
     assert out["input_ids"].dtype == np.int64
     assert tokenizer.encode("Hello worlds").ids == out["input_ids"][0].tolist()  # the package's own answer
+
+
+def test_rows_are_padded_to_max_length_by_default(tmp_path: Path) -> None:
+    """Requests batched together are concatenated row-wise: every request's rows are equally wide."""
+    write_wordpiece(tmp_path)
+    text = bind(tmp_path, {"max_length": 8}, BERT_INPUTS)
+    one, other = text.encode(strings("cat")), text.encode(strings("hello worlds cat", "sat"))
+    assert one["input_ids"].shape == (1, 8) and other["input_ids"].shape == (2, 8)
+    assert one["input_ids"].tolist() == [[2, 7, 3, 0, 0, 0, 0, 0]]
+    assert bind(tmp_path, {}, BERT_INPUTS).encode(strings("cat"))["input_ids"].shape == (1, 512)
 
 
 def test_fixed_length_truncation_keeps_special_tokens(tmp_path: Path) -> None:
@@ -100,7 +110,7 @@ def test_without_truncation_a_long_text_is_a_400_naming_the_row(tmp_path: Path) 
 
 def test_bad_text_is_a_400(tmp_path: Path) -> None:
     write_wordpiece(tmp_path)
-    text = bind(tmp_path, {}, BERT_INPUTS)
+    text = bind(tmp_path, {"padding": "longest"}, BERT_INPUTS)
     with pytest.raises(InvalidArgument, match="row 1 is not UTF-8"):
         text.encode(strings("cat", b"\xff\xfe"))
     with pytest.raises(InvalidArgument, match="one string per row"):
@@ -121,13 +131,15 @@ def test_keras_word_index_as_keras_applies_it(tmp_path: Path) -> None:
 
 def test_keras_num_words_and_no_oov(tmp_path: Path) -> None:
     write_keras(tmp_path, num_words=4, oov_token=None)
-    text = bind(tmp_path, {}, {"tokens": spec("tokens")})
+    text = bind(tmp_path, {"padding": "longest"}, {"tokens": spec("tokens")})
     assert text.encode(strings("the cat sat on the mat"))["tokens"].tolist() == [[2, 3, 2]]
 
 
 def test_a_plain_word_index(tmp_path: Path) -> None:
     (tmp_path / "words.json").write_text(json.dumps({"hello": 1, "there": 2}))
-    text = bind(tmp_path, {"tokenizer": "words.json", "side": "right"}, {"ids": spec("ids")})
+    text = bind(
+        tmp_path, {"tokenizer": "words.json", "side": "right", "padding": "longest"}, {"ids": spec("ids")}
+    )
     assert text.encode(strings("Hello, there! Friend"))["ids"].tolist() == [[1, 2]]
 
 
@@ -210,6 +222,6 @@ def test_the_tensors_run_in_a_real_model(tmp_path: Path) -> None:
     model.ir_version = 9
     session = ort.InferenceSession(model.SerializeToString())
     inputs = {i.name: TensorSpec(i.name, INT64, (-1, -1)) for i in session.get_inputs()}
-    text = TextPreprocessor.from_declaration(TextInput("text", given=frozenset()), tmp_path, inputs)
+    text = TextPreprocessor.from_declaration(TextInput("text", padding="longest"), tmp_path, inputs)
     (total,) = session.run(None, text.encode(strings("hello world", "cat sat cats")))
     assert total.tolist() == [2 + 4 + 5 + 3, 2 + 7 + 8 + 7 + 6 + 3]

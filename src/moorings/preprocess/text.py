@@ -7,8 +7,9 @@ Declared in ``model.toml`` beside the version's vocabulary::
     tokenizer = "tokenizer.json"     # a file of the version folder: a Hugging Face tokenizer.json,
                                      # or a Keras Tokenizer.to_json() file (or its word index alone)
     max_length = 128                 # default: the model's fixed sequence length, else 512
-    padding = "longest"              # "longest" in the request, or "max_length" (always, when the
-                                     # model's sequence length is fixed)
+    padding = "max_length"           # every row to max_length; "longest": to the request's longest
+                                     # text (only for a model served unbatched: rows of requests
+                                     # batched together must be as wide as each other)
     truncation = true                # false: a text of more than max_length tokens is a 400
     side = "right"                   # where padding and truncation happen ("left"; Keras: "left")
     ids = "input_ids"                # the model inputs it feeds; mask and type ids only when the
@@ -56,7 +57,7 @@ class TextInput:
     kind: str = "text"
     tokenizer: str = "tokenizer.json"
     max_length: int | None = None
-    padding: str = "longest"
+    padding: str = "max_length"
     truncation: bool = True
     #: None: "right", or "left" for a Keras word index (as Keras' pad_sequences does)
     side: str | None = None
@@ -84,7 +85,7 @@ def parse_text(name: str, table: dict[str, Any]) -> TextInput:
     max_length = table.get("max_length")
     if max_length is not None and (type(max_length) is not int or not 1 <= max_length <= MAX_LENGTH_LIMIT):
         raise InvalidArgument(f"{where}.max_length must be an integer from 1 to {MAX_LENGTH_LIMIT}")
-    padding = table.get("padding", "longest")
+    padding = table.get("padding", "max_length")
     if padding not in ("longest", "max_length"):
         raise InvalidArgument(f"{where}.padding must be 'longest' or 'max_length', got {padding!r}")
     truncation = table.get("truncation", True)
