@@ -16,6 +16,7 @@ from moorings.cli_auth import add_auth_arguments, check_auth_settings
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
+from moorings.fetch import arguments as input_urls
 from moorings.observe import logs, tracing
 from moorings.sockets import port_in_use
 
@@ -190,6 +191,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
     )
     add_search_arguments(p)
+    input_urls.add_arguments(p)
     p.add_argument(
         "--cors-origin",
         action="append",
@@ -282,6 +284,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         admin_host=args.admin_host,
         admin_token_file=args.admin_token_file,
         read_only_data_plane=args.read_only_data_plane,
+        input_urls=input_urls.settings_from(args),
     )
     check_auth_settings(settings, args.workers)
     if args.inference_threads:

@@ -39,6 +39,7 @@ from typing import Any
 
 from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
+from moorings.fetch.settings import FetchSettings
 
 MODEL_CONFIG_FILE = "model.toml"
 LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -148,6 +149,8 @@ class ServerSettings:
     admin_token_file: Path | None = None
     #: refuse collection writes on the REST port (403 naming the admin port)
     read_only_data_plane: bool = False
+    #: inputs by URL (``{"url": ...}``): allowed buckets and endpoints, limits (none allowed by default)
+    input_urls: FetchSettings = field(default_factory=FetchSettings)
 
 
 def _positive_int(value: Any, where: str) -> int:

@@ -29,6 +29,7 @@ from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError
+from moorings.fetch.resolver import InputFetcher
 from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
@@ -71,7 +72,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     manager = build_manager(settings)
     if settings.metrics:
         metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
-    dataplane = DataPlane(manager, settings.inference_threads)
+    dataplane = DataPlane(manager, settings.inference_threads, InputFetcher(settings.input_urls))
     manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     auth = TokenFile(settings.auth_token_file) if settings.auth_token_file is not None else None
