@@ -19,6 +19,13 @@ A model's ``model.toml`` may hold::
     intra_op_threads = 2   # threads a runtime may use inside one inference
     trusted_types = []     # skops: extra types the operator trusts
 
+    [inputs.x]             # a Python model's signature (see moorings.runtimes.python_signature)
+    dtype = "float32"
+    shape = [-1, 4]
+    [outputs.y]
+    dtype = "float32"
+    shape = [-1, 3]
+
     [batching]             # over the server's defaults (see moorings.batch_settings)
     enabled = true
     max_batch_size = 64
@@ -66,6 +73,11 @@ class RuntimeOptions:
     intra_op_threads: int | None = None
     trusted_types: tuple[str, ...] = ()
     allow_unsafe_pickle: bool = False
+    #: run a version's model.py (``--allow-python-models``): user code with the server's rights
+    allow_python_models: bool = False
+    #: model.toml's ``[inputs.<name>]`` and ``[outputs.<name>]`` tables, as written
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class ServerSettings:
     reuse_port: bool = False
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
+    #: load versions that hold a model.py (Python models run with the server's rights)
+    allow_python_models: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
     #: the gRPC front end: "grpcio" (grpc.aio) or "moorings" (its own HTTP/2 server, unary calls)
     grpc_server: str = "grpcio"
@@ -147,7 +161,7 @@ def _positive_int(value: Any, where: str) -> int:
 
 def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
-    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes"}
+    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes", "inputs", "outputs"}
     if unknown:
         raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
 
@@ -187,7 +201,13 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     trusted = runtime_raw.get("trusted_types", [])
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         raise InvalidArgument("runtime.trusted_types must be a list of strings")
-    runtime = RuntimeOptions(name=name, intra_op_threads=threads, trusted_types=tuple(trusted))
+    runtime = RuntimeOptions(
+        name=name,
+        intra_op_threads=threads,
+        trusted_types=tuple(trusted),
+        inputs=_tensor_tables(data, "inputs"),
+        outputs=_tensor_tables(data, "outputs"),
+    )
     batching = data.get("batching", {})
     parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
     classes = data.get("classes", {})
@@ -199,6 +219,14 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     return ModelConfig(
         policy=policy, labels=labels, runtime=runtime, batching=dict(batching), classes_output=classes_output
     )
+
+
+def _tensor_tables(data: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    """``[inputs.<name>]`` / ``[outputs.<name>]``: a table per tensor (its keys are read where used)."""
+    tables = data.get(section, {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise InvalidArgument(f"[{section}] must hold one table per tensor, e.g. [{section}.x]")
+    return {name: dict(table) for name, table in tables.items()}
 
 
 def parse_model_toml(text: str) -> ModelConfig:
