@@ -12,7 +12,8 @@ are raised before any result). It is an async iterator of
 - ``aclose`` (the client went away, or the stream ended) closes the generator
   (``generator.close()``, so its ``finally`` blocks run) on the pool, after any
   step under way, and then releases the version.
-- A step that starts after the request's deadline raises DeadlineExceeded.
+- A deadline bounds the wait for the stream's start: a first step that would
+  start after it raises DeadlineExceeded; a stream under way is not cut.
 """
 
 from __future__ import annotations
@@ -92,10 +93,10 @@ class ResultStream:
         with self._lock:
             if self._closed:
                 return None
-            if self._deadline is not None and time.monotonic() > self._deadline:
-                raise DeadlineExceeded("the request's deadline passed while its results were streamed")
             runtime = self._servable.runtime
             if self._iterator is None:
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise DeadlineExceeded("the request's deadline passed before its stream started")
                 self._iterator = runtime.stream(self._signature, self._inputs)
                 self._inputs = {}
             try:

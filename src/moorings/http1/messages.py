@@ -8,13 +8,31 @@ the request off the wire.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
 #: a request body: bytes, or a bytearray when the HTTP/1.1 server read a large body into one buffer
 Body = bytes | bytearray
-#: what a route answers: status, body and headers (the server adds content-length)
-Answer = tuple[int, bytes, Headers]
+
+
+class Streamed:
+    """A body sent while it is made (server-sent events): the pieces ``chunks`` yields, each
+    written as soon as the client has taken the ones before it (chunked transfer coding).
+
+    The server closes ``chunks`` (``aclose()``) when the client goes away, so the generator's
+    ``finally`` stops whatever makes the pieces; then nothing more is written.
+    """
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
+        self.chunks = chunks
+
+
+#: what a route answers: status, body and headers (the server adds content-length, or streams
+#: a ``Streamed`` body)
+Answer = tuple[int, bytes | Streamed, Headers]
 
 
 @dataclass(slots=True)
