@@ -350,7 +350,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         method = raw_method.decode("ascii", "replace")
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
         keep_alive = keep_alive and not self._closing and not self._draining
-        slot = Slot(keep_alive, method != "HEAD", keep_alive and http10)
+        slot = Slot(keep_alive, method != "HEAD", http10)
         self._pending.append(slot)
         request = Request(method, wire.path_of(url), self._headers, body)
         if self._task is None:
