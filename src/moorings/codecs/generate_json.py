@@ -73,7 +73,7 @@ def encode_result(result: PredictResult, request_id: str | None) -> dict[str, An
         answer["id"] = request_id
     for name, array in result.outputs.items():
         if array.ndim and array.shape[0] == 1:
-            array = array[0]
+            array = array.reshape(array.shape[1:])
         value = from_array(array, name)
         answer[name] = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
     return answer

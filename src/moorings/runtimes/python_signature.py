@@ -11,7 +11,8 @@ or as class attributes of the same form::
     inputs = {"x": {"dtype": "float32", "shape": [-1, 4]}}
     outputs = {"y": {"dtype": "float32", "shape": [-1, 3]}}
 
-model.toml's declaration, when it has one, is used over the class's.
+model.toml's declaration, when it has one, is used over the class's. Other keys
+of a tensor's table are left to the features that read them (e.g. image inputs).
 """
 
 from __future__ import annotations
@@ -58,9 +59,6 @@ def _specs(tables: Any, where: str) -> dict[str, TensorSpec]:
             raise LoadError(f"{where}: a tensor name must be a non-empty string, got {name!r}")
         if not isinstance(table, dict):
             raise LoadError(f"{where}: {name!r} must be a table with dtype and shape")
-        unknown = set(table) - {"dtype", "shape"}
-        if unknown:
-            raise LoadError(f"{where}: {name!r} has unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         specs[name] = TensorSpec(
             name, _dtype(table.get("dtype"), f"{where}: {name!r}"), _shape(table, where, name)
         )
