@@ -207,3 +207,23 @@ def test_without_the_flag_model_py_is_refused_and_streams_are_unimplemented_on_o
             client.close()
         assert error is not None and "StatusCode.UNIMPLEMENTED" in str(error.status())
         assert "streaming method" in error.message()
+
+
+def test_sse_and_disconnect_under_uvicorn(tmp_path: Path) -> None:
+    """The ASGI path streams too, and a client leaving closes the generator there as well."""
+    repo = tmp_path / "repo"
+    python_models.write(repo / "counter" / "1", python_models.counter(tmp_path / "finite.flag", steps=3))
+    python_models.write(repo / "endless" / "1", python_models.counter(tmp_path / "endless.flag"))
+    with running_server(
+        repo, "--allow-python-models", "--http-server", "uvicorn", tfserving_grpc=False
+    ) as server:
+        url = f"{server.url}/v2/models/counter/generate_stream"
+        with httpx.stream("POST", url, json={"n": 1}, timeout=10) as response:
+            assert response.headers["content-type"] == "text/event-stream"
+            assert [data["count"] for _, data in _events(response)] == [1, 2, 3]
+        with httpx.stream(
+            "POST", f"{server.url}/v2/models/endless/generate_stream", json={"n": 0}, timeout=10
+        ) as response:
+            events = _events(response)
+            assert [next(events)[1]["count"] for _ in range(2)] == [0, 1]
+        _wait_for((tmp_path / "endless.flag").exists, 10)
