@@ -157,6 +157,9 @@ def test_client_disconnecting_closes_the_generator(server: RunningServer, paths:
 def test_grpc_stream_with_tritonclient(server: RunningServer) -> None:
     answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
     client = triton.InferenceServerClient(server.grpc_target)
+    x = triton.InferInput("x", [1, 2], "FP32")
+    x.set_data_from_numpy(np.array([[1, 2]], np.float32))
+    assert client.infer("scaler", [x]).as_numpy("y").shape == (1, 2)  # unary, batched like REST
     client.start_stream(callback=lambda result, error: answers.put((result, error)))
     try:
         for start in (5, 100):
@@ -209,13 +212,20 @@ def test_without_the_flag_model_py_is_refused_and_streams_are_unimplemented_on_o
         assert "streaming method" in error.message()
 
 
-def test_sse_and_disconnect_under_uvicorn(tmp_path: Path) -> None:
-    """The ASGI path streams too, and a client leaving closes the generator there as well."""
+def test_sse_under_uvicorn_and_unary_grpc_on_the_own_front_end(tmp_path: Path) -> None:
+    """The ASGI path streams too, and a client leaving closes the generator there as well; a
+    Python model's unary calls are served by Moorings' own gRPC front end."""
     repo = tmp_path / "repo"
     python_models.write(repo / "counter" / "1", python_models.counter(tmp_path / "finite.flag", steps=3))
     python_models.write(repo / "endless" / "1", python_models.counter(tmp_path / "endless.flag"))
     with running_server(
-        repo, "--allow-python-models", "--http-server", "uvicorn", tfserving_grpc=False
+        repo,
+        "--allow-python-models",
+        "--http-server",
+        "uvicorn",
+        "--grpc-server",
+        "moorings",
+        tfserving_grpc=False,
     ) as server:
         url = f"{server.url}/v2/models/counter/generate_stream"
         with httpx.stream("POST", url, json={"n": 1}, timeout=10) as response:
@@ -227,3 +237,9 @@ def test_sse_and_disconnect_under_uvicorn(tmp_path: Path) -> None:
             events = _events(response)
             assert [next(events)[1]["count"] for _ in range(2)] == [0, 1]
         _wait_for((tmp_path / "endless.flag").exists, 10)
+
+        client = triton.InferenceServerClient(server.grpc_target)
+        n = triton.InferInput("n", [2], "INT64")
+        n.set_data_from_numpy(np.array([4, 9], np.int64))
+        assert client.infer("counter", [n]).as_numpy("count").tolist() == [4, 9]
+        client.close()
