@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from moorings.http1.messages import Answer, Request, Streamed
 from tests.http1.test_server import is_closed, read_response, serving
@@ -33,8 +33,18 @@ class Source:
     async def handler(self, request: Request) -> Answer:
         if request.raw_path == b"/plain":
             return 200, b"plain", []
-        count = None if request.raw_path == b"/endless" else 3
-        return 200, Streamed(self.pieces(count)), [(b"content-type", b"text/event-stream")]
+        if request.raw_path == b"/slow":
+            await asyncio.sleep(0.3)  # the client leaves meanwhile
+        count = None if request.raw_path in (b"/endless", b"/slow") else 3
+        pieces = self.pieces(count)
+        return 200, Streamed(pieces, self.close_after(pieces)), [(b"content-type", b"text/event-stream")]
+
+    def close_after(self, pieces: AsyncGenerator[bytes, None]) -> Callable[[], Awaitable[None]]:
+        async def close() -> None:
+            await pieces.aclose()
+            self.closed = True  # also when the pieces were never asked for
+
+        return close
 
 
 def read_chunked(sock: socket.socket, buffer: bytearray) -> bytes:
@@ -113,3 +123,15 @@ def test_a_reader_that_leaves_closes_the_generator() -> None:
             other.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
             assert read_response(other, bytearray())[2] == b"plain"
             assert not is_closed(other, 0.1)
+
+
+def test_a_reader_that_leaves_before_the_answer_begins_still_gets_it_closed() -> None:
+    source = Source()
+    with serving(handler=source.handler) as server:
+        sock = server.connect()
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.close()
+        deadline = time.monotonic() + 5
+        while not source.closed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert source.closed and source.made == 0

@@ -423,7 +423,7 @@ class HttpConnection(asyncio.BufferedProtocol):
                 self._transport.write(wire.LAST_CHUNK)
         finally:
             self._streaming = False
-            await body.chunks.aclose()
+            await body.close()
 
     async def _wait_drained(self) -> None:
         """Until the transport's buffer drains below its low-water mark, or the connection is lost."""

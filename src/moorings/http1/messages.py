@@ -8,7 +8,7 @@ the request off the wire.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
@@ -20,14 +20,16 @@ class Streamed:
     """A body sent while it is made (server-sent events): the pieces ``chunks`` yields, each
     written as soon as the client has taken the ones before it (chunked transfer coding).
 
-    The server closes ``chunks`` (``aclose()``) when the client goes away, so the generator's
-    ``finally`` stops whatever makes the pieces; then nothing more is written.
+    The server awaits ``close()`` once the answer is over, whether every piece was written, the
+    client went away, or nothing could be written at all (the client left before the answer
+    began: ``chunks`` may never have been iterated); it stops whatever makes the pieces.
     """
 
-    __slots__ = ("chunks",)
+    __slots__ = ("chunks", "close")
 
-    def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]) -> None:
         self.chunks = chunks
+        self.close = close
 
 
 #: what a route answers: status, body and headers (the server adds content-length, or streams

@@ -148,7 +148,7 @@ async def send_streamed(send: Send, receive: Receive, status: int, body: Streame
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await body.chunks.aclose()
+        await body.close()
 
 
 def allow_method(method: str, allowed: str) -> None:

@@ -31,7 +31,13 @@ SSE_HEADERS: Headers = [
 
 def event_stream(stream: ResultStream, encode: Callable[[PredictResult], Any]) -> Streamed:
     """The body of an SSE answer: one event per result of ``stream``, each ``encode``d as JSON."""
-    return Streamed(_events(stream, encode))
+    events = _events(stream, encode)
+
+    async def close() -> None:
+        await events.aclose()
+        await stream.aclose()  # when the events never began, their generator's finally never ran
+
+    return Streamed(events, close)
 
 
 async def _events(
