@@ -15,7 +15,7 @@ from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
-from moorings.observe import logs
+from moorings.observe import logs, tracing
 from moorings.sockets import port_in_use
 
 T = TypeVar("T")
@@ -299,6 +299,11 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 f"moorings serve: port {port} ({what}) is in use; choose another with {flag}", file=sys.stderr
             )
             return 2
+    try:
+        tracing.check()
+    except ValueError as exc:
+        print(f"moorings serve: {exc}", file=sys.stderr)
+        return 2
     if args.workers > 1:
         from moorings.workers import serve_workers
 

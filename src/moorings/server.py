@@ -30,7 +30,7 @@ from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.http1.messages import Answer, Request
-from moorings.observe import metrics
+from moorings.observe import metrics, tracing
 from moorings.observe.exposition import exposition, multiprocess_dir
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
@@ -65,6 +65,9 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
     """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
     metrics.switch.enabled = settings.metrics
+    traces = tracing.configure()  # from the OTEL_* variables; checked by the CLI
+    if traces is not None:
+        log.info("request spans exported to %s (OpenTelemetry)", traces)
     manager = build_manager(settings)
     if settings.metrics:
         metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
@@ -91,6 +94,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
         manager.stop()
         dataplane.close()
         collections.close()
+        tracing.shutdown()
 
 
 async def _main(

@@ -42,7 +42,7 @@ from moorings.dataplane.classify import classify_by_scores, needs_scores_classif
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.dataplane.stream import ResultStream
 from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
-from moorings.observe import metrics
+from moorings.observe import metrics, tracing
 from moorings.observe.metrics import note_servable
 from moorings.requests import (
     ClassifyOutcome,
@@ -238,7 +238,10 @@ def _unless_expired(fn: Callable[..., T], deadline: float | None) -> Callable[..
 
 
 def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off)."""
+    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off),
+    and, while spans are made, recording its times on the request's observation."""
+    if tracing.switch.enabled:
+        return _traced(servable, fn)
     if not metrics.switch.enabled:
         return fn
 
@@ -250,6 +253,26 @@ def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
             metrics.model_call(servable.id, time.perf_counter() - start)
 
     return timed
+
+
+def _traced(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
+    observation = metrics.current.get()  # on the event loop, in the request's context
+    if observation is not None:
+        observation.queued = time.perf_counter()
+
+    def traced(*args: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            end = time.perf_counter()
+            if metrics.switch.enabled:
+                metrics.model_call(servable.id, end - start)
+            if observation is not None:
+                observation.model_start, observation.model_end = start, end
+                observation.batch_rows = 0
+
+    return traced
 
 
 async def _model_call(call: Awaitable[T]) -> T:

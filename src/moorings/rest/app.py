@@ -15,7 +15,7 @@ from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound
 from moorings.http1.messages import Answer, Request, Streamed
-from moorings.observe import logs, metrics
+from moorings.observe import logs, metrics, tracing
 from moorings.observe.exposition import exposition
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
@@ -87,6 +87,7 @@ class RestApp:
                 traceparent = value
         rid = logs.request_id(given, traceparent)
         observation = metrics.begin("", "", rid)
+        observation.traceparent = traceparent
         try:
             coding = request.header(b"content-encoding")
             if coding is not None:
@@ -178,14 +179,17 @@ class RestApp:
 def _observed(observation: metrics.Observation, answer: Answer) -> Answer:
     """Count the answered request, write its access-log line, and add its id to the answer."""
     status, body, headers = answer
-    took = metrics.finish(observation, str(status))
+    code = str(status)
+    took = metrics.finish(observation, code)
+    if tracing.switch.enabled:
+        tracing.export(observation, code)
     rid = observation.request_id
     if logs.access.enabled and observation.protocol:
         servable = observation.servable
         logs.log_access(
             servable.name if servable else "",
             str(servable.version) if servable else "",
-            observation.protocol, observation.kind, str(status), took, rid,
+            observation.protocol, observation.kind, code, took, rid,
         )  # fmt: skip
     return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
 
