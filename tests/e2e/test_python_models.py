@@ -176,6 +176,26 @@ def test_grpc_stream_with_tritonclient(server: RunningServer) -> None:
     assert [result.get_response().id for result, _ in got] == ["5"] * 3 + ["100"] * 3
 
 
+def test_grpc_stream_cancelled_by_the_client_closes_the_generator(
+    server: RunningServer, paths: dict[str, Path]
+) -> None:
+    flag = paths["root"] / "endless.flag"
+    flag.unlink(missing_ok=True)
+    answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
+    client = triton.InferenceServerClient(server.grpc_target)
+    client.start_stream(callback=lambda result, error: answers.put((result, error)))
+    try:
+        n = triton.InferInput("n", [1], "INT64")
+        n.set_data_from_numpy(np.array([0], np.int64))
+        client.async_stream_infer("endless", [n])
+        got = [answers.get(timeout=10) for _ in range(3)]
+        assert [int(result.as_numpy("count")[0]) for result, _ in got] == [0, 1, 2]
+    finally:
+        client.stop_stream(cancel_requests=True)
+        client.close()
+    _wait_for(flag.exists, 10)
+
+
 def test_without_the_flag_model_py_is_refused_and_streams_are_unimplemented_on_own_grpc(
     tmp_path: Path,
 ) -> None:
