@@ -174,6 +174,12 @@ def test_grpc_stream_with_tritonclient(server: RunningServer) -> None:
     counts = [int(result.as_numpy("count")[0]) for result, _ in got]
     assert counts == [5, 6, 7, 100, 101, 102]
     assert [result.get_response().id for result, _ in got] == ["5"] * 3 + ["100"] * 3
+    counted = [
+        line
+        for line in httpx.get(f"{server.url}/metrics", timeout=10).text.splitlines()
+        if line.startswith("moorings_requests_total") and 'kind="stream"' in line
+    ]
+    assert any('model="counter"' in line and 'code="OK"' in line for line in counted), counted
 
 
 def test_grpc_stream_cancelled_by_the_client_closes_the_generator(

@@ -152,7 +152,9 @@ def test_stream_infer(
         assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
         assert "streaming" in (error.value.details() or "")
     else:
-        first, failed, again = list(stub.ModelStreamInfer(iter([request, missing, request]), timeout=10))
+        call = stub.ModelStreamInfer(iter([request, missing, request]), timeout=10)
+        first, failed, again = list(call)
+        assert dict(call.trailing_metadata() or ()).get("x-request-id")
         for answer in (first, again):
             assert not answer.error_message
             (raw,) = answer.infer_response.raw_output_contents

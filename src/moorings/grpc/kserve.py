@@ -26,7 +26,7 @@ from moorings.codecs.v2_json import cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument, MooringsError, NotFound, Unavailable
-from moorings.grpc.status import deadline, rpc
+from moorings.grpc.status import deadline, rpc, rpc_stream
 from moorings.protos.kserve import service_pb2, service_pb2_grpc
 from moorings.requests import PredictRequest, PredictResult
 from moorings.types import Signature, Tensors
@@ -173,6 +173,7 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
         )
         return _infer_response(result, request.id, ranked)
 
+    @rpc_stream
     async def ModelStreamInfer(self, requests: AsyncIterator[Any], context: Context) -> None:
         """Each request of the call in turn: its results as they come (a streaming Python model's
         partial results, or another model's one result), each as a response; a request that fails
