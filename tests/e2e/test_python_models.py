@@ -61,6 +61,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     python_models.write(repo / "scaler" / "1", python_models.scaler(1.0))
     python_models.write(repo / "counter" / "1", python_models.counter(root / "finite.flag", steps=3))
     python_models.write(repo / "endless" / "1", python_models.counter(root / "endless.flag"))
+    python_models.write(repo / "twins" / "1", python_models.scaler(1.0))
+    python_models.write(repo / "twins" / "2", python_models.scaler(5.0), '[versions]\npolicy = "all"\n')
     return {"root": root, "repo": repo}
 
 
@@ -81,6 +83,17 @@ def test_predict_is_batched(server: RunningServer) -> None:
     assert max(rows) > 1, rows
     ys = sorted(a.json()["predictions"][0]["y"][0] for a in answers)
     assert ys == [float(i) for i in range(16)]
+
+
+def test_two_versions_of_one_model_py_serve_side_by_side(server: RunningServer) -> None:
+    """The same file and class names, each version its own module: neither sees the other's code."""
+    for version, factor in ((1, 1.0), (2, 5.0), (1, 1.0)):
+        answer = httpx.post(
+            f"{server.url}/v1/models/twins/versions/{version}:predict",
+            json={"instances": [[1, 2]]},
+            timeout=10,
+        )
+        assert answer.json()["predictions"][0]["y"] == [factor, 2 * factor]
 
 
 def test_exception_in_predict_is_a_500_with_its_first_line(server: RunningServer) -> None:
