@@ -62,7 +62,9 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     python_models.write(repo / "counter" / "1", python_models.counter(root / "finite.flag", steps=3))
     python_models.write(repo / "endless" / "1", python_models.counter(root / "endless.flag"))
     python_models.write(repo / "twins" / "1", python_models.scaler(1.0))
-    python_models.write(repo / "twins" / "2", python_models.scaler(5.0), '[versions]\npolicy = "all"\n')
+    python_models.write(
+        repo / "twins" / "2", python_models.scaler(5.0), '[versions]\npolicy = "all"\n[labels]\nstable = 1\n'
+    )
     return {"root": root, "repo": repo}
 
 
