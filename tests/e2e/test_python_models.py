@@ -88,12 +88,11 @@ def test_predict_is_batched(server: RunningServer) -> None:
 
 
 def test_two_versions_of_one_model_py_serve_side_by_side(server: RunningServer) -> None:
-    """The same file and class names, each version its own module: neither sees the other's code."""
-    for version, factor in ((1, 1.0), (2, 5.0), (1, 1.0)):
+    """The same file and class names, each version its own module: neither sees the other's code;
+    a version label names one as for any model."""
+    for where, factor in (("versions/1", 1.0), ("versions/2", 5.0), ("labels/stable", 1.0)):
         answer = httpx.post(
-            f"{server.url}/v1/models/twins/versions/{version}:predict",
-            json={"instances": [[1, 2]]},
-            timeout=10,
+            f"{server.url}/v1/models/twins/{where}:predict", json={"instances": [[1, 2]]}, timeout=10
         )
         assert answer.json()["predictions"][0]["y"] == [factor, 2 * factor]
 
