@@ -21,6 +21,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from moorings.admin.app import AdminApp
+from moorings.auth.rest import RestGuard
+from moorings.auth.tokens import TokenFile
 from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
@@ -74,13 +77,20 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     dataplane = DataPlane(manager, settings.inference_threads)
     manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
+    auth = TokenFile(settings.auth_token_file) if settings.auth_token_file is not None else None
     app = RestApp(
         dataplane,
         settings.max_body_bytes,
         collections=collections,
         cors_origins=settings.cors_origins,
         request_timeout=settings.request_timeout_seconds,
+        guard=RestGuard(auth) if auth is not None else None,
+        read_only=_read_only_message(settings),
     )
+    admin = None
+    if settings.admin_port is not None and settings.admin_token_file is not None:
+        admin_tokens = TokenFile(settings.admin_token_file, "--admin-token-file")
+        admin = AdminApp(manager, admin_tokens, collections, auth)
     log.info("model repository: %s", settings.repository)
     set_gc_threshold(settings.gc_threshold)
     manager.start(settings.poll_seconds)
@@ -89,7 +99,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     dataplane.readiness_checks.append(collections.ready)
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(_main(settings, dataplane, app, sockets, [search_grpc(collections)]))
+            runner.run(_main(settings, dataplane, app, sockets, [search_grpc(collections)], admin))
     finally:
         manager.stop()
         dataplane.close()
@@ -103,11 +113,15 @@ async def _main(
     app: RestApp,
     sockets: list[socket.socket] | None = None,
     extra_services: Sequence[AddService] = (),
+    admin: AdminApp | None = None,
 ) -> None:
-    """Start gRPC, serve REST until a signal, drain both."""
-    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services)
+    """Start gRPC (and the admin port), serve REST until a signal, drain both."""
+    auth = app.guard.tokens if app.guard is not None else None
+    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services, auth, app.read_only)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
+    _reload_tokens_on_hangup([t for t in (auth, admin.admin_tokens if admin else None) if t is not None])
+    admin_server = await _start_admin_server(settings, admin)
     if sockets is not None:
         # a worker listens on its REST socket only once its first loads are done
         while not (dataplane.manager.is_ready() and (app.collections is None or app.collections.ready())):
@@ -132,6 +146,8 @@ async def _main(
             refresher.cancel()
         if metrics_server is not None:
             await metrics_server.stop(0)
+        if admin_server is not None:
+            await admin_server.stop(settings.drain_seconds)
         stopping.set()
         await grpc_drained
 
@@ -171,6 +187,38 @@ async def _start_metrics_server(settings: ServerSettings) -> HttpServer | None:
     )
     await server.start()
     log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    return server
+
+
+def _read_only_message(settings: ServerSettings) -> str | None:
+    """What a refused write on the REST port is told (None: writes are served there)."""
+    if not settings.read_only_data_plane:
+        return None
+    if settings.admin_port is None:
+        return "this server is read-only (--read-only-data-plane) and has no admin port"
+    return f"make them on the admin port ({settings.admin_host}:{settings.admin_port}) with an admin token"
+
+
+def _reload_tokens_on_hangup(files: list[TokenFile]) -> None:
+    """SIGHUP reads the token files again (they are also read again when they change)."""
+    if not files:
+        return
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload_all, files)
+
+
+def _reload_all(files: list[TokenFile]) -> None:
+    for file in files:
+        file.reload()
+
+
+async def _start_admin_server(settings: ServerSettings, admin: AdminApp | None) -> HttpServer | None:
+    """The management API on ``--admin-host:--admin-port`` (Moorings' HTTP/1.1 server)."""
+    if admin is None or settings.admin_port is None:
+        return None
+    limits = Limits(max_body_bytes=settings.max_body_bytes, keep_alive_seconds=settings.keep_alive_seconds)
+    server = HttpServer(admin.handle, settings.admin_host, settings.admin_port, limits)
+    await server.start()
+    log.info("admin API on http://%s:%d", settings.admin_host, server.ports[0])
     return server
 
 
