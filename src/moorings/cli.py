@@ -78,6 +78,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
     )
     p.add_argument(
+        "--allow-python-models",
+        action="store_true",
+        help="load Python models (a version's model.py): their code runs with the server's rights",
+    )
+    p.add_argument(
         "--no-tfserving-grpc",
         dest="tfserving_grpc",
         action="store_false",
@@ -262,6 +267,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         tfserving_grpc=args.tfserving_grpc,
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
+        allow_python_models=args.allow_python_models,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         http_server=args.http_server,
         grpc_server=args.grpc_server,

@@ -20,6 +20,13 @@ A model's ``model.toml`` may hold::
     trusted_types = []     # skops: extra types the operator trusts
     allowed_ops = []       # SavedModel ops refused by default that this model may run (runtimes/tf_ops.py)
 
+    [inputs.x]             # a Python model's signature (see moorings.runtimes.python_signature)
+    dtype = "float32"
+    shape = [-1, 4]
+    [outputs.y]
+    dtype = "float32"
+    shape = [-1, 3]
+
     [batching]             # over the server's defaults (see moorings.batch_settings)
     enabled = true
     max_batch_size = 64
@@ -68,6 +75,11 @@ class RuntimeOptions:
     intra_op_threads: int | None = None
     trusted_types: tuple[str, ...] = ()
     allow_unsafe_pickle: bool = False
+    #: run a version's model.py (``--allow-python-models``): user code with the server's rights
+    allow_python_models: bool = False
+    #: model.toml's ``[inputs.<name>]`` and ``[outputs.<name>]`` tables, as written
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: TensorFlow ops refused by default (file system, printing, Python) that this model may run
     allowed_ops: tuple[str, ...] = ()
 
@@ -108,6 +120,8 @@ class ServerSettings:
     reuse_port: bool = False
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
+    #: load versions that hold a model.py (Python models run with the server's rights)
+    allow_python_models: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
     #: the gRPC front end: "grpcio" (grpc.aio) or "moorings" (its own HTTP/2 server, unary calls)
     grpc_server: str = "grpcio"
@@ -161,7 +175,7 @@ def _positive_int(value: Any, where: str) -> int:
 
 def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
-    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes"}
+    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes", "inputs", "outputs"}
     if unknown:
         raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
 
@@ -205,7 +219,12 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     if not isinstance(allowed, list) or not all(isinstance(op, str) and op for op in allowed):
         raise InvalidArgument('runtime.allowed_ops must be a list of op names, e.g. ["PrintV2"]')
     runtime = RuntimeOptions(
-        name=name, intra_op_threads=threads, trusted_types=tuple(trusted), allowed_ops=tuple(allowed)
+        name=name,
+        intra_op_threads=threads,
+        trusted_types=tuple(trusted),
+        allowed_ops=tuple(allowed),
+        inputs=_tensor_tables(data, "inputs"),
+        outputs=_tensor_tables(data, "outputs"),
     )
     batching = data.get("batching", {})
     parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
@@ -218,6 +237,14 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     return ModelConfig(
         policy=policy, labels=labels, runtime=runtime, batching=dict(batching), classes_output=classes_output
     )
+
+
+def _tensor_tables(data: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    """``[inputs.<name>]`` / ``[outputs.<name>]``: a table per tensor (its keys are read where used)."""
+    tables = data.get(section, {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise InvalidArgument(f"[{section}] must hold one table per tensor, e.g. [{section}.x]")
+    return {name: dict(table) for name, table in tables.items()}
 
 
 def parse_model_toml(text: str) -> ModelConfig:

@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 def build_manager(settings: ServerSettings) -> Manager:
     """The manager over the repository; its loader (``manager.loader``) has no warm-up hook yet."""
     loader = Loader(
-        settings.repository, allow_unsafe_pickle=settings.allow_unsafe_pickle, batching=settings.batching
+        settings.repository,
+        allow_unsafe_pickle=settings.allow_unsafe_pickle,
+        batching=settings.batching,
+        allow_python_models=settings.allow_python_models,
     )
     return Manager(LocalSource(settings.repository), loader, load_threads=settings.load_threads)
 

@@ -28,10 +28,15 @@ class Loader:
     """Loads model versions found under ``root``; error messages never show file paths."""
 
     def __init__(
-        self, root: Path, allow_unsafe_pickle: bool = False, batching: BatchingSettings | None = None
+        self,
+        root: Path,
+        allow_unsafe_pickle: bool = False,
+        batching: BatchingSettings | None = None,
+        allow_python_models: bool = False,
     ) -> None:
         self.root = root.resolve()
         self.allow_unsafe_pickle = allow_unsafe_pickle
+        self.allow_python_models = allow_python_models
         self.batching = batching or BatchingSettings()
         #: set by the server once its request runner exists (see ``moorings.warmup``)
         self.warmup: WarmUp | None = None
@@ -41,7 +46,11 @@ class Loader:
         try:
             classes = self._classes(path, config)
             name = config.runtime.name or detect(path)
-            options = dataclasses.replace(config.runtime, allow_unsafe_pickle=self.allow_unsafe_pickle)
+            options = dataclasses.replace(
+                config.runtime,
+                allow_unsafe_pickle=self.allow_unsafe_pickle,
+                allow_python_models=self.allow_python_models,
+            )
             batching = config.batching_settings(self.batching)
             runtime = runtime_class(name)(path, options)
             runtime.load()

@@ -15,7 +15,7 @@ from moorings.auth.rest import RestGuard
 from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError, NotFound, PermissionDenied, Unauthenticated, Unavailable
-from moorings.http1.messages import Answer, Request
+from moorings.http1.messages import Answer, Request, Streamed
 from moorings.observe import logs, metrics, tracing
 from moorings.observe.exposition import exposition
 from moorings.rest import collections as search_routes
@@ -33,6 +33,7 @@ from moorings.rest.http import (
     path_segments,
     read_asgi_body,
     send_bytes,
+    send_streamed,
 )
 from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
@@ -184,7 +185,10 @@ class RestApp:
         headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
         request = Request(scope["method"], raw_path.split(b"?", 1)[0], headers, body)
         status, answer, answer_headers = await self.handle(request)
-        await send_bytes(send, status, answer, answer_headers)
+        if isinstance(answer, Streamed):
+            await send_streamed(send, receive, status, answer, answer_headers)
+        else:
+            await send_bytes(send, status, answer, answer_headers)
 
 
 def _error_headers(exc: MooringsError) -> list[tuple[bytes, bytes]]:
@@ -224,7 +228,7 @@ def _protocol_and_kind(segments: list[str]) -> tuple[str, str]:
         return "tfserving_rest", "metadata" if last == "metadata" else "status"
     if segments[1] == "v2":
         last = segments[-1]
-        if last == "infer":
+        if last in ("infer", "generate_stream"):
             return "v2_rest", "predict"
         if last in ("ready", "live") or segments[2] == "health":
             return "v2_rest", "status"
