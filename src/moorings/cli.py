@@ -16,6 +16,7 @@ from moorings.cli_auth import add_auth_arguments, check_auth_settings
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
+from moorings.fetch import arguments as input_urls
 from moorings.observe import logs, tracing
 from moorings.preprocess.limits import InputLimits
 from moorings.sockets import port_in_use
@@ -76,6 +77,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--allow-unsafe-pickle",
         action="store_true",
         help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
+    )
+    p.add_argument(
+        "--allow-python-models",
+        action="store_true",
+        help="load Python models (a version's model.py): their code runs with the server's rights",
     )
     p.add_argument(
         "--no-tfserving-grpc",
@@ -209,6 +215,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
     )
     add_search_arguments(p)
+    input_urls.add_arguments(p)
     p.add_argument(
         "--cors-origin",
         action="append",
@@ -279,6 +286,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         tfserving_grpc=args.tfserving_grpc,
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
+        allow_python_models=args.allow_python_models,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         input_limits=InputLimits(
             max_image_pixels=args.max_image_pixels,
@@ -306,6 +314,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         admin_host=args.admin_host,
         admin_token_file=args.admin_token_file,
         read_only_data_plane=args.read_only_data_plane,
+        input_urls=input_urls.settings_from(args),
     )
     check_auth_settings(settings, args.workers)
     if args.inference_threads:

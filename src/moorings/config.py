@@ -20,6 +20,13 @@ A model's ``model.toml`` may hold::
     trusted_types = []     # skops: extra types the operator trusts
     allowed_ops = []       # SavedModel ops refused by default that this model may run (runtimes/tf_ops.py)
 
+    [inputs.x]             # a Python model's signature (see moorings.runtimes.python_signature)
+    dtype = "float32"
+    shape = [-1, 4]
+    [outputs.y]
+    dtype = "float32"
+    shape = [-1, 3]
+
     [batching]             # over the server's defaults (see moorings.batch_settings)
     enabled = true
     max_batch_size = 64
@@ -43,8 +50,9 @@ from typing import Any
 
 from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
+from moorings.fetch.settings import FetchSettings
 from moorings.preprocess.limits import InputLimits
-from moorings.preprocess.spec import InputDeclaration, parse_inputs
+from moorings.preprocess.spec import Declaration, parse_inputs
 
 MODEL_CONFIG_FILE = "model.toml"
 LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -73,6 +81,11 @@ class RuntimeOptions:
     intra_op_threads: int | None = None
     trusted_types: tuple[str, ...] = ()
     allow_unsafe_pickle: bool = False
+    #: run a version's model.py (``--allow-python-models``): user code with the server's rights
+    allow_python_models: bool = False
+    #: model.toml's ``[inputs.<name>]`` and ``[outputs.<name>]`` tables, as written
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: TensorFlow ops refused by default (file system, printing, Python) that this model may run
     allowed_ops: tuple[str, ...] = ()
 
@@ -87,8 +100,9 @@ class ModelConfig:
     #: ``[classes] output``: the output that a version's class names name (None: the only float
     #: output of rank 2 of the signature a request runs)
     classes_output: str | None = None
-    #: ``[inputs.<name>]``: inputs that clients send raw (encoded images), by input name
-    inputs: dict[str, InputDeclaration] = field(default_factory=dict)
+    #: ``[inputs.<name>]`` tables with a ``kind``: inputs that clients send raw (encoded images,
+    #: text), by input name (tables without one are a Python model's signature)
+    inputs: dict[str, Declaration] = field(default_factory=dict)
 
     def batching_settings(self, defaults: BatchingSettings) -> BatchingSettings:
         return parse_batching(self.batching, defaults)
@@ -115,6 +129,8 @@ class ServerSettings:
     reuse_port: bool = False
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
+    #: load versions that hold a model.py (Python models run with the server's rights)
+    allow_python_models: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
     #: the gRPC front end: "grpcio" (grpc.aio) or "moorings" (its own HTTP/2 server, unary calls)
     grpc_server: str = "grpcio"
@@ -158,6 +174,8 @@ class ServerSettings:
     admin_token_file: Path | None = None
     #: refuse collection writes on the REST port (403 naming the admin port)
     read_only_data_plane: bool = False
+    #: inputs by URL (``{"url": ...}``): allowed buckets and endpoints, limits (none allowed by default)
+    input_urls: FetchSettings = field(default_factory=FetchSettings)
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -168,7 +186,7 @@ def _positive_int(value: Any, where: str) -> int:
 
 def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
-    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes", "inputs"}
+    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes", "inputs", "outputs"}
     if unknown:
         raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
 
@@ -212,7 +230,12 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     if not isinstance(allowed, list) or not all(isinstance(op, str) and op for op in allowed):
         raise InvalidArgument('runtime.allowed_ops must be a list of op names, e.g. ["PrintV2"]')
     runtime = RuntimeOptions(
-        name=name, intra_op_threads=threads, trusted_types=tuple(trusted), allowed_ops=tuple(allowed)
+        name=name,
+        intra_op_threads=threads,
+        trusted_types=tuple(trusted),
+        allowed_ops=tuple(allowed),
+        inputs=_tensor_tables(data, "inputs"),
+        outputs=_tensor_tables(data, "outputs"),
     )
     batching = data.get("batching", {})
     parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
@@ -228,8 +251,16 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
         runtime=runtime,
         batching=dict(batching),
         classes_output=classes_output,
-        inputs=parse_inputs(data.get("inputs", {})),
+        inputs=parse_inputs({k: v for k, v in runtime.inputs.items() if "kind" in v}),
     )
+
+
+def _tensor_tables(data: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    """``[inputs.<name>]`` / ``[outputs.<name>]``: a table per tensor (its keys are read where used)."""
+    tables = data.get(section, {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise InvalidArgument(f"[{section}] must hold one table per tensor, e.g. [{section}.x]")
+    return {name: dict(table) for name, table in tables.items()}
 
 
 def parse_model_toml(text: str) -> ModelConfig:

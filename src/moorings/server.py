@@ -29,6 +29,7 @@ from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError
+from moorings.fetch.resolver import InputFetcher
 from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
@@ -52,6 +53,7 @@ def build_manager(settings: ServerSettings) -> Manager:
         settings.repository,
         allow_unsafe_pickle=settings.allow_unsafe_pickle,
         batching=settings.batching,
+        allow_python_models=settings.allow_python_models,
         input_limits=settings.input_limits,
     )
     return Manager(LocalSource(settings.repository), loader, load_threads=settings.load_threads)
@@ -74,7 +76,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     manager = build_manager(settings)
     if settings.metrics:
         metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
-    dataplane = DataPlane(manager, settings.inference_threads)
+    dataplane = DataPlane(manager, settings.inference_threads, InputFetcher(settings.input_urls))
     manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     auth = TokenFile(settings.auth_token_file) if settings.auth_token_file is not None else None

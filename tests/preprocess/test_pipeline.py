@@ -97,3 +97,13 @@ def test_a_number_input_cannot_be_an_image(manager: Manager, repo: Path) -> None
     (repo / "mlp" / "model.toml").write_text('[inputs.x]\nkind = "image"\n')
     _poll(manager)
     assert "has shape [-1, 4]; an image input has 4 dimensions" in _error(manager, "mlp")
+
+
+def test_a_table_without_a_kind_is_refused_on_a_model_that_is_not_python(
+    manager: Manager, repo: Path
+) -> None:
+    onnx_models.write_mlp(repo / "mlp" / "1")
+    (repo / "mlp" / "model.toml").write_text('[inputs.x]\ndtype = "float32"\nshape = [-1, 4]\n')
+    _poll(manager)
+    error = _error(manager, "mlp")
+    assert "model.toml [inputs.x] declares a tensor, which only a Python model (model.py) does" in error

@@ -58,8 +58,7 @@ def test_the_defaults() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ("[inputs.x]\nsize = [1, 2]", "inputs.x.kind must be one of 'image', got None"),
-        ('[inputs.x]\nkind = "video"', "inputs.x.kind must be one of 'image', got 'video'"),
+        ('[inputs.x]\nkind = "video"', "inputs.x.kind must be one of 'image', 'text', got 'video'"),
         ('[inputs.x]\nkind = "image"\nsize = [0, 2]', "inputs.x.size must be [height, width]"),
         ('[inputs.x]\nkind = "image"\nsize = [2]', "inputs.x.size must be [height, width]"),
         ('[inputs.x]\nkind = "image"\nsize = [1.5, 2]', "inputs.x.size must be [height, width]"),
@@ -86,8 +85,9 @@ def test_the_defaults() -> None:
         ('[inputs.x]\nkind = "image"\nmean = nan', "inputs.x.mean must be a number"),
         ('[inputs.x]\nkind = "image"\ndtype = "uint8"\nscale = 0.5', "dtype 'uint8' takes raw pixels"),
         ('[inputs.x]\nkind = "image"\ncolour = "RGB"', "unknown key(s) in [inputs.x]: colour"),
-        ("inputs = 3", "[inputs] must be a table"),
-        ("[inputs]\nx = 3", "[inputs.x] must be a table with a 'kind'"),
+        ("inputs = 3", "[inputs] must hold one table per tensor"),
+        ("[inputs]\nx = 3", "[inputs] must hold one table per tensor"),
+        ("[inputs.x]\nkind = 3", "inputs.x.kind must be one of 'image', 'text', got 3"),
     ],
 )
 def test_bad_declarations_name_the_key(table: str, message: str) -> None:

@@ -44,7 +44,10 @@ class Servable:
         self.signatures: dict[str, Signature] = dict(
             runtime.signatures if pipeline is None else pipeline.signatures
         )
-        self._batched = {name for name, sig in self.signatures.items() if batchable(sig)}
+        varying = set() if pipeline is None else pipeline.varying  # text padded per request
+        self._batched = {
+            name for name, sig in self.signatures.items() if batchable(sig) and name not in varying
+        }
         self.batcher: Batcher | None = None
         if batching is not None and batching.enabled and self._batched:
             name = f"{servable_id.name}-{servable_id.version}"

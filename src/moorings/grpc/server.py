@@ -104,10 +104,10 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
 def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     """A raw-bytes handler around a generated unary one: parse, call, serialize.
 
-    A streaming method (KServe's ModelStreamInfer) gets a handler of its own kind that answers
-    UNIMPLEMENTED: Moorings' services are unary."""
+    A streaming method (KServe's ModelStreamInfer) is served as generated on grpcio; Moorings'
+    own HTTP/2 front end answers it UNIMPLEMENTED (``grpc/http2_server.py``)."""
     if real.request_streaming or real.response_streaming:
-        return _unimplemented_stream(real, method)
+        return real
     parse, behaviour, serialize = real.request_deserializer, real.unary_unary, real.response_serializer
 
     async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -121,19 +121,6 @@ def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         return serialized
 
     return grpc.unary_unary_rpc_method_handler(call)
-
-
-def _unimplemented_stream(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    reason = f"{method} is a streaming method; Moorings serves unary calls only"
-
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
-
-    if real.request_streaming and real.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse)
-    if real.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(refuse)
-    return grpc.unary_stream_rpc_method_handler(refuse)
 
 
 def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:

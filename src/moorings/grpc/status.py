@@ -10,6 +10,7 @@ one) returned in the trailing metadata, and writes the access log line.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -73,6 +74,41 @@ def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
         finally:
             _finish(observation, code, rid)
         raise AssertionError("context.abort returned")  # pragma: no cover
+
+    return wrapped
+
+
+StreamHandler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[None]]
+
+
+def rpc_stream(handler: StreamHandler) -> StreamHandler:
+    """For a streaming method that answers with ``context.write`` and reports errors in its
+    responses (KServe's ModelStreamInfer): the request id in the trailing metadata, and the call
+    counted once, as route kind "stream", with how it ended (OK, CANCELLED, or INTERNAL when it
+    failed unexpectedly: logged, answered without details)."""
+    protocol = PROTOCOLS.get(handler.__module__, "")
+
+    @functools.wraps(handler)
+    async def wrapped(self: Any, requests: Any, context: grpc.aio.ServicerContext) -> None:
+        rid, traceparent = _request_id(context)
+        context.set_trailing_metadata((("x-request-id", rid),))
+        observation = metrics.begin(protocol, "stream", rid)
+        observation.traceparent = traceparent
+        code = "UNKNOWN"
+        try:
+            await handler(self, requests, context)
+            code = "OK"
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            code = "INTERNAL"
+            log.exception("unhandled error in %s", handler.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
+        finally:
+            _finish(observation, code, rid)
 
     return wrapped
 

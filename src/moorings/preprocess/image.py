@@ -164,6 +164,17 @@ class BoundImage:
     numpy: np.dtype[np.generic]
     limits: InputLimits
 
+    @property
+    def model_inputs(self) -> tuple[str, ...]:
+        return (self.tensor.name,)
+
+    @property
+    def fixed_shape(self) -> bool:
+        return True
+
+    def tensors(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        return {self.tensor.name: self.convert(values)}
+
     def convert(self, values: np.ndarray) -> np.ndarray:
         """The batch of encoded images ``values`` (bytes, one per row) as the model's tensor."""
         count = values.shape[0] if values.ndim else 1

@@ -2,8 +2,8 @@
 
 Each table names one input of the model's signatures and says what clients send for it
 instead of the tensor the model takes (``kind``); the server turns what they send into that
-tensor. Each kind has a parser here, in :data:`KINDS`; a kind added later (text) adds its
-parser beside ``image``. For example::
+tensor. Each kind has a parser in :data:`KINDS` (``image`` here, ``text`` in
+:mod:`moorings.preprocess.text`) and a binder in :mod:`moorings.preprocess.pipeline`. For example::
 
     [inputs.image]
     kind = "image"
@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from moorings.errors import InvalidArgument
+from moorings.preprocess.text import parse_text
 
 RESIZE_MODES = ("stretch", "fit-pad", "crop-center", "exact")
 CHANNEL_ORDERS = {"RGB": 3, "BGR": 3, "L": 1}
@@ -35,6 +36,16 @@ LAYOUTS = ("NHWC", "NCHW")
 RESAMPLING = ("nearest", "bilinear", "bicubic", "lanczos")
 #: the largest height or width a declaration may ask for
 MAX_SIDE = 16384
+
+
+class Declaration(Protocol):
+    """What any ``[inputs.<name>] kind = ...`` table declares (each kind's spec has these)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ class ImageInput(InputDeclaration):
 
 
 #: a kind's parser: (input name, its table without ``kind``) -> its declaration
-Parser = Callable[[str, dict[str, Any]], InputDeclaration]
+Parser = Callable[[str, dict[str, Any]], Declaration]
 
 
 def _choice(table: dict[str, Any], key: str, where: str, options: tuple[str, ...], default: str) -> str:
@@ -120,7 +131,7 @@ def _size(value: Any, where: str) -> tuple[int, int] | None:
 def parse_image(name: str, table: dict[str, Any]) -> ImageInput:
     where = f"inputs.{name}"
     known = {"size", "resize", "channels", "dtype", "scale", "mean", "std", "layout", "resample"}
-    unknown = set(table) - known
+    unknown = set(table) - known - {"shape"}  # shape: a Python model's signature (python_signature)
     if unknown:
         raise InvalidArgument(
             f"unknown key(s) in [{where}]: {', '.join(sorted(unknown))} (an image takes: "
@@ -156,7 +167,7 @@ def parse_image(name: str, table: dict[str, Any]) -> ImageInput:
 
 
 #: every kind of raw input, by the name ``kind`` takes in model.toml
-KINDS: dict[str, Parser] = {"image": parse_image}
+KINDS: dict[str, Parser] = {"image": parse_image, "text": parse_text}
 
 
 def register_kind(kind: str, parser: Parser) -> None:
@@ -164,11 +175,11 @@ def register_kind(kind: str, parser: Parser) -> None:
     KINDS[kind] = parser
 
 
-def parse_inputs(data: Any) -> dict[str, InputDeclaration]:
+def parse_inputs(data: Any) -> dict[str, Declaration]:
     """The ``[inputs]`` table of a model.toml: input name -> its declaration."""
     if not isinstance(data, dict):
         raise InvalidArgument("[inputs] must be a table of [inputs.<input name>] tables")
-    declared: dict[str, InputDeclaration] = {}
+    declared: dict[str, Declaration] = {}
     for name, table in data.items():
         where = f"inputs.{name}"
         if not name:

@@ -22,7 +22,7 @@ from moorings.errors import (
     Unauthenticated,
     Unavailable,
 )
-from moorings.http1.messages import Answer, Request
+from moorings.http1.messages import Answer, Request, Streamed
 from moorings.observe import logs, metrics, tracing
 from moorings.observe.exposition import exposition
 from moorings.preprocess.limits import InputLimits
@@ -41,6 +41,7 @@ from moorings.rest.http import (
     path_segments,
     read_asgi_body,
     send_bytes,
+    send_streamed,
 )
 from moorings.rest.multipart import form_boundary
 from moorings.rest.v2_heads import HeadCache
@@ -207,7 +208,10 @@ class RestApp:
         headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
         request = Request(scope["method"], raw_path.split(b"?", 1)[0], headers, body)
         status, answer, answer_headers = await self.handle(request)
-        await send_bytes(send, status, answer, answer_headers)
+        if isinstance(answer, Streamed):
+            await send_streamed(send, receive, status, answer, answer_headers)
+        else:
+            await send_bytes(send, status, answer, answer_headers)
 
 
 def _error_headers(exc: MooringsError) -> list[tuple[bytes, bytes]]:
@@ -247,7 +251,7 @@ def _protocol_and_kind(segments: list[str]) -> tuple[str, str]:
         return "tfserving_rest", "metadata" if last == "metadata" else "status"
     if segments[1] == "v2":
         last = segments[-1]
-        if last == "infer":
+        if last in ("infer", "generate_stream"):
             return "v2_rest", "predict"
         if last in ("ready", "live") or segments[2] == "health":
             return "v2_rest", "status"
