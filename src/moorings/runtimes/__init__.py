@@ -20,6 +20,7 @@ DETECTION: tuple[tuple[str, str], ...] = (
     ("model.skops", "sklearn"),
     ("model.joblib", "sklearn"),
     ("model.pkl", "sklearn"),
+    ("model.tflite", "tflite"),
 )
 
 # runtime name -> (module, class)
@@ -28,10 +29,16 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "keras": ("moorings.runtimes.keras", "KerasRuntime"),
     "onnx": ("moorings.runtimes.onnx", "OnnxRuntime"),
     "sklearn": ("moorings.runtimes.sklearn", "SklearnRuntime"),
+    "tflite": ("moorings.runtimes.tflite", "TfliteRuntime"),
 }
 
 # runtime name -> the pip extra that installs what it needs
-EXTRAS: dict[str, str] = {"keras": "tensorflow", "tensorflow": "tensorflow", "sklearn": "sklearn"}
+EXTRAS: dict[str, str] = {
+    "keras": "tensorflow",
+    "tensorflow": "tensorflow",
+    "sklearn": "sklearn",
+    "tflite": "tflite",
+}
 
 
 def detect(path: Path) -> str:
