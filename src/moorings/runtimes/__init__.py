@@ -21,6 +21,7 @@ DETECTION: tuple[tuple[str, str], ...] = (
     ("model.joblib", "sklearn"),
     ("model.pkl", "sklearn"),
     ("model.tflite", "tflite"),
+    ("model.pt2", "torch"),
 )
 
 # runtime name -> (module, class)
@@ -30,6 +31,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "onnx": ("moorings.runtimes.onnx", "OnnxRuntime"),
     "sklearn": ("moorings.runtimes.sklearn", "SklearnRuntime"),
     "tflite": ("moorings.runtimes.tflite", "TfliteRuntime"),
+    "torch": ("moorings.runtimes.torch_export", "TorchExportRuntime"),
 }
 
 # runtime name -> the pip extra that installs what it needs
@@ -38,6 +40,7 @@ EXTRAS: dict[str, str] = {
     "tensorflow": "tensorflow",
     "sklearn": "sklearn",
     "tflite": "tflite",
+    "torch": "torch",
 }
 
 
