@@ -179,3 +179,27 @@ def test_damaged_program_is_a_load_error(two_heads: tuple[Path, torch.nn.Module]
             target.writestr(name, data[: len(data) // 2] if name.endswith("models/model.json") else data)
     with pytest.raises(LoadError, match=r"could not be loaded by torch\.export"):
         loaded(tmp_path)
+
+
+class DictArgument(torch.nn.Module):
+    def forward(self, batch: dict[str, torch.Tensor], scale: torch.Tensor) -> torch.Tensor:
+        return (batch["a"] + batch["b"]) * scale
+
+
+def test_nested_arguments_are_fed_through_the_programs_input_tree(tmp_path: Path) -> None:
+    rows = torch.export.Dim("rows")
+    example = ({"a": torch.ones(2, 3), "b": torch.ones(2, 3)}, torch.ones(2, 1))
+    shapes = {"batch": {"a": {0: rows}, "b": {0: rows}}, "scale": {0: rows}}
+    program = torch.export.export(DictArgument(), example, dynamic_shapes=shapes)
+    torch.export.save(program, tmp_path / "model.pt2")
+    runtime = loaded(tmp_path)
+    signature = runtime.signatures["serving_default"]
+    assert {n: s.shape for n, s in signature.inputs.items()} == {
+        "batch_a": (-1, 3),
+        "batch_b": (-1, 3),
+        "scale": (-1, 1),
+    }
+    a, b = np.ones((4, 3), np.float32), np.arange(12, dtype=np.float32).reshape(4, 3)
+    scale = np.arange(4, dtype=np.float32).reshape(4, 1)
+    served = runtime.predict(signature, {"batch_a": a, "batch_b": b, "scale": scale})
+    np.testing.assert_array_equal(served["output_0"], (a + b) * scale)

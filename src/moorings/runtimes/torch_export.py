@@ -95,6 +95,10 @@ class TorchExportRuntime(Runtime):
         super().__init__(path, options)
         self._module: Any = None
         self._in_spec: Any = None
+        #: the inputs are the program's positional arguments, in order (no nesting, no keywords)
+        self._positional = False
+        #: ``forward`` returns a dict of tensors under the output names
+        self._dict_out = False
         self._input_names: list[str] = []
         self._signature: Signature | None = None
         self._rows: RowRange | None = None
@@ -122,7 +126,7 @@ class TorchExportRuntime(Runtime):
             module = program.module()
         except Exception as exc:
             raise LoadError(f"{MODEL_FILE} could not be loaded by torch.export: {first_line(exc)}") from None
-        self._describe(program)
+        signature = self._describe(program)
         devices = {t.device.type for t in [*module.parameters(), *module.buffers()]}
         if devices - {"cpu"}:
             raise LoadError(
@@ -131,10 +135,15 @@ class TorchExportRuntime(Runtime):
         if program.graph_signature.buffers_to_mutate:
             self._lock = threading.Lock()
         self._module = module
+        self._signature = signature
         self._in_spec = program.call_spec.in_spec
+        positions = list(range(len(self._input_names)))
+        self._positional = pytree.tree_unflatten(positions, self._in_spec) == (tuple(positions), {})
+        out_spec = program.call_spec.out_spec
+        self._dict_out = out_spec.type is dict and list(out_spec.context) == list(signature.outputs)
 
-    def _describe(self, program: Any) -> None:
-        """The signature and batch range from the program's graph."""
+    def _describe(self, program: Any) -> Signature:
+        """The signature from the program's graph; sets the input order and the batch range."""
         from torch.export.graph_signature import InputKind, OutputKind
 
         nodes = {node.name: node for node in program.graph.nodes}
@@ -164,7 +173,7 @@ class TorchExportRuntime(Runtime):
             raise LoadError(f"the program in {MODEL_FILE} has no tensor outputs")
         self._input_names = list(inputs)
         self._rows = _batch_rows(program, values) if inputs else None
-        self._signature = Signature(DEFAULT_SIGNATURE, inputs, outputs)
+        return Signature(DEFAULT_SIGNATURE, inputs, outputs)
 
     @property
     def signatures(self) -> dict[str, Signature]:
@@ -180,12 +189,14 @@ class TorchExportRuntime(Runtime):
 
     def _run(self, inputs: Tensors, names: list[str]) -> Tensors:
         flat = [torch.from_numpy(_writable(inputs[name])) for name in self._input_names]
-        args, kwargs = pytree.tree_unflatten(flat, self._in_spec)
+        args, kwargs = (flat, {}) if self._positional else pytree.tree_unflatten(flat, self._in_spec)
         with torch.inference_mode(), self._lock:
             try:
                 result = self._module(*args, **kwargs)
             except (AssertionError, IndexError, RuntimeError, ValueError) as exc:
                 raise InvalidArgument(f"the model rejected the input: {first_line(exc)}") from None
+        if self._dict_out:
+            return {name: result[name].detach().numpy() for name in names}
         leaves = pytree.tree_leaves(result)
         return {name: leaf.detach().numpy() for name, leaf in zip(names, leaves, strict=True)}
 
