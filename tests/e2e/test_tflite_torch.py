@@ -188,11 +188,21 @@ def test_a_corrupt_new_version_leaves_the_old_one_serving(
 
 
 def _mapped_from(pid: int, package: str) -> list[str]:
+    """The files of ``package`` mapped into process ``pid`` (none when it is not installed)."""
     spec = importlib.util.find_spec(package)
-    assert spec is not None and spec.submodule_search_locations
+    if spec is None or not spec.submodule_search_locations:
+        return []
     folders = tuple(str(Path(p).resolve()) + "/" for p in spec.submodule_search_locations)
     mapped = {line.split(maxsplit=5)[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()}
     return sorted(f for f in mapped if f.startswith(folders))
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps")
+def test_serving_tflite_needs_no_tensorflow(server: RunningServer) -> None:
+    r = httpx.get(f"{server.url}/v2/models/tfl/ready", timeout=30)
+    assert r.status_code == 200
+    assert _mapped_from(server.process.pid, "ai_edge_litert") != []
+    assert _mapped_from(server.process.pid, "tensorflow") == []
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps")

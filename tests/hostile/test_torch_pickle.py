@@ -36,6 +36,7 @@ def test_refused_and_not_unpickled_by_default(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_torch_export_load_runs_the_archives_pickle(tmp_path: Path) -> None:
     folder, marker = hostile_version(tmp_path)
     with pytest.raises(LoadError):  # the load fails, after the pickle ran
