@@ -21,12 +21,20 @@ queueing behind each other; each interpreter runs ``intra_op_threads`` threads
 (default 1), so the pool never asks for more threads than there are cores.
 
 The file is read into memory once: LiteRT would otherwise map it, and a file
-replaced in place under a running server would then crash the process.
+replaced in place under a running server would then crash the process. Each
+signature runs once on zeros at load, so a damaged file fails its load (and an
+older version keeps serving) rather than its first requests. Because some damaged
+files crash LiteRT outright, that trial load runs first in a separate process
+(:func:`try_in_a_child`). LiteRT is not hardened against files made to attack it:
+serve ``.tflite`` files from sources you trust.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +59,10 @@ IDENTIFIER = b"TFL3"
 ANY_ROWS = RowRange()
 #: ``row_range`` of a signature converted with a fixed batch of one
 ONE_ROW = RowRange(1, 1)
+#: how long the trial load in a separate process may take
+TRIAL_SECONDS = 300.0
+#: the trial process's exit status when LiteRT refuses the file (its message on stdout)
+TRIAL_REFUSED = 2
 
 
 @dataclass(frozen=True)
@@ -158,23 +170,9 @@ class TfliteRuntime(Runtime):
             raise LoadError(f"{MODEL_FILE} cannot be read: {exc.strerror or type(exc).__name__}") from None
         if model[4:8] != IDENTIFIER:
             raise LoadError(f"{MODEL_FILE} is not a TFLite model (it lacks the TFL3 file identifier)")
+        try_in_a_child(model)
         threads = self.options.intra_op_threads or 1
-        try:
-            first = _Instance(model, threads)
-            served = {}
-            for key, runner in first.runners.items():
-                inputs = {n: _spec(n, d) for n, d in runner.get_input_details().items()}
-                outputs = {n: _spec(n, d) for n, d in runner.get_output_details().items()}
-                served[key] = _serve(key, inputs, outputs)
-        except LoadError:
-            raise
-        except Exception as exc:  # LiteRT raises ValueError and RuntimeError for bad or unsupported models
-            raise LoadError(f"{MODEL_FILE} could not be loaded by LiteRT: {first_line(exc)}") from None
-        if not served:
-            raise LoadError(
-                f"{MODEL_FILE} has no signature defs; convert it with TFLiteConverter.from_keras_model "
-                "or from_saved_model, which write them"
-            )
+        first, served = examine(model, threads)
         self._pool = _Pool(model, threads, max(1, available_cores() // threads), first)
         self._served = served
 
@@ -201,6 +199,82 @@ class TfliteRuntime(Runtime):
 
     def unload(self) -> None:
         self._pool = None
+
+
+def examine(model: bytes, threads: int) -> tuple[_Instance, dict[str, _Served]]:
+    """An interpreter over ``model``, its signatures as served, each run once on zeros; LoadError
+    when LiteRT refuses the file or a trial run fails."""
+    try:
+        first = _Instance(model, threads)
+        served = {}
+        for key, runner in first.runners.items():
+            inputs = {n: _spec(n, d) for n, d in runner.get_input_details().items()}
+            outputs = {n: _spec(n, d) for n, d in runner.get_output_details().items()}
+            served[key] = _serve(key, inputs, outputs)
+    except LoadError:
+        raise
+    except Exception as exc:  # LiteRT raises ValueError and RuntimeError for bad or unsupported models
+        raise LoadError(f"{MODEL_FILE} could not be loaded by LiteRT: {first_line(exc)}") from None
+    if not served:
+        raise LoadError(
+            f"{MODEL_FILE} has no signature defs; convert it with TFLiteConverter.from_keras_model "
+            "or from_saved_model, which write them"
+        )
+    for key, entry in served.items():
+        _trial_run(first.runners[key], entry)
+    return first, served
+
+
+def try_in_a_child(model: bytes) -> None:
+    """Run :func:`examine` on ``model`` in a separate process first (``moorings.runtimes.tflite_trial``).
+
+    LiteRT checks a file's flatbuffer structure, not everything inside it: some damaged files
+    crash the process that allocates their tensors. A crash in the child is a LoadError here,
+    and the server goes on serving.
+    """
+    command = [sys.executable, "-m", "moorings.runtimes.tflite_trial"]
+    try:
+        done = subprocess.run(command, input=model, capture_output=True, timeout=TRIAL_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        raise LoadError(f"{MODEL_FILE} did not load and run once within {TRIAL_SECONDS:.0f} s") from None
+    if done.returncode == 0:
+        return
+    if done.returncode == TRIAL_REFUSED:
+        raise LoadError(done.stdout.decode(errors="replace").strip()[:500])
+    if done.returncode < 0:
+        try:
+            how = signal.Signals(-done.returncode).name
+        except ValueError:
+            how = f"signal {-done.returncode}"
+        raise LoadError(
+            f"{MODEL_FILE} crashed LiteRT ({how}) in a trial load in a separate process: it is damaged"
+        )
+    last = [line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()][-1:]
+    raise LoadError(
+        f"{MODEL_FILE}'s trial load failed (exit status {done.returncode}): {''.join(last)[:300]}"
+    )
+
+
+def _trial_run(runner: Any, served: _Served) -> None:
+    """Run the signature on zeros, with every free dimension 1 and then 2: a file damaged in a way the
+    flatbuffer check misses (a tensor's shape, an op's arguments) fails here, at load, instead of
+    on requests while an older version could still serve them."""
+    specs = served.signature.inputs
+    free = any(d < 0 for s in specs.values() for d in (s.shape or ())[1 if served.rows is ONE_ROW else 0 :])
+    for size in (1, 2) if free else (1,):
+        feeds = {}
+        for name, spec in specs.items():
+            dims = [d if d >= 0 else size for d in spec.shape or ()]
+            if served.rows is ONE_ROW:
+                dims[0] = 1
+            feeds[name] = np.zeros(dims, dtype=spec.dtype.numpy)
+        try:
+            runner(**feeds)
+        except (MemoryError, RuntimeError, ValueError) as exc:
+            name = served.signature.name
+            raise LoadError(
+                f"{MODEL_FILE} failed a trial run on zeros (signature {name!r}): {first_line(exc)}"
+            ) from None
 
 
 def _as_output(value: np.ndarray) -> np.ndarray:
