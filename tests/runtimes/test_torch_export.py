@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import zipfile
 from pathlib import Path
@@ -203,3 +204,17 @@ def test_nested_arguments_are_fed_through_the_programs_input_tree(tmp_path: Path
     scale = np.arange(4, dtype=np.float32).reshape(4, 1)
     served = runtime.predict(signature, {"batch_a": a, "batch_b": b, "scale": scale})
     np.testing.assert_array_equal(served["output_0"], (a + b) * scale)
+
+
+def test_a_program_failing_on_its_own_example_inputs_is_a_load_error(
+    two_heads: tuple[Path, torch.nn.Module], tmp_path: Path
+) -> None:
+    wrong = io.BytesIO()
+    torch.save(((torch.zeros(2, 5), torch.zeros(2, 3, dtype=torch.int64)), {}), wrong)
+    with zipfile.ZipFile(two_heads[0] / "model.pt2") as source:
+        entries = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(tmp_path / "model.pt2", "w") as target:
+        for name, data in entries:
+            target.writestr(name, wrong.getvalue() if "/sample_inputs/" in name else data)
+    with pytest.raises(LoadError, match="failed a trial run on the example inputs saved with it"):
+        loaded(tmp_path)

@@ -19,6 +19,9 @@ signature is batched; the range ``torch.export`` recorded for that dimension
 (``Dim("batch", min=…, max=…)``) is kept by splitting and padding calls (see
 :mod:`moorings.runtimes.row_range`).
 
+At load, the program runs once on the example inputs saved in the archive, through
+the same path as requests, so a damaged graph fails its load, not its requests.
+
 Threads: the program's module runs under ``torch.inference_mode()`` and is
 called by several threads at once (its graph is functional: it reads its
 weights and writes nothing), unless the program mutates buffers, when calls
@@ -113,6 +116,8 @@ class TorchExportRuntime(Runtime):
             )
         try:
             readable = zipfile.is_zipfile(file)
+        except zipfile.BadZipFile:  # is_zipfile lets some damaged end records through as errors
+            readable = False
         except OSError as exc:
             raise LoadError(f"{MODEL_FILE} cannot be read: {exc.strerror or type(exc).__name__}") from None
         if not readable:
@@ -124,9 +129,11 @@ class TorchExportRuntime(Runtime):
         try:
             program = torch.export.load(file)
             module = program.module()
+            signature = self._describe(program)
+        except LoadError:
+            raise
         except Exception as exc:
             raise LoadError(f"{MODEL_FILE} could not be loaded by torch.export: {first_line(exc)}") from None
-        signature = self._describe(program)
         devices = {t.device.type for t in [*module.parameters(), *module.buffers()]}
         if devices - {"cpu"}:
             raise LoadError(
@@ -141,6 +148,25 @@ class TorchExportRuntime(Runtime):
         self._positional = pytree.tree_unflatten(positions, self._in_spec) == (tuple(positions), {})
         out_spec = program.call_spec.out_spec
         self._dict_out = out_spec.type is dict and list(out_spec.context) == list(signature.outputs)
+        self._trial_run(program.example_inputs)
+
+    def _trial_run(self, example: Any) -> None:
+        """Run the program on the example inputs saved with it, through the serving path: a damaged
+        graph fails here, at load, rather than on requests."""
+        if example is None:
+            return
+        leaves = pytree.tree_leaves(example)
+        if len(leaves) != len(self._input_names) or not all(isinstance(t, torch.Tensor) for t in leaves):
+            return
+        assert self._signature is not None
+        inputs = {name: t.detach().cpu().numpy() for name, t in zip(self._input_names, leaves, strict=True)}
+        try:
+            self.predict(self._signature, inputs)
+        except Exception as exc:
+            self._module = None
+            raise LoadError(
+                f"{MODEL_FILE} failed a trial run on the example inputs saved with it: {first_line(exc)}"
+            ) from None
 
     def _describe(self, program: Any) -> Signature:
         """The signature from the program's graph; sets the input order and the batch range."""
