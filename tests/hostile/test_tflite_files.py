@@ -24,6 +24,8 @@ from moorings.runtimes.tflite import TfliteRuntime
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tflite" / "two_heads.tflite"
 #: (offset, value): a change to the fixture that crashes LiteRT in allocate_tensors()
 CRASHING_BYTE = (4463, 65)
+#: a change that gives the input ``features`` the shape [-24833, 4] and passes LiteRT's checks
+NEGATIVE_SHAPE_BYTE = (4237, 158)
 
 ALLOCATE = """
 import sys
@@ -44,6 +46,12 @@ def test_a_file_that_crashes_litert_is_a_load_error(tmp_path: Path) -> None:
     assert alone.returncode < 0, "the fixture changed: find a byte change that crashes LiteRT again"
     (tmp_path / "model.tflite").write_bytes(model)
     with pytest.raises(LoadError, match=r"crashed LiteRT \(SIG\w+\) in a trial load"):
+        TfliteRuntime(tmp_path, RuntimeOptions()).load()
+
+
+def test_a_damaged_shape_is_a_load_error(tmp_path: Path) -> None:
+    (tmp_path / "model.tflite").write_bytes(damaged(*NEGATIVE_SHAPE_BYTE))
+    with pytest.raises(LoadError, match=r"tensor 'features' declares the shape \[-\d+, 4\]"):
         TfliteRuntime(tmp_path, RuntimeOptions()).load()
 
 

@@ -133,6 +133,10 @@ def _spec(name: str, detail: dict[str, Any]) -> TensorSpec:
     if declared is None or len(declared) == 0:
         declared = detail["shape"]
     shape = tuple(int(d) for d in declared)
+    if any(d < -1 for d in shape):
+        raise LoadError(
+            f"{MODEL_FILE}: tensor {name!r} declares the shape {list(shape)}; the file is damaged"
+        )
     return TensorSpec(name=name, dtype=dtype, shape=shape, tensor_name=str(detail.get("name", name)))
 
 
