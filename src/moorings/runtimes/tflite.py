@@ -260,9 +260,9 @@ def try_in_a_child(model: bytes) -> None:
 
 
 def _trial_run(runner: Any, served: _Served) -> None:
-    """Run the signature on zeros, with every free dimension 1 and then 2: a file damaged in a way the
-    flatbuffer check misses (a tensor's shape, an op's arguments) fails here, at load, instead of
-    on requests while an older version could still serve them."""
+    """Run the signature on zeros (empty strings), with every free dimension 1 and then 2: a file
+    damaged in a way the flatbuffer check misses (a tensor's shape, an op's arguments) fails here,
+    at load, instead of on requests while an older version could still serve them."""
     specs = served.signature.inputs
     free = any(d < 0 for s in specs.values() for d in (s.shape or ())[1 if served.rows is ONE_ROW else 0 :])
     for size in (1, 2) if free else (1,):
@@ -271,7 +271,8 @@ def _trial_run(runner: Any, served: _Served) -> None:
             dims = [d if d >= 0 else size for d in spec.shape or ()]
             if served.rows is ONE_ROW:
                 dims[0] = 1
-            feeds[name] = np.zeros(dims, dtype=spec.dtype.numpy)
+            empty = b"" if spec.dtype.is_string else 0
+            feeds[name] = np.full(dims, empty, dtype=spec.dtype.numpy)
         try:
             runner(**feeds)
         except (MemoryError, RuntimeError, ValueError) as exc:
