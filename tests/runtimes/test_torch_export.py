@@ -218,3 +218,15 @@ def test_a_program_failing_on_its_own_example_inputs_is_a_load_error(
             target.writestr(name, wrong.getvalue() if "/sample_inputs/" in name else data)
     with pytest.raises(LoadError, match="failed a trial run on the example inputs saved with it"):
         loaded(tmp_path)
+
+
+def test_a_damaged_zip64_locator_is_a_load_error(
+    two_heads: tuple[Path, torch.nn.Module], tmp_path: Path
+) -> None:
+    data = bytearray((two_heads[0] / "model.pt2").read_bytes())
+    locator = data.rfind(b"PK\x06\x07")  # torch writes zip64 end records
+    assert locator > 0
+    data[locator + 4] ^= 1  # "the central directory is on disk 1": zipfile raises instead of answering
+    (tmp_path / "model.pt2").write_bytes(bytes(data))
+    with pytest.raises(LoadError, match="corrupt or truncated"):
+        loaded(tmp_path)
