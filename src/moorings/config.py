@@ -18,6 +18,7 @@ A model's ``model.toml`` may hold::
     name = "onnx"          # force a runtime instead of detecting it from the files
     intra_op_threads = 2   # threads a runtime may use inside one inference
     trusted_types = []     # skops: extra types the operator trusts
+    allowed_ops = []       # SavedModel ops refused by default that this model may run (runtimes/tf_ops.py)
 
     [batching]             # over the server's defaults (see moorings.batch_settings)
     enabled = true
@@ -38,6 +39,7 @@ from typing import Any
 
 from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
+from moorings.fetch.settings import FetchSettings
 
 MODEL_CONFIG_FILE = "model.toml"
 LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -66,6 +68,8 @@ class RuntimeOptions:
     intra_op_threads: int | None = None
     trusted_types: tuple[str, ...] = ()
     allow_unsafe_pickle: bool = False
+    #: TensorFlow ops refused by default (file system, printing, Python) that this model may run
+    allowed_ops: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,16 @@ class ServerSettings:
     metrics_port: int | None = None
     #: "text" or "json" (JSON lines, with an access-log line per model request)
     log_format: str = "text"
+    #: tokens every REST request and gRPC call must present (health probes excepted); None: no auth
+    auth_token_file: Path | None = None
+    #: the management API's port (None: off), its address and its token file (required with the port)
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
+    admin_token_file: Path | None = None
+    #: refuse collection writes on the REST port (403 naming the admin port)
+    read_only_data_plane: bool = False
+    #: inputs by URL (``{"url": ...}``): allowed buckets and endpoints, limits (none allowed by default)
+    input_urls: FetchSettings = field(default_factory=FetchSettings)
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -187,7 +201,12 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     trusted = runtime_raw.get("trusted_types", [])
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         raise InvalidArgument("runtime.trusted_types must be a list of strings")
-    runtime = RuntimeOptions(name=name, intra_op_threads=threads, trusted_types=tuple(trusted))
+    allowed = runtime_raw.get("allowed_ops", [])
+    if not isinstance(allowed, list) or not all(isinstance(op, str) and op for op in allowed):
+        raise InvalidArgument('runtime.allowed_ops must be a list of op names, e.g. ["PrintV2"]')
+    runtime = RuntimeOptions(
+        name=name, intra_op_threads=threads, trusted_types=tuple(trusted), allowed_ops=tuple(allowed)
+    )
     batching = data.get("batching", {})
     parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
     classes = data.get("classes", {})

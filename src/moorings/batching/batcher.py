@@ -40,10 +40,11 @@ import numpy as np
 
 from moorings.batch_settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
+from moorings.observe import metrics, tracing
 from moorings.types import Signature, Tensors
 
 if TYPE_CHECKING:
-    from moorings.observe.metrics import BatchObserver
+    from moorings.observe.metrics import BatchObserver, Observation
 
 Predict = Callable[[Signature, Tensors], Tensors]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
@@ -71,6 +72,8 @@ class _Task:
     loop: asyncio.AbstractEventLoop
     #: ``time.perf_counter()`` when it was queued
     enqueued: float
+    #: the request's observation, while spans are made (the batch's times are recorded on it)
+    observation: Observation | None = None
 
     def wanted(self) -> bool:
         """Whether the caller still wants the result (it may have given up, e.g. disconnected)."""
@@ -78,6 +81,18 @@ class _Task:
 
 
 Outcome = tuple[_Task, Tensors | None, BaseException | None]
+
+
+def _note_times(batch: list[_Task], start: float, end: float) -> None:
+    """Record the batch's times on its requests' observations (for their spans)."""
+    rows = sum(t.rows for t in batch)
+    for task in batch:
+        observation = task.observation
+        if observation is not None:
+            observation.queued = task.enqueued
+            observation.model_start = start
+            observation.model_end = end
+            observation.batch_rows = rows
 
 
 class Batcher:
@@ -138,6 +153,8 @@ class Batcher:
         else:
             key = (signature.name, tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())))
         task = _Task(signature, inputs, rows, key, deadline, loop.create_future(), loop, time.perf_counter())
+        if tracing.switch.enabled:
+            task.observation = metrics.current.get()
         self._enqueue(task, loop)
         return task.waiter
 
@@ -295,10 +312,12 @@ class Batcher:
                 outputs = self._run_padded(signature, inputs, sum(t.rows for t in batch))
         except BaseException as exc:
             return [(task, None, exc) for task in batch]
+        end = time.perf_counter()
         observer = self._observer
         if observer is not None:
-            rows = sum(t.rows for t in batch)
-            observer.batch(start, time.perf_counter() - start, rows, [t.enqueued for t in batch])
+            observer.batch(start, end - start, sum(t.rows for t in batch), [t.enqueued for t in batch])
+        if tracing.switch.enabled:
+            _note_times(batch, start, end)
         results: list[Outcome] = []
         start = 0
         for task in batch:

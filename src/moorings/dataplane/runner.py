@@ -5,7 +5,8 @@ request (:mod:`moorings.requests`) and awaits the matching method
 here; it never holds a servable handle or picks a signature itself. One run::
 
     resolve the ModelRef to a counted handle (the version stays loaded until the run ends)
-      -> pick the signature -> choose the outputs -> decode the wire inputs against the signature
+      -> pick the signature -> choose the outputs -> fetch the inputs given by URL (``prepare``)
+      -> decode the wire inputs against the signature
       -> check them -> batch and run (or run on the inference pool) -> the result, typed
 
 Each run names the version it resolved to on the request's metrics observation
@@ -41,7 +42,8 @@ from moorings.core.servable import Servable
 from moorings.dataplane.classify import classify_by_scores, needs_scores_classify
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
-from moorings.observe import metrics
+from moorings.fetch.resolver import InputFetcher
+from moorings.observe import metrics, tracing
 from moorings.observe.metrics import note_servable
 from moorings.requests import (
     ClassifyOutcome,
@@ -68,8 +70,10 @@ T = TypeVar("T")
 
 
 class DataPlane:
-    def __init__(self, manager: Manager, inference_threads: int) -> None:
+    def __init__(self, manager: Manager, inference_threads: int, fetcher: InputFetcher | None = None) -> None:
         self.manager = manager
+        #: reads the inputs that requests give by URL (front ends build ``PredictRequest.prepare`` with it)
+        self.fetcher = fetcher or InputFetcher()
         self.executor = ThreadPoolExecutor(max_workers=inference_threads, thread_name_prefix="moorings-infer")
         #: more conditions for readiness, e.g. a protocol front end still starting
         self.readiness_checks: list[Callable[[], bool]] = []
@@ -115,6 +119,8 @@ class DataPlane:
             wanted = None
             if request.outputs is not None:
                 wanted = select_outputs(signature, request.outputs, request.outputs_field)
+            if request.prepare is not None:  # inputs by URL: fetched off the loop
+                await request.prepare(request.deadline)
             inputs = request.decode(signature)
             lifted = 0
             try:
@@ -176,6 +182,7 @@ class DataPlane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+        self.fetcher.close()
 
 
 def _pick(servable: Servable, name: str | None, method: str) -> Signature:
@@ -205,7 +212,10 @@ def _unless_expired(fn: Callable[..., T], deadline: float | None) -> Callable[..
 
 
 def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off)."""
+    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off),
+    and, while spans are made, recording its times on the request's observation."""
+    if tracing.switch.enabled:
+        return _traced(servable, fn)
     if not metrics.switch.enabled:
         return fn
 
@@ -217,6 +227,26 @@ def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
             metrics.model_call(servable.id, time.perf_counter() - start)
 
     return timed
+
+
+def _traced(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
+    observation = metrics.current.get()  # on the event loop, in the request's context
+    if observation is not None:
+        observation.queued = time.perf_counter()
+
+    def traced(*args: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            end = time.perf_counter()
+            if metrics.switch.enabled:
+                metrics.model_call(servable.id, end - start)
+            if observation is not None:
+                observation.model_start, observation.model_end = start, end
+                observation.batch_rows = 0
+
+    return traced
 
 
 async def _model_call(call: Awaitable[T]) -> T:

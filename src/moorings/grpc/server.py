@@ -28,6 +28,8 @@ from typing import Any
 
 import grpc
 
+from moorings.auth.grpc_gate import Gate
+from moorings.auth.tokens import TokenFile
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
 from moorings.grpc.drain import GrpcioServer
@@ -144,11 +146,17 @@ def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
 
 
 def build_grpc_server(
-    dataplane: DataPlane, settings: ServerSettings, extra_services: Sequence[AddService] = ()
+    dataplane: DataPlane,
+    settings: ServerSettings,
+    extra_services: Sequence[AddService] = (),
+    auth: TokenFile | None = None,
+    read_only: str | None = None,
 ) -> tuple[Any, ProtoServices]:
     """The server bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
 
     The server is grpcio's, or Moorings' own with ``settings.grpc_server == "moorings"``.
+    With ``auth`` (tokens) or ``read_only`` (where collection writes go instead), every service sits
+    behind one :class:`~moorings.auth.grpc_gate.Gate`.
 
     Call inside the event loop that will run it.
     """
@@ -163,9 +171,15 @@ def build_grpc_server(
         server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
     else:
         server = GrpcioServer(grpc_options(settings))
-    for add in extra_services:
-        add(server)
-    server.add_generic_rpc_handlers((kserve, tf_serving))
+    if auth is None and read_only is None:
+        for add in extra_services:
+            add(server)
+        server.add_generic_rpc_handlers((kserve, tf_serving))
+    else:
+        collected = HandlerCollector()
+        for add in extra_services:
+            add(collected)
+        server.add_generic_rpc_handlers((Gate([*collected.handlers, kserve, tf_serving], auth, read_only),))
     address = f"{settings.host}:{settings.grpc_port}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"could not listen for gRPC on {address}")

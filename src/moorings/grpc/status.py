@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import grpc
 
 from moorings.errors import DeadlineExceeded, MooringsError
-from moorings.observe import logs, metrics
+from moorings.observe import logs, metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,12 @@ def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
 
     @functools.wraps(handler)
     async def wrapped(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
-        rid = _request_id(context)
+        rid, traceparent = _request_id(context)
         set_trailing = getattr(context, "set_trailing_metadata", None)
         if set_trailing is not None:  # before any abort: abort sends the trailing metadata set by then
             set_trailing((("x-request-id", rid),))
         observation = metrics.begin(protocol, kind, rid)
+        observation.traceparent = traceparent
         code = "UNKNOWN"
         try:
             response = await handler(self, request, context)
@@ -76,18 +77,21 @@ def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
     return wrapped
 
 
-def _request_id(context: grpc.aio.ServicerContext) -> str:
+def _request_id(context: grpc.aio.ServicerContext) -> tuple[str, bytes | None]:
+    """The call's request id, and its W3C ``traceparent`` (None if it has none)."""
     given = traceparent = None
     for key, value in context.invocation_metadata() or ():
         if key == "x-request-id" and isinstance(value, str):
             given = value.encode("ascii", "replace")
         elif key == "traceparent" and isinstance(value, str):
             traceparent = value.encode("ascii", "replace")
-    return logs.request_id(given, traceparent)
+    return logs.request_id(given, traceparent), traceparent
 
 
 def _finish(observation: metrics.Observation, code: str, rid: str) -> None:
     took = metrics.finish(observation, code)
+    if tracing.switch.enabled:
+        tracing.export(observation, code)
     if logs.access.enabled and observation.protocol:
         servable = observation.servable
         logs.log_access(

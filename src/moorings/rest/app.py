@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 
 from moorings import __version__
+from moorings.auth.rest import RestGuard
 from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
-from moorings.errors import MooringsError, NotFound
+from moorings.errors import MooringsError, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from moorings.http1.messages import Answer, Request
-from moorings.observe import logs, metrics
+from moorings.observe import logs, metrics, tracing
 from moorings.observe.exposition import exposition
 from moorings.rest import collections as search_routes
 from moorings.rest import tfserving, v2
@@ -52,8 +53,14 @@ class RestApp:
         collections: Collections | None = None,
         cors_origins: tuple[str, ...] = (),
         request_timeout: float = 0.0,
+        guard: RestGuard | None = None,
+        read_only: str | None = None,
     ) -> None:
         self.dataplane = dataplane
+        #: the token check (``--auth-token-file``); None: no authentication
+        self.guard = guard
+        #: with ``--read-only-data-plane``, where writes go instead (the admin port), said in the 403
+        self.read_only = read_only
         self.max_body_bytes = max_body_bytes
         self.collections = collections
         self.v2_heads = HeadCache()
@@ -86,12 +93,15 @@ class RestApp:
                 traceparent = value
         rid = logs.request_id(given, traceparent)
         observation = metrics.begin("", "", rid)
+        observation.traceparent = traceparent
         try:
+            segments = path_segments(request.raw_path)
+            observation.protocol, observation.kind = _protocol_and_kind(segments)
+            if self.guard is not None:  # before the body is even decompressed
+                self.guard.check(request, segments)
             coding = request.header(b"content-encoding")
             if coding is not None:
                 request.body = decoded_body(request.body, coding, self.max_body_bytes)
-            segments = path_segments(request.raw_path)
-            observation.protocol, observation.kind = _protocol_and_kind(segments)
             if segments[1:] in METRICS_PATHS and metrics.switch.enabled:
                 allow_method(request.method, "GET")
                 text, content_type = exposition()
@@ -104,7 +114,7 @@ class RestApp:
                 status, body = await self._dispatch(request, segments)
                 answer = (status, body, JSON_HEADERS)
         except MooringsError as exc:
-            answer = (exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS)
+            answer = (exc.http_status, dump_json({"error": exc.message}), _error_headers(exc))
         except Exception:
             log.exception("unhandled error serving %s %s", request.method, request.shown_path)
             answer = (500, dump_json({"error": "internal server error; see the server log"}), JSON_HEADERS)
@@ -113,6 +123,8 @@ class RestApp:
     async def _dispatch(self, request: Request, segments: list[str]) -> tuple[int, bytes]:
         method = request.method
         if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
+            if self.read_only is not None and search_routes.is_write(method, segments[3:]):
+                raise PermissionDenied(f"collection writes are not served on this port: {self.read_only}")
             status, answer = await search_routes.handle(self.collections, request, segments[3:])
             return status, dump_json(answer)
         if segments[1:] in (["v1", "models"], ["v1", "models", ""]):
@@ -134,6 +146,10 @@ class RestApp:
             allow_method(method, "GET")
             ready = self.dataplane.is_ready()
             return (200 if ready else 503), dump_json({"ready": ready})
+        if segments[1:3] == ["v2", "repository"]:
+            raise PermissionDenied(
+                "the model repository API is served on the admin port only (--admin-port), with its token"
+            )
         if segments[1:] in ([""], []):
             allow_method(method, "GET")
             return 200, dump_json(
@@ -147,7 +163,7 @@ class RestApp:
         for name in self.dataplane.model_names():
             try:
                 statuses.append(self.dataplane.status(ModelRef(name)))
-            except NotFound:
+            except (NotFound, Unavailable):  # removed meanwhile, or unloaded through the admin API
                 continue
         return statuses
 
@@ -171,17 +187,26 @@ class RestApp:
         await send_bytes(send, status, answer, answer_headers)
 
 
+def _error_headers(exc: MooringsError) -> list[tuple[bytes, bytes]]:
+    if isinstance(exc, Unauthenticated):
+        return [*JSON_HEADERS, (b"www-authenticate", exc.challenge)]
+    return JSON_HEADERS
+
+
 def _observed(observation: metrics.Observation, answer: Answer) -> Answer:
     """Count the answered request, write its access-log line, and add its id to the answer."""
     status, body, headers = answer
-    took = metrics.finish(observation, str(status))
+    code = str(status)
+    took = metrics.finish(observation, code)
+    if tracing.switch.enabled:
+        tracing.export(observation, code)
     rid = observation.request_id
     if logs.access.enabled and observation.protocol:
         servable = observation.servable
         logs.log_access(
             servable.name if servable else "",
             str(servable.version) if servable else "",
-            observation.protocol, observation.kind, str(status), took, rid,
+            observation.protocol, observation.kind, code, took, rid,
         )  # fmt: skip
     return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
 

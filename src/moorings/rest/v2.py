@@ -18,6 +18,7 @@ from moorings.codecs import v2_binary, v2_json, v2_metadata
 from moorings.codecs.v2_json import V2Request
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
+from moorings.fetch.references import may_hold_references
 from moorings.http1.messages import Answer, Request
 from moorings.requests import PredictRequest
 from moorings.rest.deadline import deadline
@@ -89,12 +90,17 @@ async def _infer(
     head, rest = v2_binary.split_body(http.body, header_length)
     request = heads.parse(head)
     outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
+    prepare = None
+    if may_hold_references(head):  # {"url": ...} elements of BYTES tensors' data, fetched before decode
+        texts = [i.data for i in request.inputs if i.dtype.is_string and type(i.data) is list]
+        prepare = dataplane.fetcher.prepare(head, *texts)
     result = await dataplane.predict(
         PredictRequest(
             ref,
             partial(v2_json.decode_for_signature, request, rest),
             outputs=outputs,
             deadline=deadline(http, timeout, request.parameters.get("timeout")),
+            prepare=prepare,
         )
     )
     response, blobs = v2_json.encode_response(
