@@ -76,7 +76,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--allow-unsafe-pickle",
         action="store_true",
-        help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
+        help="load model.joblib / model.pkl (scikit-learn) and model.pt2 (torch.export), which unpickle: "
+        "they run code, so trust the files",
     )
     p.add_argument(
         "--allow-python-models",

@@ -22,6 +22,8 @@ DETECTION: tuple[tuple[str, str], ...] = (
     ("model.skops", "sklearn"),
     ("model.joblib", "sklearn"),
     ("model.pkl", "sklearn"),
+    ("model.tflite", "tflite"),
+    ("model.pt2", "torch"),
 )
 
 # runtime name -> (module, class)
@@ -31,13 +33,21 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "onnx": ("moorings.runtimes.onnx", "OnnxRuntime"),
     "sklearn": ("moorings.runtimes.sklearn", "SklearnRuntime"),
     "python": ("moorings.runtimes.python_model", "PythonModelRuntime"),
+    "tflite": ("moorings.runtimes.tflite", "TfliteRuntime"),
+    "torch": ("moorings.runtimes.torch_export", "TorchExportRuntime"),
 }
 
 #: the file of a Python model (``runtimes/python_model.py``)
 PYTHON_MODEL_FILE = "model.py"
 
 # runtime name -> the pip extra that installs what it needs
-EXTRAS: dict[str, str] = {"keras": "tensorflow", "tensorflow": "tensorflow", "sklearn": "sklearn"}
+EXTRAS: dict[str, str] = {
+    "keras": "tensorflow",
+    "tensorflow": "tensorflow",
+    "sklearn": "sklearn",
+    "tflite": "tflite",
+    "torch": "torch",
+}
 
 
 def detect(path: Path) -> str:
