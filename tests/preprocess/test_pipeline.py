@@ -107,3 +107,34 @@ def test_a_table_without_a_kind_is_refused_on_a_model_that_is_not_python(
     _poll(manager)
     error = _error(manager, "mlp")
     assert "model.toml [inputs.x] declares a tensor, which only a Python model (model.py) does" in error
+
+
+def test_a_python_model_gets_decoded_images(tmp_path: Path) -> None:
+    """A model.py whose [inputs.image] table declares its signature (dtype, shape) and an image kind:
+    its predict gets the batch of decoded pixels."""
+    repo = tmp_path / "pyrepo"
+    version = repo / "pixels" / "1"
+    version.mkdir(parents=True)
+    (version / "model.py").write_text(
+        "class Pixels:\n"
+        "    def predict(self, batch):\n"
+        "        return {'mean': batch['image'].mean(axis=(1, 2))}\n"
+    )
+    (repo / "pixels" / "model.toml").write_text(
+        '[inputs.image]\nkind = "image"\ndtype = "float32"\nshape = [-1, 12, 16, 3]\n'
+        '[outputs.mean]\ndtype = "float32"\nshape = [-1, 3]\n'
+    )
+    manager = Manager(LocalSource(repo), Loader(repo, allow_python_models=True))
+    try:
+        _poll(manager)
+        with manager.acquire(ModelRef("pixels")) as servable:
+            signature = servable.signature(None)
+            assert signature.inputs["image"].dtype.name == "string"
+            png = images.encode(images.photo(), "PNG")
+            values = np.empty(1, dtype=object)
+            values[0] = png
+            outputs = servable.predict(signature, {"image": values})
+    finally:
+        manager.stop()
+    want = images.reference_tensor([png]).mean(axis=(1, 2))
+    np.testing.assert_allclose(outputs["mean"], want, rtol=1e-6)
