@@ -111,7 +111,8 @@ def count(work: Path, tag: str, args: list[str], env: dict[str, str], n: int) ->
         "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
         sys.executable, __file__, "--child", str(work), "--batches-run", str(n), *args,
     ]  # fmt: skip
-    subprocess.run(command, env=env, check=True, capture_output=True)
+    # one FAISS thread on every thread (the search pool's too), as a pinned server runs
+    subprocess.run(command, env={**env, "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)
     flat = subprocess.run(
         ["callgrind_annotate", "--threshold=100", "--show-percs=no", str(out)],
         check=True,
