@@ -242,3 +242,10 @@ def test_batch_bodies_read_fast_or_not_answer_alike(app: RestApp) -> None:
     ):
         answer = call(app, "POST", "/v1/collections/films:search", content=body)
         assert answer.status == 400 and message in answer.json()["error"], answer.body
+
+
+def test_too_many_queries_read_fast_are_a_400(app: RestApp) -> None:
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    body = b'{"queries": [' + b'{"vector": [1, 0]},' * 10_000 + b'{"vector": [0, 1]}]}'
+    answer = call(app, "POST", "/v1/collections/films:search", content=body)
+    assert answer.status == 400 and "'queries' must be a list of 1 to 10000 queries" in answer.json()["error"]

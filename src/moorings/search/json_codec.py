@@ -149,13 +149,13 @@ def search_from_json(body: Any, spec: CollectionSpec) -> SearchRequest:
         raise InvalidArgument("a search needs exactly one of 'vector', 'id', 'name' or 'queries'")
     if given[0] == "queries":
         raw = body["queries"]
+        if not isinstance(raw, list | np.ndarray) or not 1 <= len(raw) <= MAX_QUERIES:
+            raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
         if isinstance(raw, np.ndarray):  # read by json_queries: every query a vector, one length
-            matrix = _checked_matrix(spec, raw) if 1 <= len(raw) <= MAX_QUERIES else None
+            matrix = _checked_matrix(spec, raw)
             if matrix is not None:
                 return _request(body, [], matrix, batch=True)
             raw = [{"vector": row} for row in raw.tolist()]  # the general path words the error
-        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUERIES:
-            raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
         matrix = _vector_queries(spec, raw)
         if matrix is not None:
             return _request(body, [], matrix, batch=True)
