@@ -6,10 +6,11 @@
 Builds one collection of clustered vectors (cosine, as ``run.py``) with the embedded store, copies
 its folder, and starts two ``moorings serve`` processes on the copies: one running the sources of
 ``--before`` (``git archive`` of that commit, with this checkout's compiled extension), one running
-this checkout. Then, in every round and in turn, raw FAISS on the very index the store built, the
-earlier server and this one answer the same 100-query batches (REST with JSON bodies, REST with
-.npy bodies, gRPC with VectorBatch bytes; k=10, no metadata in the answer), so all three see the
-same background load; the best round of each counts. Besides QPS it records CPU time per batch:
+this checkout. Then, in every round and in turn, raw FAISS on the very index the store built (as
+saved and read back, which is what the servers load), the earlier server and this one answer the
+same 100-query batches (REST with JSON bodies, REST with .npy bodies, gRPC with VectorBatch bytes;
+k=10, no metadata in the answer), so all three see the same background load; the best round of
+each counts. Besides QPS it records CPU time per batch:
 the servers' (all their threads, from /proc) and raw FAISS's (its thread), which a loaded, shared
 machine disturbs far less than wall-clock time. ``--pin``: the servers and raw FAISS on CPU 0 with
 one FAISS thread, the client on CPU 1. ``--columns``: this checkout's server is also timed with
@@ -192,10 +193,16 @@ def build(kind: str, data: np.ndarray, folder: Path) -> Any:
     for s in range(0, len(data), 10_000):
         e = min(s + 10_000, len(data))
         store.upsert(ItemBatch([str(i) for i in range(s, e)], data[s:e], [None] * (e - s), [None] * (e - s)))
-    index = store.index.index
+    backend.close()  # saves the index, as a server shutdown does
+    # raw FAISS searches the saved index, as read back from disk: the one the servers load (the one
+    # built row batch by row batch in this process lays its data out differently in memory)
+    collection = folder / "collections" / "bench"
+    saved = orjson.loads((collection / "MANIFEST.json").read_bytes())["index"]["file"]
+    import faiss
+
+    index = faiss.deserialize_index(np.fromfile(collection / saved, dtype=np.uint8))
     if kind == "hnsw":
         index.hnsw.efSearch = hnsw_ef_search(K, index.ntotal)
-    backend.close()  # saves the index, as a server shutdown does
     return index
 
 
