@@ -252,24 +252,27 @@ def _column_response(results: list[SearchResult], include_metadata: bool) -> pb.
 
 
 def _response(request: SearchRequest, results: list[SearchResult]) -> pb.SearchResponse:
+    """One ``Hit`` per hit, added in place; a hit with no name and no metadata to send sets only
+    its id and score (what a search of bare vectors answers, thousands of times per batch)."""
     include = request.include_metadata
-    Hit = pb.Hit  # the message class, looked up once for thousands of hits
-    out = []
+    response = pb.SearchResponse()
+    add_result = response.results.add
     for result in results:
         hits = result.hits
-        metadata = [_dump(m) for m in hits.metadata] if include else [""] * len(hits)
-        message = pb.Result(
-            hits=[
-                Hit(id=i, score=s, name=n, metadata_json=m)
-                for i, s, n, m in zip(hits.ids, hits.scores, hits.names, metadata, strict=True)
-            ]
-        )
+        message = add_result()
+        add = message.hits.add
+        if not include and not any(hits.names):
+            for i, s in zip(hits.ids, hits.scores, strict=True):
+                add(id=i, score=s)
+        else:
+            metadata = [_dump(m) for m in hits.metadata] if include else [""] * len(hits)
+            for i, s, n, m in zip(hits.ids, hits.scores, hits.names, metadata, strict=True):
+                add(id=i, score=s, name=n, metadata_json=m)
         if result.matched is not None:
             message.matched_id = result.matched.id
             if result.matched.name is not None:
                 message.matched_name = result.matched.name
-        out.append(message)
-    return pb.SearchResponse(results=out)
+    return response
 
 
 def registration(collections: Collections) -> functools.partial[None]:
