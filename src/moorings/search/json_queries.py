@@ -26,9 +26,13 @@ except ImportError:  # built without a C compiler: the general path only
 
 _WS = rb"[ \t\r\n]*"
 _LEADING = re.compile(_WS + rb"\{" + _WS + rb'"queries"' + _WS + rb":" + _WS + rb"\[")
-_VECTOR = re.compile(_WS + rb"\{" + _WS + rb'"vector"' + _WS + rb":" + _WS + rb"\[")
-#: the end of one query object, then a comma (another query follows) or the end of the list
-_AFTER = re.compile(_WS + rb"\}" + _WS + rb"([,\]])")
+#: the first query object up to the ``[`` of its vector
+_FIRST = re.compile(_WS + rb"\{" + _WS + rb'"vector"' + _WS + rb":" + _WS + rb"\[")
+#: the end of one query object, then either the next one up to its vector's ``[`` (group 1 set)
+#: or the end of the list
+_NEXT = re.compile(
+    _WS + rb"\}" + _WS + rb"(?:(,)" + _WS + rb"\{" + _WS + rb'"vector"' + _WS + rb":" + _WS + rb"\[|\])"
+)
 _SPACES = b" \t\r\n"
 
 
@@ -39,16 +43,15 @@ def read_vector_queries(body: bytes | bytearray | memoryview) -> dict[str, Any] 
         return None
     data = bytes(body) if isinstance(body, memoryview) else body
     match = _LEADING.match(data)
-    if match is None:
+    first = None if match is None else _FIRST.match(data, match.end())
+    if first is None:
         return None
+    parse = _jsonnum.parse
     parts: list[bytearray] = []
     dim = -1
-    pos = match.end()
+    start = first.end() - 1  # the vector's "["
     while True:
-        vector = _VECTOR.match(data, pos)
-        if vector is None:
-            return None
-        parsed = _jsonnum.parse(data, vector.end() - 1)
+        parsed = parse(data, start)
         if parsed is None:
             return None
         values, shape, end = parsed
@@ -56,13 +59,13 @@ def read_vector_queries(body: bytes | bytearray | memoryview) -> dict[str, Any] 
             return None  # nested, empty or ragged: the general path words the error
         dim = shape[0]
         parts.append(values)
-        after = _AFTER.match(data, end)
+        after = _NEXT.match(data, end)
         if after is None:
             return None
-        pos = after.end()
-        if after.group(1) == b"]":
+        if after.group(1) is None:  # the list ended
             break
-    rest = _rest_of_object(data, pos)
+        start = after.end() - 1
+    rest = _rest_of_object(data, after.end())
     if rest is None or "queries" in rest:
         return None
     rest["queries"] = _matrix(parts, dim)
