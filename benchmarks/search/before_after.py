@@ -1,18 +1,21 @@
 """Search through two servers side by side: this checkout's code and an earlier commit's.
 
     .venv/bin/python benchmarks/search/before_after.py --before 3f8ce49 [--size 100000x128]
-        [--indexes ivf,hnsw] [--rounds 5] [--pin]
+        [--indexes ivf,hnsw] [--rounds 5] [--pin] [--columns]
 
 Builds one collection of clustered vectors (cosine, as ``run.py``) with the embedded store, copies
 its folder, and starts two ``moorings serve`` processes on the copies: one running the sources of
 ``--before`` (``git archive`` of that commit, with this checkout's compiled extension), one running
-this checkout. Then, in every round and in turn, raw FAISS on the very index the store built, the
-earlier server and this one answer the same 100-query batches (REST with JSON bodies, REST with
-.npy bodies, gRPC with VectorBatch bytes; k=10, no metadata in the answer), so all three see the
-same background load; the best round of each counts. Besides QPS it records CPU time per batch:
+this checkout. Then, in every round and in turn, raw FAISS on the very index the store built (as
+saved and read back, which is what the servers load), the earlier server and this one answer the
+same 100-query batches (REST with JSON bodies, REST with .npy bodies, gRPC with VectorBatch bytes;
+k=10, no metadata in the answer), so all three see the same background load; the best round of
+each counts. Besides QPS it records CPU time per batch:
 the servers' (all their threads, from /proc) and raw FAISS's (its thread), which a loaded, shared
 machine disturbs far less than wall-clock time. ``--pin``: the servers and raw FAISS on CPU 0 with
-one FAISS thread, the client on CPU 1. Prints one Markdown row per index and path.
+one FAISS thread, the client on CPU 1. ``--columns``: this checkout's server is also timed with
+the ``"layout": "columns"`` search option (gRPC ``layout=COLUMNS``: ids and scores as arrays per
+query), in the same rounds, as a third server column. Prints one Markdown row per index and path.
 """
 
 from __future__ import annotations
@@ -101,9 +104,10 @@ def server(data_dir: Path, repo: Path, pin: bool, pythonpath: Path | None) -> It
 
 
 def clients(
-    port: int, grpc_port: int, pid: int, queries: np.ndarray
+    port: int, grpc_port: int, pid: int, queries: np.ndarray, columns: bool = False
 ) -> dict[str, Callable[[], list[list[str]]]]:
-    """One callable per path: it sends every batch and returns the hit ids."""
+    """One callable per path: it sends every batch and returns the hit ids (``columns``: asking for
+    the columns layout)."""
     import grpc
     import httpx
 
@@ -114,14 +118,20 @@ def clients(
     starts = range(0, len(queries), BATCH)
     http = httpx.Client(timeout=600)
     stub = pb_grpc.CollectionServiceStub(grpc.insecure_channel(f"127.0.0.1:{grpc_port}"))  # type: ignore[no-untyped-call]
+    layout: dict[str, Any] = {"layout": "columns"} if columns else {}
     json_bodies = [
         orjson.dumps(
-            {"queries": [{"vector": q} for q in queries[s : s + BATCH]], "k": K, "include_metadata": False},
+            {
+                "queries": [{"vector": q} for q in queries[s : s + BATCH]],
+                "k": K,
+                "include_metadata": False,
+                **layout,
+            },
             option=orjson.OPT_SERIALIZE_NUMPY,
         )
         for s in starts
     ]
-    options = orjson.dumps({"k": K, "include_metadata": False})
+    options = orjson.dumps({"k": K, "include_metadata": False, **layout})
     npy_headers = {"content-type": "application/x-npy", "search-options-length": str(len(options))}
     npy_bodies = [options + write_npy(queries[s : s + BATCH]) for s in starts]
     messages = [
@@ -130,6 +140,7 @@ def clients(
             k=K,
             omit_metadata=True,
             vectors=pb.VectorBatch(dim=queries.shape[1], float32_data=queries[s : s + BATCH].tobytes()),
+            **({"layout": pb.COLUMNS} if columns else {}),
         )
         for s in starts
     ]
@@ -138,10 +149,15 @@ def clients(
         found = []
         for body in bodies:
             answer = orjson.loads(http.post(url, content=body, headers=headers).content)
-            found.extend([h["id"] for h in r["hits"]] for r in answer["results"])
+            if columns:
+                found.extend(r["ids"] for r in answer["results"])
+            else:
+                found.extend([h["id"] for h in r["hits"]] for r in answer["results"])
         return found
 
     def grpc_path() -> list[list[str]]:
+        if columns:
+            return [list(r.ids) for m in messages for r in stub.Search(m).results]
         return [[h.id for h in r.hits] for m in messages for r in stub.Search(m).results]
 
     return {
@@ -177,10 +193,16 @@ def build(kind: str, data: np.ndarray, folder: Path) -> Any:
     for s in range(0, len(data), 10_000):
         e = min(s + 10_000, len(data))
         store.upsert(ItemBatch([str(i) for i in range(s, e)], data[s:e], [None] * (e - s), [None] * (e - s)))
-    index = store.index.index
+    backend.close()  # saves the index, as a server shutdown does
+    # raw FAISS searches the saved index, as read back from disk: the one the servers load (the one
+    # built row batch by row batch in this process lays its data out differently in memory)
+    collection = folder / "collections" / "bench"
+    saved = orjson.loads((collection / "MANIFEST.json").read_bytes())["index"]["file"]
+    import faiss
+
+    index = faiss.deserialize_index(np.fromfile(collection / saved, dtype=np.uint8))
     if kind == "hnsw":
         index.hnsw.efSearch = hnsw_ef_search(K, index.ntotal)
-    backend.close()  # saves the index, as a server shutdown does
     return index
 
 
@@ -194,6 +216,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pin", action="store_true")
+    parser.add_argument("--columns", action="store_true", help="also time this server's columns layout")
     args = parser.parse_args()
     n, dim = (int(x) for x in args.size.lower().split("x"))
     data = normalise(clustered(n, dim, clusters=max(50, n // 1000), seed=7), "cosine")
@@ -221,10 +244,15 @@ def main() -> None:
                     faiss.omp_set_num_threads(1)
                 paths = {"before": clients(*old, queries), "after": clients(*new, queries)}
                 cpu_of = {"raw": thread_cpu, "before": process_cpu(old[2]), "after": process_cpu(new[2])}
-                for who in paths.values():  # warm up; both answer the same
+                if args.columns:
+                    paths["columns"] = clients(*new, queries, columns=True)
+                    cpu_of["columns"] = cpu_of["after"]
+                servers = list(paths)
+                for who in paths.values():  # warm up; all answer the same
                     for call in who.values():
                         call()
-                assert paths["before"]["REST npy"]() == paths["after"]["REST npy"]()
+                for who in servers[1:]:
+                    assert paths["before"]["REST npy"]() == paths[who]["REST npy"]()
                 qps: dict[tuple[str, str], float] = {}
                 cpu_ms: dict[tuple[str, str], float] = {}
 
@@ -236,8 +264,7 @@ def main() -> None:
                     for path in paths["after"]:
                         for who, core, call in (
                             ("raw", SERVER_CPU, raw),
-                            ("before", CLIENT_CPU, paths["before"][path]),
-                            ("after", CLIENT_CPU, paths["after"][path]),
+                            *((who, CLIENT_CPU, paths[who][path]) for who in servers),
                         ):
                             if args.pin:
                                 os.sched_setaffinity(0, {core})
@@ -251,19 +278,23 @@ def main() -> None:
                 for path in paths["after"]:
                     raw_q, raw_c = qps[path, "raw"], cpu_ms[path, "raw"]
                     cells = [f"{raw_q:.0f}", f"{raw_c:.2f}"]
-                    for who in ("before", "after"):
+                    for who in servers:
                         cells.append(f"{qps[path, who]:.0f} ({100 * qps[path, who] / raw_q:.0f} %)")
-                    for who in ("before", "after"):
+                    for who in servers:
                         cells.append(f"{cpu_ms[path, who]:.2f} ({100 * raw_c / cpu_ms[path, who]:.0f} %)")
                     rows.append(f"| {args.size} | {kind} | {path} | " + " | ".join(cells) + " |")
                     print(rows[-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    heads = ["before", "after", *(["after, columns"] if args.columns else [])]
     print(
-        "\n| size | index | path | raw FAISS QPS | raw FAISS CPU ms/batch | before QPS (÷ raw) "
-        "| after QPS (÷ raw) | before server CPU ms/batch (raw ÷ it) | after server CPU ms/batch (raw ÷ it) |"
+        "\n| size | index | path | raw FAISS QPS | raw FAISS CPU ms/batch | "
+        + " | ".join(f"{w} QPS (÷ raw)" for w in heads)
+        + " | "
+        + " | ".join(f"{w} server CPU ms/batch (raw ÷ it)" for w in heads)
+        + " |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|" + "---|" * 2 * len(heads))
     print("\n".join(rows))
 
 

@@ -1,7 +1,7 @@
 """Where a REST search batch spends its time beside FAISS, in this process (no HTTP, no client).
 
     .venv/bin/python benchmarks/search/profile_rest.py [--size 20000x128] [--index ivf]
-        [--body json|npy] [--metadata] [--profile]
+        [--body json|npy] [--metadata] [--layout hits|columns] [--profile]
 
 Builds one collection of clustered vectors in a temporary folder (``FaissBackend``, as the server
 does), then times, per 100-query batch, raw ``index.search`` on the store's own index against
@@ -10,8 +10,10 @@ threads, the store's search, the hits and the JSON answer), alternating the two 
 the same load. Times are CPU time of this process (all threads; the best round counts), which a
 loaded machine disturbs less than wall time. ``--profile`` prints the cProfile of the REST
 handler's calls (the thread hop is made inline for the profile, so the search thread's work is in
-it). It uses only what every version of the search API has had, so it can be run on an earlier
-commit's sources (``PYTHONPATH=<git archive>/src``) for a before/after comparison.
+it). Without ``--layout`` it uses only what every version of the search API has had, so it can be
+run on an earlier commit's sources (``PYTHONPATH=<git archive>/src``) for a before/after
+comparison; ``--layout`` sends the search option of that name (``columns``: ids and scores as
+arrays per query), which older sources refuse.
 """
 
 from __future__ import annotations
@@ -54,19 +56,20 @@ K = 10
 BATCH = 100
 
 
-def bodies(queries: np.ndarray, kind: str, metadata: bool) -> list[Request]:
+def bodies(queries: np.ndarray, kind: str, metadata: bool, layout: str | None = None) -> list[Request]:
     path = b"/v1/collections/bench:search"
     out = []
+    extra = {} if layout is None else {"layout": layout}
     for s in range(0, len(queries), BATCH):
         rows = queries[s : s + BATCH]
         if kind == "json":
             body = orjson.dumps(
-                {"queries": [{"vector": q} for q in rows], "k": K, "include_metadata": metadata},
+                {"queries": [{"vector": q} for q in rows], "k": K, "include_metadata": metadata, **extra},
                 option=orjson.OPT_SERIALIZE_NUMPY,
             )
             headers = [(b"content-type", b"application/json")]
         else:
-            options = orjson.dumps({"k": K, "include_metadata": metadata})
+            options = orjson.dumps({"k": K, "include_metadata": metadata, **extra})
             body = options + write_npy(rows)
             headers = [
                 (b"content-type", b"application/x-npy"),
@@ -84,6 +87,7 @@ def main() -> None:
     parser.add_argument("--index", default="ivf", choices=("ivf", "hnsw", "flat"))
     parser.add_argument("--body", default="json", choices=("json", "npy"))
     parser.add_argument("--metadata", action="store_true", help="store and answer metadata per hit")
+    parser.add_argument("--layout", choices=("hits", "columns"), help="the search option (default: not sent)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
@@ -111,7 +115,7 @@ def main() -> None:
         manager = Manager(LocalSource(work / "repo"), Loader(work / "repo"))
         dataplane = DataPlane(manager, inference_threads=1)
         app = RestApp(dataplane, max_body_bytes=64 * 2**20, collections=Collections(backend))
-        requests = bodies(queries, args.body, args.metadata)
+        requests = bodies(queries, args.body, args.metadata, args.layout)
         starts = range(0, len(queries), BATCH)
 
         async def rest_round() -> None:
@@ -135,7 +139,7 @@ def main() -> None:
             rest_best = min(rest_best, time.process_time() - t)
         batches = len(requests)
         print(
-            f"{args.size} {args.index} {args.body} metadata={args.metadata}: raw FAISS "
+            f"{args.size} {args.index} {args.body} metadata={args.metadata} layout={args.layout}: raw FAISS "
             f"{1000 * raw_best / batches:.2f} ms CPU/batch, "
             f"REST handler {1000 * rest_best / batches:.2f} ms CPU/batch, "
             f"raw/REST {100 * raw_best / rest_best:.0f} %"

@@ -5,7 +5,8 @@
 
 Per backend and size: build time, recall@10 against exact search, QPS at k=10 for single queries
 and for batches (in-process, and through a real ``moorings serve``: REST with JSON bodies, REST
-with .npy bodies, gRPC with VectorBatch bytes), and memory (RSS
+with .npy bodies, gRPC with VectorBatch bytes, each path also asking for the columns layout of
+the answer), and memory (RSS
 growth of this process while building; the server's RSS). Raw FAISS runs the very index the
 embedded store built (``index.search`` on the same queries), so the ratio isolates Moorings'
 overhead at identical recall (the server/raw column, batch QPS). One JSON line per result on
@@ -170,6 +171,11 @@ def through_server(
             options = orjson.dumps({"k": K, "include_metadata": False})
             npy_headers = {"content-type": "application/x-npy", "search-options-length": str(len(options))}
             npy_batches = [options + write_npy(queries[s : s + batch]) for s in starts]
+            # the same batches asking for the columns layout (ids and scores as arrays per query)
+            json_columns = [b[:-1] + b',"layout":"columns"}' for b in json_batches]
+            options_c = orjson.dumps({"k": K, "include_metadata": False, "layout": "columns"})
+            npy_headers_c = {**npy_headers, "search-options-length": str(len(options_c))}
+            npy_columns = [options_c + b[len(options) :] for b in npy_batches]
             messages = [
                 pb.SearchRequest(
                     collection="bench",
@@ -181,13 +187,19 @@ def through_server(
                 )
                 for s in starts
             ]
-            found: dict[str, list[list[int]]] = {"json": [], "npy": [], "grpc": [], "npy2": []}
+            messages_c = [pb.SearchRequest(layout=pb.COLUMNS) for _ in messages]
+            for m, c in zip(messages, messages_c, strict=True):
+                c.MergeFrom(m)
+            found: dict[str, list[list[int]]] = {}
 
             def rest(kind: str, batches: list[bytes], headers: dict[str, str] | None = None) -> None:
                 found[kind] = []
                 for b in batches:
                     answer = orjson.loads(client.post(url, content=b, headers=headers).content)
-                    found[kind].extend([int(h["id"]) for h in r["hits"]] for r in answer["results"])
+                    if kind.endswith("columns"):
+                        found[kind].extend(list(map(int, r["ids"])) for r in answer["results"])
+                    else:
+                        found[kind].extend([int(h["id"]) for h in r["hits"]] for r in answer["results"])
 
             second = httpx.Client(timeout=600)
 
@@ -213,6 +225,11 @@ def through_server(
                 for m in messages:
                     found["grpc"].extend([int(h.id) for h in r.hits] for r in stub.Search(m).results)
 
+            def grpc_columns() -> None:
+                found["grpc columns"] = []
+                for m in messages_c:
+                    found["grpc columns"].extend(list(map(int, r.ids)) for r in stub.Search(m).results)
+
             # raw FAISS runs in the same rounds as the server paths (it on the server's core, they
             # from the client's), so both see the same background load; the best round counts
             runs: dict[str, tuple[int, Any]] = {
@@ -221,6 +238,9 @@ def through_server(
                 "npy": (CLIENT_CPU, lambda: rest("npy", npy_batches, npy_headers)),
                 "grpc": (CLIENT_CPU, grpc_batches),
                 "npy2": (CLIENT_CPU, npy_two_connections),
+                "json columns": (CLIENT_CPU, lambda: rest("json columns", json_columns)),
+                "npy columns": (CLIENT_CPU, lambda: rest("npy columns", npy_columns, npy_headers_c)),
+                "grpc columns": (CLIENT_CPU, grpc_columns),
             }
             qps = dict.fromkeys(runs, 0.0)
             try:
@@ -244,6 +264,9 @@ def through_server(
                 "npy": "server REST npy",
                 "grpc": "server gRPC bytes",
                 "npy2": "server REST npy, 2 connections",
+                "json columns": "server REST JSON, columns layout",
+                "npy columns": "server REST npy, columns layout",
+                "grpc columns": "server gRPC bytes, columns layout",
             }
             rows: list[dict[str, Any]] = [{"path": "raw FAISS, same rounds", "qps_batch": round(qps["raw"])}]
             for kind in paths:

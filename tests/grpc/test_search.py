@@ -212,3 +212,47 @@ def test_vector_batch_answers_as_the_same_queries_do(stub: pb_grpc.CollectionSer
         )
     )
     assert all(int(h.id) < 10 and h.metadata_json == "" for h in bare.results[0].hits)
+
+
+def test_the_columns_layout_carries_the_same_hits_as_columns(stub: pb_grpc.CollectionServiceStub) -> None:
+    stub.CreateCollection(pb.CreateCollectionRequest(name="pts", dim=3, metric="l2"))
+    rng = np.random.default_rng(4)
+    points = rng.standard_normal((40, 3)).astype(np.float32)
+    items = [
+        pb.Item(id=str(i), vector=v.tolist(), metadata_json=f'{{"n": {i}}}', name=f"p{i}" if i % 2 else None)
+        for i, v in enumerate(points)
+    ]
+    stub.Upsert(pb.UpsertRequest(collection="pts", items=items))
+    batch = pb.VectorBatch(dim=3, float32_data=rng.standard_normal((3, 3)).astype("<f4").tobytes())
+    as_hits = stub.Search(pb.SearchRequest(collection="pts", k=4, vectors=batch))
+    columns = stub.Search(pb.SearchRequest(collection="pts", k=4, vectors=batch, layout=pb.COLUMNS))
+    assert len(columns.results) == 3
+    for hits, cols in zip(as_hits.results, columns.results, strict=True):
+        assert not cols.hits and len(hits.hits) == 4
+        assert list(cols.ids) == [h.id for h in hits.hits]
+        assert list(cols.scores) == [h.score for h in hits.hits]
+        assert list(cols.names) == [h.name for h in hits.hits]  # "" for an item without a name
+        assert list(cols.metadata_json) == [h.metadata_json for h in hits.hits]
+    bare = stub.Search(
+        pb.SearchRequest(collection="pts", k=4, vectors=batch, layout=pb.COLUMNS, omit_metadata=True)
+    )
+    assert [list(r.ids) for r in bare.results] == [list(r.ids) for r in columns.results]
+    assert all(not r.names and not r.metadata_json for r in bare.results)
+    by_id = stub.Search(
+        pb.SearchRequest(collection="pts", k=2, queries=[pb.Query(id="3")], layout=pb.COLUMNS)
+    )
+    assert by_id.results[0].matched_id == "3" and by_id.results[0].matched_name == "p3"
+    assert "3" not in by_id.results[0].ids and len(by_id.results[0].ids) == 2
+
+
+@pytest.mark.parametrize("layout", [2, 7, -1])
+def test_an_unknown_layout_is_invalid_argument_naming_it(
+    stub: pb_grpc.CollectionServiceStub, layout: int
+) -> None:
+    stub.CreateCollection(pb.CreateCollectionRequest(name="films", dim=2))
+    request = pb.SearchRequest(collection="films", queries=[pb.Query(vector=pb.Vector(values=[1, 0]))])
+    request.layout = layout  # type: ignore[assignment]  # proto3 enums are open: any number travels
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Search(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"'layout' must be HITS (0) or COLUMNS (1), got {layout}" in info.value.details()

@@ -170,3 +170,82 @@ def test_bad_npy_bodies_get_named_400s(
     answer = _npy_search(app, array, options, length)
     assert answer.status == 400, answer.body
     assert message in answer.json()["error"]
+
+
+def test_the_columns_layout_answers_the_same_hits_as_arrays(app: RestApp) -> None:
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    call(app, "POST", "/v1/collections/films:upsert", json={"items": ITEMS})
+    queries = [[0.1, 1], [1, 0.1]]
+    body = {"queries": [{"vector": q} for q in queries], "k": 2}
+    as_hits = call(app, "POST", "/v1/collections/films:search", json=body).json()["results"]
+    columns = call(app, "POST", "/v1/collections/films:search", json={**body, "layout": "columns"}).json()
+    assert columns["results"] == [
+        {
+            "ids": [h["id"] for h in r["hits"]],
+            "scores": [h["score"] for h in r["hits"]],
+            "names": [h["name"] for h in r["hits"]],
+            "metadata": [h["metadata"] for h in r["hits"]],
+        }
+        for r in as_hits
+    ]
+    bare = call(
+        app,
+        "POST",
+        "/v1/collections/films:search",
+        json={**body, "layout": "columns", "include_metadata": False},
+    ).json()
+    assert bare == {"results": [{"ids": r["ids"], "scores": r["scores"]} for r in columns["results"]]}
+    binary = _npy_search(
+        app, np.array(queries, np.float32), {"k": 2, "layout": "columns", "include_metadata": False}
+    )
+    assert binary.status == 200 and binary.json() == bare
+    by_name = call(
+        app, "POST", "/v1/collections/films:search", json={"name": "amélie", "k": 1, "layout": "columns"}
+    ).json()
+    assert by_name["ids"] == ["b"] and by_name["matched"] == {"id": "c", "name": "Amélie"}
+    assert by_name["metadata"] == [{"year": 1980}]
+
+
+@pytest.mark.parametrize("layout", ["rows", "", "Columns", 2, None, ["columns"], {"hits": 1}])
+def test_a_bad_layout_is_a_400_naming_it(app: RestApp, layout: object) -> None:
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    call(app, "POST", "/v1/collections/films:upsert", json={"items": ITEMS})
+    for answer in (
+        call(app, "POST", "/v1/collections/films:search", json={"vector": [1, 0], "layout": layout}),
+        call(
+            app,
+            "POST",
+            "/v1/collections/films:search",
+            json={"queries": [{"vector": [1, 0]}], "layout": layout},
+        ),
+        _npy_search(app, np.ones((1, 2), np.float32), {"layout": layout}),
+    ):
+        assert answer.status == 400, answer.body
+        assert "'layout' must be one of hits, columns" in answer.json()["error"]
+
+
+def test_batch_bodies_read_fast_or_not_answer_alike(app: RestApp) -> None:
+    """The C reader takes the first body; the id among the queries sends the second the general way."""
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    call(app, "POST", "/v1/collections/films:upsert", json={"items": ITEMS})
+    fast = b'{"queries": [{"vector": [0.9, 0.2]}, {"vector": [1, 0]}], "k": 2}'
+    general = b'{"k": 2, "queries": [{"vector": [0.9, 0.2]}, {"vector": [1, 0]}]}'
+    answers = [call(app, "POST", "/v1/collections/films:search", content=b).json() for b in (fast, general)]
+    assert answers[0] == answers[1] and [h["id"] for h in answers[0]["results"][1]["hits"]] == ["a", "b"]
+    for body, message in (
+        (b'{"queries": [{"vector": [1, 0, 0]}]}', "queries[0] vector has dimension 3"),
+        (b'{"queries": [{"vector": [1, 0]}, {"vector": [0, 0]}]}', "queries[1] 0 is all zeros"),
+        (b'{"queries": [{"vector": [1e39, 0]}]}', "queries[0] vector 0 holds NaN or Inf"),
+        (b'{"queries": [{"vector": [1, 0]}], "k": 0}', "'k' must be an integer"),
+        (b'{"queries": [{"vector": [1, 0]}], "top": 3}', "unknown search field(s): top"),
+        (b'{"queries": [{"vector": [1, 0]}], "k": 1', "malformed JSON"),
+    ):
+        answer = call(app, "POST", "/v1/collections/films:search", content=body)
+        assert answer.status == 400 and message in answer.json()["error"], answer.body
+
+
+def test_too_many_queries_read_fast_are_a_400(app: RestApp) -> None:
+    call(app, "POST", "/v1/collections", json={"name": "films", "dim": 2})
+    body = b'{"queries": [' + b'{"vector": [1, 0]},' * 10_000 + b'{"vector": [0, 1]}]}'
+    answer = call(app, "POST", "/v1/collections/films:search", content=body)
+    assert answer.status == 400 and "'queries' must be a list of 1 to 10000 queries" in answer.json()["error"]

@@ -28,6 +28,7 @@ from moorings.search.types import (
     CollectionInfo,
     CollectionSpec,
     ItemBatch,
+    Layout,
     Query,
     SearchRequest,
     SearchResult,
@@ -187,8 +188,12 @@ class CollectionServicer(pb_grpc.CollectionServiceServicer):
             blend=blend,
             include_metadata=not request.omit_metadata,
             batch=True,
+            layout=_layout(request.layout),
         )
-        return _response(typed, self.collections.search(request.collection, typed))
+        results = self.collections.search(request.collection, typed)
+        if typed.layout == "columns":
+            return _column_response(results, typed.include_metadata)
+        return _response(typed, results)
 
 
 def _query(query: pb.Query, n: int, spec: CollectionSpec) -> Query:
@@ -214,25 +219,60 @@ def _matrix(batch: pb.VectorBatch) -> npt.NDArray[np.float32]:
     return np.frombuffer(batch.float32_data, dtype="<f4").reshape(-1, batch.dim)
 
 
-def _response(request: SearchRequest, results: list[SearchResult]) -> pb.SearchResponse:
-    include = request.include_metadata
-    Hit = pb.Hit  # the message class, looked up once for thousands of hits
+def _layout(value: int) -> Layout:
+    if value == pb.HITS:
+        return "hits"
+    if value == pb.COLUMNS:
+        return "columns"
+    raise InvalidArgument(f"'layout' must be HITS (0) or COLUMNS (1), got {value}")
+
+
+def _column_response(results: list[SearchResult], include_metadata: bool) -> pb.SearchResponse:
+    """Each result's hits as repeated columns (ids, packed scores; names and metadata_json when
+    ``include_metadata``): no message per hit."""
+    Result = pb.Result  # looked up once for every result of the batch
     out = []
     for result in results:
         hits = result.hits
-        metadata = [_dump(m) for m in hits.metadata] if include else [""] * len(hits)
-        message = pb.Result(
-            hits=[
-                Hit(id=i, score=s, name=n, metadata_json=m)
-                for i, s, n, m in zip(hits.ids, hits.scores, hits.names, metadata, strict=True)
-            ]
-        )
+        if include_metadata:
+            message = Result(
+                ids=hits.ids,
+                scores=hits.scores,
+                names=["" if n is None else n for n in hits.names],
+                metadata_json=[_dump(m) for m in hits.metadata],
+            )
+        else:
+            message = Result(ids=hits.ids, scores=hits.scores)
         if result.matched is not None:
             message.matched_id = result.matched.id
             if result.matched.name is not None:
                 message.matched_name = result.matched.name
         out.append(message)
     return pb.SearchResponse(results=out)
+
+
+def _response(request: SearchRequest, results: list[SearchResult]) -> pb.SearchResponse:
+    """One ``Hit`` per hit, added in place; a hit with no name and no metadata to send sets only
+    its id and score (what a search of bare vectors answers, thousands of times per batch)."""
+    include = request.include_metadata
+    response = pb.SearchResponse()
+    add_result = response.results.add
+    for result in results:
+        hits = result.hits
+        message = add_result()
+        add = message.hits.add
+        if not include and not any(hits.names):
+            for i, s in zip(hits.ids, hits.scores, strict=True):
+                add(id=i, score=s)
+        else:
+            metadata = [_dump(m) for m in hits.metadata] if include else [""] * len(hits)
+            for i, s, n, m in zip(hits.ids, hits.scores, hits.names, metadata, strict=True):
+                add(id=i, score=s, name=n, metadata_json=m)
+        if result.matched is not None:
+            message.matched_id = result.matched.id
+            if result.matched.name is not None:
+                message.matched_name = result.matched.name
+    return response
 
 
 def registration(collections: Collections) -> functools.partial[None]:

@@ -1,10 +1,18 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class Layout(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HITS: _ClassVar[Layout]
+    COLUMNS: _ClassVar[Layout]
+HITS: Layout
+COLUMNS: Layout
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -145,7 +153,7 @@ class VectorBatch(_message.Message):
     def __init__(self, dim: _Optional[int] = ..., float32_data: _Optional[bytes] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "queries", "k", "filter_json", "blend", "omit_metadata", "vectors")
+    __slots__ = ("collection", "queries", "k", "filter_json", "blend", "omit_metadata", "vectors", "layout")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +161,7 @@ class SearchRequest(_message.Message):
     BLEND_FIELD_NUMBER: _ClassVar[int]
     OMIT_METADATA_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
     collection: str
     queries: _containers.RepeatedCompositeFieldContainer[Query]
     k: int
@@ -160,7 +169,8 @@ class SearchRequest(_message.Message):
     blend: Blend
     omit_metadata: bool
     vectors: VectorBatch
-    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., k: _Optional[int] = ..., filter_json: _Optional[str] = ..., blend: _Optional[_Union[Blend, _Mapping]] = ..., omit_metadata: _Optional[bool] = ..., vectors: _Optional[_Union[VectorBatch, _Mapping]] = ...) -> None: ...
+    layout: Layout
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., k: _Optional[int] = ..., filter_json: _Optional[str] = ..., blend: _Optional[_Union[Blend, _Mapping]] = ..., omit_metadata: _Optional[bool] = ..., vectors: _Optional[_Union[VectorBatch, _Mapping]] = ..., layout: _Optional[_Union[Layout, str]] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "name", "metadata_json")
@@ -175,14 +185,22 @@ class Hit(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., name: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class Result(_message.Message):
-    __slots__ = ("hits", "matched_id", "matched_name")
+    __slots__ = ("hits", "matched_id", "matched_name", "ids", "scores", "names", "metadata_json")
     HITS_FIELD_NUMBER: _ClassVar[int]
     MATCHED_ID_FIELD_NUMBER: _ClassVar[int]
     MATCHED_NAME_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     matched_id: str
     matched_name: str
-    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., matched_id: _Optional[str] = ..., matched_name: _Optional[str] = ...) -> None: ...
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    scores: _containers.RepeatedScalarFieldContainer[float]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    metadata_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ..., matched_id: _Optional[str] = ..., matched_name: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., scores: _Optional[_Iterable[float]] = ..., names: _Optional[_Iterable[str]] = ..., metadata_json: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("results",)

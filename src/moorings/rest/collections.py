@@ -24,6 +24,7 @@ from moorings.http1.messages import Request
 from moorings.rest.http import allow_method, header_count, parse_json
 from moorings.search.executor import run
 from moorings.search.json_api import JsonCollections
+from moorings.search.json_queries import read_vector_queries
 from moorings.search.npy import read_npy
 from moorings.search.service import Collections
 
@@ -66,7 +67,8 @@ async def handle(collections: Collections | None, request: Request, segments: li
             options, array = binary_search(request)
             answer = await run(api.search_array_bytes, name, array, options, "the .npy queries")
         else:
-            answer = await run(api.search_bytes, name, parse_json(request.body))
+            body = parse_json(request.body, read_vector_queries)
+            answer = await run(api.search_bytes, name, body)
         return 200, orjson.Fragment(answer)
     payload = parse_json(request.body)
     if verb == "upsert":

@@ -323,9 +323,11 @@ class FaissStore:
         with self._lock.read():
             n = self.rows.n
             allowed = self.rows.alive
-            if flt is not None:
+            if flt is None:
+                matching = self.rows.live_count  # the live rows, counted without a pass over them
+            else:
                 allowed = allowed & flt.mask(self.rows.column, self.rows.numeric)
-            matching = int(allowed.sum())
+                matching = int(np.count_nonzero(allowed))  # no int conversion of every flag, as sum() does
             if matching == 0 or self.index is None:
                 return [Hits([], [], [], []) for _ in queries]
             kk = min(k, matching)

@@ -35,6 +35,7 @@ from moorings.search.validate import (
     as_vectors,
     check_id,
     check_k,
+    check_layout,
     check_metadata,
     check_name,
     id_query,
@@ -45,7 +46,7 @@ from moorings.search.validate import (
     vector_query,
 )
 
-OPTION_FIELDS = {"k", "filter", "blend", "include_metadata"}
+OPTION_FIELDS = {"k", "filter", "blend", "include_metadata", "layout"}
 SEARCH_FIELDS = {"vector", "id", "name", "queries", *OPTION_FIELDS}
 QUERY_FIELDS = {"vector", "id", "name"}
 
@@ -137,7 +138,7 @@ def item_json(item: Item) -> dict[str, Any]:
 
 # ---- search requests -----------------------------------------------------------------------------
 def search_from_json(body: Any, spec: CollectionSpec) -> SearchRequest:
-    """``{"vector"|"id"|"name"|"queries", "k"?, "filter"?, "blend"?, "include_metadata"?}``."""
+    """``{"vector"|"id"|"name"|"queries", "k"?, "filter"?, "blend"?, "include_metadata"?, "layout"?}``."""
     if not isinstance(body, dict):
         raise InvalidArgument("the search body must be a JSON object")
     unknown = set(body) - SEARCH_FIELDS
@@ -148,8 +149,13 @@ def search_from_json(body: Any, spec: CollectionSpec) -> SearchRequest:
         raise InvalidArgument("a search needs exactly one of 'vector', 'id', 'name' or 'queries'")
     if given[0] == "queries":
         raw = body["queries"]
-        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUERIES:
+        if not isinstance(raw, list | np.ndarray) or not 1 <= len(raw) <= MAX_QUERIES:
             raise InvalidArgument(f"'queries' must be a list of 1 to {MAX_QUERIES} queries")
+        if isinstance(raw, np.ndarray):  # read by json_queries: every query a vector, one length
+            matrix = _checked_matrix(spec, raw)
+            if matrix is not None:
+                return _request(body, [], matrix, batch=True)
+            raw = [{"vector": row} for row in raw.tolist()]  # the general path words the error
         matrix = _vector_queries(spec, raw)
         if matrix is not None:
             return _request(body, [], matrix, batch=True)
@@ -161,8 +167,8 @@ def search_from_json(body: Any, spec: CollectionSpec) -> SearchRequest:
 
 def search_from_array(array: Any, options: Any, spec: CollectionSpec, what: str) -> SearchRequest:
     """A search whose queries come as an array (a binary body): shape (dim,) answers as a single
-    search, (n, dim) as a batch; ``options`` (a JSON object or None) may hold k, filter, blend and
-    include_metadata."""
+    search, (n, dim) as a batch; ``options`` (a JSON object or None) may hold k, filter, blend,
+    include_metadata and layout."""
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise InvalidArgument("the search options must be a JSON object")
@@ -188,6 +194,7 @@ def _request(body: dict[str, Any], queries: list[Query], vectors: Any, batch: bo
         blend=blending.parse_blend(body.get("blend")),
         include_metadata=include,
         batch=batch,
+        layout=check_layout(body.get("layout", "hits")),
     )
 
 
@@ -204,7 +211,13 @@ def _vector_queries(spec: CollectionSpec, raw: list[Any]) -> Vectors | None:
         inferred = np.array([q["vector"] for q in raw])  # strings stay strings: no silent parsing
     except (ValueError, TypeError):
         return None
-    if inferred.ndim != 2 or inferred.dtype.kind not in "iuf":
+    return _checked_matrix(spec, inferred)
+
+
+def _checked_matrix(spec: CollectionSpec, inferred: Any) -> Vectors | None:
+    """``inferred`` (a numeric array) as normalised float32 queries when it is a (n, dim) matrix of
+    finite (and, for cosine, non-zero) rows; None otherwise."""
+    if inferred.ndim != 2 or inferred.dtype.kind not in "iuf" or inferred.shape[1] != spec.dim:
         return None
     with np.errstate(over="ignore", invalid="ignore"):
         matrix = inferred.astype(np.float32)
@@ -240,12 +253,26 @@ def hit_dicts(hits: Hits, include_metadata: bool = True) -> list[dict[str, Any]]
     ]
 
 
+def column_answers(results: list[SearchResult], include_metadata: bool) -> list[dict[str, Any]]:
+    """Each result as ``{"ids": [...], "scores": [...]}``, with ``"names"`` and ``"metadata"`` when
+    ``include_metadata``: the columns as they are, no object per hit."""
+    if include_metadata:
+        return [
+            {"ids": h.ids, "scores": h.scores, "names": h.names, "metadata": h.metadata}
+            for h in [r.hits for r in results]
+        ]
+    return [{"ids": h.ids, "scores": h.scores} for h in [r.hits for r in results]]
+
+
 def answer_json(request: SearchRequest, results: list[SearchResult]) -> dict[str, Any]:
     """The answer as a JSON value: ``{"results": [...]}`` for a batch, the one result otherwise.
 
-    One comprehension over every hit of every result (a batch holds thousands)."""
+    One comprehension over every hit of every result (a batch holds thousands); in the
+    ``columns`` layout one object per result holding the hits' columns as lists."""
     answers: list[dict[str, Any]]
-    if request.include_metadata:
+    if request.layout == "columns":
+        answers = column_answers(results, request.include_metadata)
+    elif request.include_metadata:
         answers = [
             {
                 "hits": [

@@ -14,6 +14,9 @@ from moorings.search.names import check_collection_name
 
 Metric = Literal["cosine", "ip", "l2"]
 IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
+#: how a search answer is written: an object per hit, or per query one array per field
+Layout = Literal["hits", "columns"]
+LAYOUTS: tuple[str, ...] = ("hits", "columns")
 METRICS: tuple[str, ...] = ("cosine", "ip", "l2")
 INDEX_KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivf")
 MAX_DIM = 4000
@@ -208,6 +211,7 @@ class SearchRequest:
     blend: Blend | None = None
     include_metadata: bool = True
     batch: bool = False  # answer as a list of result lists (``queries`` in the body)
+    layout: Layout = "hits"
 
 
 class Matched(NamedTuple):

@@ -14,11 +14,13 @@ import numpy as np
 
 from moorings.errors import InvalidArgument
 from moorings.search.types import (
+    LAYOUTS,
     MAX_ID_CHARS,
     MAX_K,
     MAX_NAME_CHARS,
     CollectionSpec,
     ItemBatch,
+    Layout,
     Metric,
     Query,
     Vectors,
@@ -116,6 +118,15 @@ def check_k(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
         raise InvalidArgument(f"'k' must be an integer from 1 to {MAX_K}, got {value!r}")
     return value
+
+
+def check_layout(value: Any) -> Layout:
+    """A search answer's layout: ``hits`` (an object per hit) or ``columns`` (arrays per query)."""
+    if not isinstance(value, str) or value not in LAYOUTS:
+        plain = isinstance(value, str | int | float | bool | None)
+        shown = repr(value)[:60] if plain else "an array" if isinstance(value, list) else "an object"
+        raise InvalidArgument(f"'layout' must be one of {', '.join(LAYOUTS)}, got {shown}")
+    return value  # type: ignore[return-value]
 
 
 def unique_ids(ids: list[str]) -> None:
