@@ -1,5 +1,8 @@
 """A declared shape with a 0 and huge other dimensions ([0, 2^31, 2^31]) is a 400, not a 500.
 
+The same for the ``.npy`` query of a collection search with shape (0, 2^63), which numpy
+refuses outright ("Maximum allowed dimension exceeded").
+
 Found by hypothesis on the TensorProto codec (tests/codecs/test_tensor_proto_properties.py):
 the element count is 0, so the count check passed, but numpy refuses to shape any array with
 dimensions that multiply past its index range (ValueError), which reached the client as 500 /
@@ -29,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     root = tmp_path_factory.mktemp("zero-dims")
     onnx_models.write_mlp(root / "repo" / "mlp" / "1")
     with running_server(root / "repo", "--data-dir", str(root / "data")) as running:
+        assert httpx.post(f"{running.url}/v1/collections", json={"name": "c", "dim": 4}).status_code == 201
         yield running
 
 
@@ -69,3 +73,14 @@ def test_tfserving_grpc(server: RunningServer) -> None:
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "too many elements" in (caught.value.details() or "")
     assert "Traceback" not in server.log()
+
+
+def test_search_npy_query(server: RunningServer) -> None:
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 9223372036854775808), }"
+    header += b" " * (128 - 10 - len(header) - 1) + b"\n"
+    body = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    answer = httpx.post(
+        f"{server.url}/v1/collections/c:search", content=body, headers={"content-type": "application/x-npy"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert "has too many elements" in answer.json()["error"]

@@ -5,7 +5,8 @@ a method, a path built from the server's routes with odd segments mixed in (perc
 dots, non-ASCII bytes, empty segments, very long names), headers the server reads
 (Content-Type, Content-Encoding, Inference-Header-Content-Length, Request-Timeout,
 X-Request-Id, traceparent) with random values, and a body that is random JSON shaped like a
-TF Serving, KServe V2 or collection request, a V2 binary request, gzip, or random bytes.
+TF Serving, KServe V2 or collection request, a V2 binary request, a ``.npy`` search query,
+gzip, or random bytes.
 1,000 cases short, 5,000 full. At the end the server must be alive, its log free of
 tracebacks, and its resident memory within 64 MiB of what it was after the first cases.
 """
@@ -210,6 +211,27 @@ def collection_bodies(draw: st.DrawFn) -> Any:
     )
 
 
+@st.composite
+def npy_bodies(draw: st.DrawFn) -> bytes:
+    """A ``.npy`` array as a collection search takes it, with a header of random fields."""
+    shape = tuple(
+        draw(st.lists(st.one_of(st.integers(0, 6), st.sampled_from([2**31, 2**63, -1])), max_size=3))
+    )
+    descr = draw(st.sampled_from(["<f4", "<f2", "<f8", ">f4", "|O", "<i4", "x"]))
+    header = f"{{'descr': {descr!r}, 'fortran_order': {draw(st.booleans())}, 'shape': {shape!r}, }}"
+    if draw(st.integers(0, 9)) == 0:
+        header = draw(st.text(max_size=60))
+    raw = header.encode("utf-8", "surrogatepass")
+    raw += b" " * (-(len(raw) + 11) % 64) + b"\n"
+    major = draw(st.sampled_from([1, 1, 2, 3, 9]))
+    size = len(raw).to_bytes(2 if major == 1 else 4, "little")
+    count = 1
+    for n in shape:
+        count *= max(n, 0)
+    data = draw(st.binary(max_size=64)) if draw(st.booleans()) or count > 64 else b"\0" * (4 * count)
+    return b"\x93NUMPY" + bytes([major, 0]) + size + raw + data
+
+
 def _fitting_method(segments: list[str]) -> str:
     """The method the route the segments look like takes."""
     last = segments[-1] if segments else ""
@@ -222,13 +244,23 @@ def _fitting_method(segments: list[str]) -> str:
 
 @st.composite
 def requests(draw: st.DrawFn) -> bytes:
-    segments = draw(paths())
+    kind = draw(st.sampled_from(["none", "tfs", "v2", "collection", "v2-binary", "npy", "bytes", "gzip"]))
+    # half the bodies go to the route that reads them, the others anywhere
+    fitting = {
+        "tfs": st.sampled_from(MODELS).map(lambda m: ["v1", "models", m + ":predict"]),
+        "v2": st.sampled_from(MODELS).map(lambda m: ["v2", "models", m, "infer"]),
+        "v2-binary": st.sampled_from(MODELS).map(lambda m: ["v2", "models", m, "infer"]),
+        "collection": st.sampled_from(["", ":upsert", ":delete", ":search"]).map(
+            lambda verb: ["v1", "collections", COLLECTION + verb]
+        ),
+        "npy": st.just(["v1", "collections", COLLECTION + ":search"]),
+    }
+    segments = draw(fitting[kind] if kind in fitting and draw(st.booleans()) else paths())
     method = _fitting_method(segments)
     if draw(st.integers(0, 3)) == 0:
         method = draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "X"]))
     path = encode_path(segments, raw=draw(st.booleans()))
     headers: list[tuple[bytes, bytes]] = []
-    kind = draw(st.sampled_from(["none", "tfs", "v2", "collection", "v2-binary", "bytes", "gzip"]))
     body = b""
     if kind in ("tfs", "v2", "collection", "gzip"):
         strategy = {"tfs": tfserving_bodies(), "v2": v2_bodies(), "collection": collection_bodies()}
@@ -247,6 +279,15 @@ def requests(draw: st.DrawFn) -> bytes:
         body = head + blob
         length = draw(st.one_of(st.just(len(head)), st.integers(-5, len(body) + 5), st.just(0)))
         headers.append((b"inference-header-content-length", str(length).encode()))
+    elif kind == "npy":
+        body = draw(npy_bodies())
+        headers.append((b"content-type", b"application/x-npy"))
+        if draw(st.booleans()):
+            options = json.dumps({"k": draw(st.one_of(st.integers(-1, 50), VALUE))}).encode()
+            body = options + body
+            headers.append(
+                (b"search-options-length", str(draw(st.sampled_from([len(options), 0, 3]))).encode())
+            )
     elif kind == "bytes":
         body = draw(st.binary(max_size=2048))
     if draw(st.booleans()):
