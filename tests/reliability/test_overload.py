@@ -68,6 +68,8 @@ def test_three_times_the_sustainable_rate(tmp_path: Path) -> None:
     print(
         f"refused p99 {refused_p99 * 1000:.2f} ms from sending "
         f"({percentile([o.latency for o in refused], 99) * 1000:.2f} ms from when due); "
+        f"p50 {percentile([o.latency - o.late for o in refused], 50) * 1000:.2f} ms, "
+        f"p90 {percentile([o.latency - o.late for o in refused], 90) * 1000:.2f} ms; "
         f"health probes p99 {live_p99 * 1000:.2f} ms; rss {rss[0][1]:.1f} -> {rss[-1][1]:.1f} MiB"
     )
     assert live.statuses() == {200: len(live.outcomes)}, live.summary()
