@@ -66,7 +66,7 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     if settings.metrics:
         metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
         metrics.refreshers.append(lambda: metrics.model_config_errors(set(manager.config_errors())))
-    dataplane = DataPlane(manager, settings.inference_threads)
+    dataplane = DataPlane(manager, settings.inference_threads, settings.batching.max_enqueued_batches)
     manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     app = RestApp(

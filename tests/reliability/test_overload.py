@@ -1,8 +1,9 @@
 """Overload: three times the rate the server sustains, open loop, and nothing but 2xx and 429/503.
 
 The rate the server sustains is measured first in the same run (closed loop, 8 clients, 2 s,
-against a model of about 5 ms a call run one call at a time: ``--max-batch-size 1
---batch-threads 1``), then the load generator sends three times that on schedule for 5 s (short)
+against a model of about 5 ms a call run one call at a time, through the batcher
+(``--max-batch-size 1 --batch-threads 1``) or the inference pool (``--no-batching
+--inference-threads 1``)), then the load generator sends three times that on schedule for 5 s (short)
 or 30 s (full). The requests refused must be refused fast (p99 under 10 ms, counted from when
 each request was sent) and the server's resident memory must stay flat.
 
@@ -29,16 +30,21 @@ from tests.support.server import running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
-SERIAL = ("--max-batch-size", "1", "--batch-threads", "1")
+#: one call at a time, through the batcher's bounded queue or the inference pool's
+SERIAL = {
+    "batched": ("--max-batch-size", "1", "--batch-threads", "1"),
+    "unbatched": ("--no-batching", "--inference-threads", "1"),
+}
 #: resident memory may grow this much from the first quarter of the run to its end (MiB)
 RSS_GROWTH_MIB = 16.0
 
 
-def test_three_times_the_sustainable_rate(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", sorted(SERIAL))
+def test_three_times_the_sustainable_rate(tmp_path: Path, path: str) -> None:
     seconds = pick(5, 30)
     write_slow_model(tmp_path / "repo" / "slow" / "1", layers=500)
     body = json.dumps({"instances": [[0.5] * WIDTH]}).encode()
-    with running_server(tmp_path / "repo", *SERIAL) as server:
+    with running_server(tmp_path / "repo", *SERIAL[path]) as server:
         url = f"{server.url}/v1/models/slow:predict"
         sustained = asyncio.run(run_closed_loop(url, 8, 2.0, body=body))
         assert sustained.statuses() == {200: len(sustained.outcomes)}
@@ -64,7 +70,7 @@ def test_three_times_the_sustainable_rate(tmp_path: Path) -> None:
     refused_p99 = percentile([o.latency - o.late for o in refused], 99)
     live_p99 = percentile([o.latency - o.late for o in live.outcomes], 99)
     bound = 0.010 if FULL else max(0.010, 2 * live_p99)
-    print(f"overload: sustained {rate:.0f} req/s; offered {3 * rate:.0f}:", summary)
+    print(f"overload ({path}): sustained {rate:.0f} req/s; offered {3 * rate:.0f}:", summary)
     print(
         f"refused p99 {refused_p99 * 1000:.2f} ms from sending "
         f"({percentile([o.latency for o in refused], 99) * 1000:.2f} ms from when due); "
