@@ -25,7 +25,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -299,6 +299,37 @@ async def run_closed_loop(
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return Report(outcomes, loop.time() - start, 0.0, opened)
+
+
+async def run_open_loop_grpc(
+    call: Callable[[float], Awaitable[str]], rate: float, seconds: float, *, timeout: float = 30.0
+) -> Report:
+    """The same schedule for gRPC: ``call(timeout)`` makes one call and returns its status code's
+    name ("OK", "RESOURCE_EXHAUSTED", ...). ``Outcome.status`` is 200 for OK, 429 for
+    RESOURCE_EXHAUSTED, 503 for UNAVAILABLE, 0 for anything else (named in ``error``)."""
+    loop = asyncio.get_running_loop()
+    statuses = {"OK": 200, "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503}
+
+    async def one(due: float) -> Outcome:
+        late = loop.time() - start - due
+        try:
+            code = await call(timeout)
+        except Exception as exc:  # a failure of the client itself
+            code = f"{type(exc).__name__}: {exc}"[:200]
+        latency = loop.time() - start - due
+        status = statuses.get(code, 0)
+        return Outcome(due, late, latency, status, None if status else code)
+
+    tasks: list[asyncio.Task[Outcome]] = []
+    start = loop.time()
+    for i in range(int(rate * seconds)):
+        due = i / rate
+        wait = start + due - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        tasks.append(asyncio.create_task(one(due)))
+    outcomes = list(await asyncio.gather(*tasks))
+    return Report(outcomes, loop.time() - start, rate)
 
 
 def main() -> None:
