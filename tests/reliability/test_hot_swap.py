@@ -1,8 +1,10 @@
 """Hot swap under open-loop load: version 2 replaces version 1 with no failed request and no latency spike.
 
 Short run (``make test``): 150 req/s for 6 s; full (``make reliability``): 150 req/s for 30 s.
-The p99 of the requests due while the swap happens is compared with the p99 of the steady
-phase just before it, measured in the same run (a shared machine's speed moves between runs).
+The p99 of the requests due while the swap happens (from the publish to 1 s after version 2's
+first answer) is compared with the p99 of the steady phase just before it, measured in the
+same run (a shared machine's speed moves between runs), each counted from when the request
+was sent.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def test_hot_swap_under_load(tmp_path: Path) -> None:
     assert all(v == 1 for o, v in zip(report.outcomes, versions, strict=True) if o.due < published)
     assert all(v == 2 for o, v in zip(report.outcomes, versions, strict=True) if o.due > first_v2 + 0.5)
 
-    steady = [o.latency for o in report.outcomes if 1.0 <= o.due < published]
-    swap = [o.latency for o in report.outcomes if published <= o.due < first_v2 + 1.0]
+    # latency from sending: the generator shares the machine, and its own lateness is not the server's
+    steady = [o.latency - o.late for o in report.outcomes if 1.0 <= o.due < published]
+    swap = [o.latency - o.late for o in report.outcomes if published <= o.due < first_v2 + 1.0]
     steady_p99, swap_p99 = percentile(steady, 99), percentile(swap, 99)
     print(
         f"p99 steady {steady_p99 * 1000:.1f} ms ({len(steady)}), swap {swap_p99 * 1000:.1f} ms ({len(swap)})"
