@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import math
@@ -153,18 +154,31 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
 
 
 class _Pool:
-    """Idle keep-alive connections to one address; new ones opened on demand, up to a bound."""
+    """Idle keep-alive connections to one address; new ones opened on demand, up to a bound.
 
-    def __init__(self, host: str, port: int, max_connections: int) -> None:
+    A connection idle for ``max_idle`` seconds is closed rather than reused: a server closes
+    idle keep-alive connections (Moorings after 5 s), and a request written just as the
+    server's close is on its way meets a reset that is the client's doing, not the server's
+    (HTTP clients keep their idle timeout under the server's for that reason).
+    """
+
+    def __init__(self, host: str, port: int, max_connections: int, max_idle: float = 2.0) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        #: (reader, writer, when it went idle), oldest first
+        self.idle: collections.deque[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = (
+            collections.deque()
+        )
+        self.max_idle = max_idle
         self.slots = asyncio.Semaphore(max_connections)
         self.opened = 0
         self.open_writers: set[asyncio.StreamWriter] = set()
 
     async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        now = asyncio.get_running_loop().time()
+        while self.idle and now - self.idle[0][2] > self.max_idle:
+            self._close(self.idle.popleft()[1])
         while self.idle:
-            reader, writer = self.idle.pop()
+            reader, writer, _ = self.idle.pop()  # the most recently used
             if not writer.is_closing() and not reader.at_eof():
                 return reader, writer
             self._close(writer)
@@ -180,7 +194,7 @@ class _Pool:
 
     def give_back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reusable: bool) -> None:
         if reusable and not writer.is_closing():
-            self.idle.append((reader, writer))
+            self.idle.append((reader, writer, asyncio.get_running_loop().time()))
         else:
             self._close(writer)
 
