@@ -4,6 +4,7 @@
 
 - repos/mlp/mlp/1/model.onnx             784-256-256-10 MLP (ONNX)
 - repos/mlp-tf/mlp-tf/1/saved_model.pb  the same MLP as a TensorFlow SavedModel
+- repos/mlp-python/mlp-python/1/        the same model.onnx run by a Python model's model.py
 - repos/effnet/effnet/1/model.onnx      EfficientNet-Lite0, 224x224 NHWC (exported in the torch venv)
 - repos/effnet/effnet/model.toml        its batch size (see EFFNET_TOML)
 
@@ -19,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.models import mlp  # noqa: E402
+from benchmarks.models import mlp, mlp_python  # noqa: E402
 
 WORK = HERE / ".work"
 REPOS = WORK / "repos"
@@ -44,6 +45,9 @@ def main() -> None:
     if not (model_dir("mlp") / "model.onnx").exists():
         mlp.write_onnx(model_dir("mlp"))
         print("built mlp (onnx)")
+    if not (model_dir("mlp-python") / "model.py").exists():
+        mlp_python.write(model_dir("mlp-python"), model_dir("mlp") / "model.onnx")
+        print("built mlp-python (model.py)")
     if not (model_dir("mlp-tf") / "saved_model.pb").exists():
         mlp.write_savedmodel(model_dir("mlp-tf"))
         print("built mlp-tf (SavedModel)")

@@ -85,8 +85,10 @@ def moorings(
     workers: int = 1,
     http_server: str = "",
     grpc_server: str = "",
+    extra: tuple[str, ...] = (),
+    suffix: str = "",
 ) -> Server:
-    args = [str(ROOT / ".venv/bin/moorings"), "serve", str(model_dir(model).parent.parent)]
+    args = [str(ROOT / ".venv/bin/moorings"), "serve", str(model_dir(model).parent.parent), *extra]
     args += ["--rest-port", "{port}", "--grpc-port", "{port2}", "--log-level", "warning"]
     if http_server:
         args += ["--http-server", http_server]
@@ -101,6 +103,7 @@ def moorings(
         + (f"-{workers}workers" if workers > 1 else "")
         + (f"-{http_server}" if http_server else "")
         + (f"-{grpc_server}" if grpc_server else "")
+        + suffix
     )
     headers = ""
     content_type = "application/json"
@@ -189,6 +192,14 @@ def configurations(only: set[str], quick: bool) -> list[Server]:
         one = moorings("mlp", "tfs-rows", True, "mlp-rows", mlp_path)
         one.name, one.cpus, one.client_cpus = "moorings-tfs-rows-batched-1worker-2cores", "0,1", "0,1"
         out += [two, one]
+    if "mlp-python" in only:  # the same model.onnx, served as ONNX and by a Python model's model.py
+        for batching in (True, False):
+            out.append(moorings("mlp", "tfs-rows", batching, "mlp-rows", mlp_path, suffix="-onnx"))
+            python = moorings(
+                "mlp-python", "tfs-rows", batching, "mlp-rows", "/v1/models/mlp-python:predict",
+                extra=("--allow-python-models",), suffix="-python",
+            )  # fmt: skip
+            out.append(python)
     if "mlp-tf" in only:
         for batching in (True, False):
             out.append(moorings("mlp-tf", "tfs-rows", batching, "mlp-rows", tf_path))

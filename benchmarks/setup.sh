@@ -31,6 +31,9 @@ make_venv() {  # name, packages...
 # What a user writes by hand: FastAPI + orjson + onnxruntime on uvicorn with httptools/uvloop.
 make_venv fastapi "fastapi==0.165.*" "uvicorn==0.54.*" "httptools==0.9.*" "uvloop==0.23.*" \
     "orjson==3.13.*" "onnxruntime==1.31.1" numpy
+# The same by hand for image uploads: + python-multipart + Pillow (benchmarks/images.py).
+make_venv fastapi-upload "fastapi==0.165.*" "uvicorn==0.54.*" "httptools==0.9.*" "uvloop==0.23.*" \
+    "orjson==3.13.*" "onnxruntime==1.31.1" numpy "pillow==13.0.0" "python-multipart==0.0.34"
 # MLServer with httptools installed (its best shot), a custom model class calling onnxruntime.
 make_venv mlserver "mlserver==1.7.1" httptools uvloop "onnxruntime==1.31.1" numpy
 # LitServe with onnxruntime.

@@ -82,3 +82,12 @@ def test_bad_classes_section(text: str, message: str) -> None:
     with pytest.raises(InvalidArgument) as error:
         parse_model_toml(text)
     assert message in error.value.message
+
+
+def test_inputs_and_outputs_tables_reach_the_runtime_options() -> None:
+    text = '[inputs.x]\ndtype = "float32"\nshape = [-1, 4]\n[outputs.y]\ndtype = "int64"\n'
+    config = parse_model_toml(text)
+    assert config.runtime.inputs == {"x": {"dtype": "float32", "shape": [-1, 4]}}
+    assert config.runtime.outputs == {"y": {"dtype": "int64"}}
+    with pytest.raises(InvalidArgument, match=r"one table per tensor, e.g. \[inputs.x\]"):
+        parse_model_toml('inputs = "x"\n')

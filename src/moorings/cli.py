@@ -12,10 +12,13 @@ from typing import TypeVar
 
 from moorings import __version__
 from moorings.batch_settings import BatchingSettings, parse_batching
+from moorings.cli_auth import add_auth_arguments, check_auth_settings
 from moorings.cli_collection import add_search_arguments, register_collection, run_collection
 from moorings.config import ServerSettings, available_cores
 from moorings.errors import MooringsError
-from moorings.observe import logs
+from moorings.fetch import arguments as input_urls
+from moorings.observe import logs, tracing
+from moorings.preprocess.limits import InputLimits
 from moorings.sockets import port_in_use
 
 T = TypeVar("T")
@@ -73,7 +76,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--allow-unsafe-pickle",
         action="store_true",
-        help="load scikit-learn models from model.joblib / model.pkl (pickle runs code: trust the files)",
+        help="load model.joblib / model.pkl (scikit-learn) and model.pt2 (torch.export), which unpickle: "
+        "they run code, so trust the files",
+    )
+    p.add_argument(
+        "--allow-python-models",
+        action="store_true",
+        help="load Python models (a version's model.py): their code runs with the server's rights",
     )
     p.add_argument(
         "--no-tfserving-grpc",
@@ -92,6 +101,24 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=positive_float,
         default=64.0,
         help="largest request body accepted (default 64 MiB)",
+    )
+    p.add_argument(
+        "--max-image-pixels",
+        type=positive_int,
+        default=40_000_000,
+        help="image inputs: the most pixels (width x height) an image may declare (default 40 million)",
+    )
+    p.add_argument(
+        "--max-image-mb",
+        type=positive_float,
+        default=20.0,
+        help="image inputs: the largest encoded image, and multipart file part (default 20 MiB)",
+    )
+    p.add_argument(
+        "--max-decoded-image-mb",
+        type=positive_float,
+        default=512.0,
+        help="image inputs: the largest tensor one request's images may decode to (default 512 MiB)",
     )
     p.add_argument(
         "--http-server",
@@ -190,6 +217,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "loop thread, skipping the hand-off to a batch thread; 0: never (default %(default)s)",
     )
     add_search_arguments(p)
+    input_urls.add_arguments(p)
     p.add_argument(
         "--cors-origin",
         action="append",
@@ -198,6 +226,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="let browser apps from ORIGIN call the REST API (repeatable; '*' for any; default: none)",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    add_auth_arguments(p)
     o = p.add_argument_group("metrics and logs")
     o.add_argument(
         "--no-metrics",
@@ -259,7 +288,13 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         tfserving_grpc=args.tfserving_grpc,
         poll_seconds=args.poll_seconds,
         allow_unsafe_pickle=args.allow_unsafe_pickle,
+        allow_python_models=args.allow_python_models,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        input_limits=InputLimits(
+            max_image_pixels=args.max_image_pixels,
+            max_image_bytes=int(args.max_image_mb * 1024 * 1024),
+            max_decoded_bytes=int(args.max_decoded_image_mb * 1024 * 1024),
+        ),
         http_server=args.http_server,
         grpc_server=args.grpc_server,
         keep_alive_seconds=args.keep_alive_seconds,
@@ -276,7 +311,14 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         metrics=args.metrics,
         metrics_port=args.metrics_port,
         log_format=args.log_format,
+        auth_token_file=args.auth_token_file,
+        admin_port=args.admin_port,
+        admin_host=args.admin_host,
+        admin_token_file=args.admin_token_file,
+        read_only_data_plane=args.read_only_data_plane,
+        input_urls=input_urls.settings_from(args),
     )
+    check_auth_settings(settings, args.workers)
     if args.inference_threads:
         settings = dataclasses.replace(settings, inference_threads=args.inference_threads)
     if args.workers < 1:
@@ -284,6 +326,12 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 or more")
     ports = [("REST", settings.rest_port, "--rest-port"), ("gRPC", settings.grpc_port, "--grpc-port")]
+    if settings.admin_port and settings.admin_port in (
+        settings.rest_port,
+        settings.grpc_port,
+        settings.metrics_port,
+    ):
+        parser.error("--admin-port must differ from the REST, gRPC and metrics ports")
     if settings.metrics_port is not None:
         if settings.metrics_port in (settings.rest_port, settings.grpc_port):
             parser.error("--metrics-port must differ from --rest-port and --grpc-port")
@@ -294,6 +342,15 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 f"moorings serve: port {port} ({what}) is in use; choose another with {flag}", file=sys.stderr
             )
             return 2
+    if settings.admin_port is not None and port_in_use(settings.admin_host, settings.admin_port):
+        taken = f"port {settings.admin_port} (admin) is in use; choose another with --admin-port"
+        print(f"moorings serve: {taken}", file=sys.stderr)
+        return 2
+    try:
+        tracing.check()
+    except ValueError as exc:
+        print(f"moorings serve: {exc}", file=sys.stderr)
+        return 2
     if args.workers > 1:
         from moorings.workers import serve_workers
 

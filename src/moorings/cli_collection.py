@@ -49,6 +49,13 @@ def register_collection(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p = sub.add_parser("collection", help="create, fill, search and drop embedding collections")
     add_search_arguments(p)
     p.add_argument("--url", help="work through a running server (http://HOST:PORT) instead of directly")
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="send the first token of this file (a token file of the server, e.g. its "
+        "--admin-token-file with --url of the admin port) as 'Authorization: Bearer'",
+    )
     cmds = p.add_subparsers(dest="action", required=True)
     cmds.add_parser("list", help="list the collections")
     c = cmds.add_parser("create", help="create a collection")
@@ -126,7 +133,12 @@ def _run(args: argparse.Namespace) -> int:
     if url:
         from moorings.search.client import RemoteCollections
 
-        service = RemoteCollections(url)
+        token = None
+        if args.token_file is not None:
+            from moorings.auth.tokens import read_token_file
+
+            token = read_token_file(args.token_file, "--token-file")[0].decode()
+        service = RemoteCollections(url, token=token)
     else:
         from moorings.search.backends import open_collections
         from moorings.search.json_api import JsonCollections

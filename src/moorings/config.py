@@ -18,6 +18,14 @@ A model's ``model.toml`` may hold::
     name = "onnx"          # force a runtime instead of detecting it from the files
     intra_op_threads = 2   # threads a runtime may use inside one inference
     trusted_types = []     # skops: extra types the operator trusts
+    allowed_ops = []       # SavedModel ops refused by default that this model may run (runtimes/tf_ops.py)
+
+    [inputs.x]             # a Python model's signature (see moorings.runtimes.python_signature)
+    dtype = "float32"
+    shape = [-1, 4]
+    [outputs.y]
+    dtype = "float32"
+    shape = [-1, 3]
 
     [batching]             # over the server's defaults (see moorings.batch_settings)
     enabled = true
@@ -26,6 +34,10 @@ A model's ``model.toml`` may hold::
     max_enqueued_batches = 64
     allowed_batch_sizes = [8, 16, 32, 64]
     batch_threads = 2
+
+    [inputs.image]         # raw inputs: clients send encoded images (see moorings.preprocess.spec)
+    kind = "image"
+    size = [224, 224]
 """
 
 from __future__ import annotations
@@ -38,6 +50,9 @@ from typing import Any
 
 from moorings.batch_settings import BatchingSettings, parse_batching
 from moorings.errors import InvalidArgument
+from moorings.fetch.settings import FetchSettings
+from moorings.preprocess.limits import InputLimits
+from moorings.preprocess.spec import Declaration, parse_inputs
 
 MODEL_CONFIG_FILE = "model.toml"
 LABEL_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -66,6 +81,13 @@ class RuntimeOptions:
     intra_op_threads: int | None = None
     trusted_types: tuple[str, ...] = ()
     allow_unsafe_pickle: bool = False
+    #: run a version's model.py (``--allow-python-models``): user code with the server's rights
+    allow_python_models: bool = False
+    #: model.toml's ``[inputs.<name>]`` and ``[outputs.<name>]`` tables, as written
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: TensorFlow ops refused by default (file system, printing, Python) that this model may run
+    allowed_ops: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,9 @@ class ModelConfig:
     #: ``[classes] output``: the output that a version's class names name (None: the only float
     #: output of rank 2 of the signature a request runs)
     classes_output: str | None = None
+    #: ``[inputs.<name>]`` tables with a ``kind``: inputs that clients send raw (encoded images,
+    #: text), by input name (tables without one are a Python model's signature)
+    inputs: dict[str, Declaration] = field(default_factory=dict)
 
     def batching_settings(self, defaults: BatchingSettings) -> BatchingSettings:
         return parse_batching(self.batching, defaults)
@@ -104,6 +129,8 @@ class ServerSettings:
     reuse_port: bool = False
     poll_seconds: float = 1.0
     allow_unsafe_pickle: bool = False
+    #: load versions that hold a model.py (Python models run with the server's rights)
+    allow_python_models: bool = False
     max_body_bytes: int = 64 * 1024 * 1024
     #: the gRPC front end: "grpcio" (grpc.aio) or "moorings" (its own HTTP/2 server, unary calls)
     grpc_server: str = "grpcio"
@@ -115,6 +142,8 @@ class ServerSettings:
     drain_seconds: float = 30.0
     #: on SIGTERM, how long the listeners keep answering as before (readiness 503) before the drain
     drain_delay_seconds: float = 0.0
+    #: raw inputs (model.toml ``[inputs]``): pixels and bytes per image, decoded bytes per request
+    input_limits: InputLimits = field(default_factory=InputLimits)
     #: a REST request's deadline when it names none (``Request-Timeout``); 0: none
     request_timeout_seconds: float = 0.0
     #: a version's warm-up replay must end within this long, or its load fails
@@ -137,6 +166,16 @@ class ServerSettings:
     metrics_port: int | None = None
     #: "text" or "json" (JSON lines, with an access-log line per model request)
     log_format: str = "text"
+    #: tokens every REST request and gRPC call must present (health probes excepted); None: no auth
+    auth_token_file: Path | None = None
+    #: the management API's port (None: off), its address and its token file (required with the port)
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
+    admin_token_file: Path | None = None
+    #: refuse collection writes on the REST port (403 naming the admin port)
+    read_only_data_plane: bool = False
+    #: inputs by URL (``{"url": ...}``): allowed buckets and endpoints, limits (none allowed by default)
+    input_urls: FetchSettings = field(default_factory=FetchSettings)
 
 
 def _positive_int(value: Any, where: str) -> int:
@@ -147,7 +186,7 @@ def _positive_int(value: Any, where: str) -> int:
 
 def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     """Validate the parsed TOML of a model.toml; raise InvalidArgument naming the bad key."""
-    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes"}
+    unknown = set(data) - {"versions", "labels", "runtime", "batching", "classes", "inputs", "outputs"}
     if unknown:
         raise InvalidArgument(f"unknown section(s) in model.toml: {', '.join(sorted(unknown))}")
 
@@ -187,7 +226,17 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     trusted = runtime_raw.get("trusted_types", [])
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         raise InvalidArgument("runtime.trusted_types must be a list of strings")
-    runtime = RuntimeOptions(name=name, intra_op_threads=threads, trusted_types=tuple(trusted))
+    allowed = runtime_raw.get("allowed_ops", [])
+    if not isinstance(allowed, list) or not all(isinstance(op, str) and op for op in allowed):
+        raise InvalidArgument('runtime.allowed_ops must be a list of op names, e.g. ["PrintV2"]')
+    runtime = RuntimeOptions(
+        name=name,
+        intra_op_threads=threads,
+        trusted_types=tuple(trusted),
+        allowed_ops=tuple(allowed),
+        inputs=_tensor_tables(data, "inputs"),
+        outputs=_tensor_tables(data, "outputs"),
+    )
     batching = data.get("batching", {})
     parse_batching(batching, BatchingSettings())  # validate now; applied over server defaults at load
     classes = data.get("classes", {})
@@ -197,8 +246,21 @@ def parse_model_config(data: dict[str, Any]) -> ModelConfig:
     if classes_output is not None and (not isinstance(classes_output, str) or not classes_output):
         raise InvalidArgument("classes.output must be the name of an output")
     return ModelConfig(
-        policy=policy, labels=labels, runtime=runtime, batching=dict(batching), classes_output=classes_output
+        policy=policy,
+        labels=labels,
+        runtime=runtime,
+        batching=dict(batching),
+        classes_output=classes_output,
+        inputs=parse_inputs({k: v for k, v in runtime.inputs.items() if "kind" in v}),
     )
+
+
+def _tensor_tables(data: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    """``[inputs.<name>]`` / ``[outputs.<name>]``: a table per tensor (its keys are read where used)."""
+    tables = data.get(section, {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise InvalidArgument(f"[{section}] must hold one table per tensor, e.g. [{section}.x]")
+    return {name: dict(table) for name, table in tables.items()}
 
 
 def parse_model_toml(text: str) -> ModelConfig:

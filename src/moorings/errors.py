@@ -13,6 +13,8 @@ REST and gRPC layers translate errors in one place and never guess::
      ├── DeadlineExceeded              504 / DEADLINE_EXCEEDED
      ├── FailedPrecondition            400 / FAILED_PRECONDITION
      ├── Unimplemented                 501 / UNIMPLEMENTED
+     ├── Unauthenticated               401 / UNAUTHENTICATED
+     ├── PermissionDenied              403 / PERMISSION_DENIED
      └── LoadError                     500 / INTERNAL   (a model version failed to load)
 
 The status mapping follows TensorFlow Serving's HTTP mapping of canonical codes.
@@ -78,6 +80,25 @@ class FailedPrecondition(MooringsError):
 class Unimplemented(MooringsError):
     http_status = 501
     grpc_code = "UNIMPLEMENTED"
+
+
+class Unauthenticated(MooringsError):
+    """The request carries no valid credentials (REST answers carry ``WWW-Authenticate``)."""
+
+    http_status = 401
+    grpc_code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str, challenge: bytes = b'Bearer realm="moorings"') -> None:
+        super().__init__(message)
+        #: the ``WWW-Authenticate`` value of the 401 answer
+        self.challenge = challenge
+
+
+class PermissionDenied(MooringsError):
+    """The request is understood but not allowed on this port."""
+
+    http_status = 403
+    grpc_code = "PERMISSION_DENIED"
 
 
 class LoadError(MooringsError):

@@ -12,13 +12,16 @@ dataclass sets each field through ``object.__setattr__``; nothing changes them o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from moorings.types import ClassifyResult, ClassNames, Example, ModelRef, ServableId, Signature, Tensors
 
 #: wire inputs -> tensors, given the signature the request runs on
 Decoder = Callable[[Signature], Tensors]
+#: work on the wire inputs that must be awaited before ``decode`` (fetching inputs given by URL),
+#: given the request's deadline
+Prepare = Callable[[float | None], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -40,6 +43,8 @@ class PredictRequest:
     #: TF Serving's leniency: inputs missing only trailing dimensions of size 1 of the signature
     #: get them, and the outputs lose as many (see dataplane/inputs.py)
     lift_trailing_ones: bool = False
+    #: awaited once the signature is known, before ``decode`` (see :mod:`moorings.fetch.resolver`)
+    prepare: Prepare | None = None
 
 
 @dataclass(slots=True)

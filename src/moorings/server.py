@@ -21,16 +21,20 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from moorings.admin.app import AdminApp
+from moorings.auth.rest import RestGuard
+from moorings.auth.tokens import TokenFile
 from moorings.config import ServerSettings
 from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.dataplane import DataPlane
 from moorings.errors import MooringsError
+from moorings.fetch.resolver import InputFetcher
 from moorings.grpc.search import registration as search_grpc
 from moorings.grpc.server import AddService, build_grpc_server
 from moorings.http1 import HttpServer, Limits
 from moorings.http1.messages import Answer, Request
-from moorings.observe import metrics
+from moorings.observe import metrics, tracing
 from moorings.observe.exposition import exposition, multiprocess_dir
 from moorings.repository.source import LocalSource
 from moorings.rest.app import RestApp
@@ -46,7 +50,11 @@ log = logging.getLogger(__name__)
 def build_manager(settings: ServerSettings) -> Manager:
     """The manager over the repository; its loader (``manager.loader``) has no warm-up hook yet."""
     loader = Loader(
-        settings.repository, allow_unsafe_pickle=settings.allow_unsafe_pickle, batching=settings.batching
+        settings.repository,
+        allow_unsafe_pickle=settings.allow_unsafe_pickle,
+        batching=settings.batching,
+        allow_python_models=settings.allow_python_models,
+        input_limits=settings.input_limits,
     )
     return Manager(LocalSource(settings.repository), loader, load_threads=settings.load_threads)
 
@@ -62,20 +70,36 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> None:
     """Serve until a signal; ``sockets``: REST listening sockets bound by a parent (``--workers``)."""
     metrics.switch.enabled = settings.metrics
+    traces = tracing.configure()  # from the OTEL_* variables; checked by the CLI
+    if traces is not None:
+        log.info("request spans exported to %s (OpenTelemetry)", traces)
     manager = build_manager(settings)
     if settings.metrics:
         metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
         metrics.refreshers.append(lambda: metrics.model_config_errors(set(manager.config_errors())))
-    dataplane = DataPlane(manager, settings.inference_threads, settings.batching.max_enqueued_batches)
+    dataplane = DataPlane(
+        manager,
+        settings.inference_threads,
+        InputFetcher(settings.input_urls),
+        max_waiting_calls=settings.batching.max_enqueued_batches,
+    )
     manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
+    auth = TokenFile(settings.auth_token_file) if settings.auth_token_file is not None else None
     app = RestApp(
         dataplane,
         settings.max_body_bytes,
         collections=collections,
         cors_origins=settings.cors_origins,
         request_timeout=settings.request_timeout_seconds,
+        max_part_bytes=settings.input_limits.max_image_bytes,
+        guard=RestGuard(auth) if auth is not None else None,
+        read_only=_read_only_message(settings),
     )
+    admin = None
+    if settings.admin_port is not None and settings.admin_token_file is not None:
+        admin_tokens = TokenFile(settings.admin_token_file, "--admin-token-file")
+        admin = AdminApp(manager, admin_tokens, collections, auth)
     log.info("model repository: %s", settings.repository)
     set_gc_threshold(settings.gc_threshold)
     manager.start(settings.poll_seconds)
@@ -84,11 +108,12 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     dataplane.readiness_checks.append(collections.ready)
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(_main(settings, dataplane, app, sockets, [search_grpc(collections)]))
+            runner.run(_main(settings, dataplane, app, sockets, [search_grpc(collections)], admin))
     finally:
         manager.stop()
         dataplane.close()
         collections.close()
+        tracing.shutdown()
 
 
 async def _main(
@@ -97,11 +122,15 @@ async def _main(
     app: RestApp,
     sockets: list[socket.socket] | None = None,
     extra_services: Sequence[AddService] = (),
+    admin: AdminApp | None = None,
 ) -> None:
-    """Start gRPC, serve REST until a signal, drain both."""
-    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services)
+    """Start gRPC (and the admin port), serve REST until a signal, drain both."""
+    auth = app.guard.tokens if app.guard is not None else None
+    grpc_server, _ = build_grpc_server(dataplane, settings, extra_services, auth, app.read_only)
     await grpc_server.start()
     log.info("gRPC on %s:%d", settings.host, settings.grpc_port)
+    _reload_tokens_on_hangup([t for t in (auth, admin.admin_tokens if admin else None) if t is not None])
+    admin_server = await _start_admin_server(settings, admin)
     if sockets is not None:
         # a worker listens on its REST socket only once its first loads are done
         while not (dataplane.manager.is_ready() and (app.collections is None or app.collections.ready())):
@@ -126,6 +155,8 @@ async def _main(
             refresher.cancel()
         if metrics_server is not None:
             await metrics_server.stop(0)
+        if admin_server is not None:
+            await admin_server.stop(settings.drain_seconds)
         stopping.set()
         await grpc_drained
 
@@ -165,6 +196,38 @@ async def _start_metrics_server(settings: ServerSettings) -> HttpServer | None:
     )
     await server.start()
     log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    return server
+
+
+def _read_only_message(settings: ServerSettings) -> str | None:
+    """What a refused write on the REST port is told (None: writes are served there)."""
+    if not settings.read_only_data_plane:
+        return None
+    if settings.admin_port is None:
+        return "this server is read-only (--read-only-data-plane) and has no admin port"
+    return f"make them on the admin port ({settings.admin_host}:{settings.admin_port}) with an admin token"
+
+
+def _reload_tokens_on_hangup(files: list[TokenFile]) -> None:
+    """SIGHUP reads the token files again (they are also read again when they change)."""
+    if not files:
+        return
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload_all, files)
+
+
+def _reload_all(files: list[TokenFile]) -> None:
+    for file in files:
+        file.reload()
+
+
+async def _start_admin_server(settings: ServerSettings, admin: AdminApp | None) -> HttpServer | None:
+    """The management API on ``--admin-host:--admin-port`` (Moorings' HTTP/1.1 server)."""
+    if admin is None or settings.admin_port is None:
+        return None
+    limits = Limits(max_body_bytes=settings.max_body_bytes, keep_alive_seconds=settings.keep_alive_seconds)
+    server = HttpServer(admin.handle, settings.admin_host, settings.admin_port, limits)
+    await server.start()
+    log.info("admin API on http://%s:%d", settings.admin_host, server.ports[0])
     return server
 
 

@@ -110,7 +110,15 @@ def serve_workers(settings: ServerSettings, workers: int) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
+    def forward_hangup(signum: int, frame: FrameType | None) -> None:
+        """SIGHUP (read the token files again) goes on to every worker."""
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGHUP)
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, forward_hangup)
     status = 0
     try:
         for process in processes:

@@ -458,3 +458,61 @@ def test_batchable_needs_free_leading_dims() -> None:
 def test_bad_settings_are_named(table: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         parse_batching(table, BatchingSettings())
+
+
+# -- a prepare step (raw inputs such as encoded images) -------------------------------------------
+
+
+class Prepared:
+    """A prepare step that records its thread and refuses inputs holding a negative value."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def __call__(self, signature: Signature, inputs: Tensors) -> Tensors:
+        self.threads.append(threading.current_thread().name)
+        if (inputs["x"] < 0).any():
+            raise InvalidArgument("a negative value")
+        return {"x": inputs["x"] + 1}
+
+
+def test_a_failed_preparation_fails_only_its_request_and_the_rest_batch(model: Model) -> None:
+    prepare = Prepared()
+    batcher = Batcher(model.predict, BatchingSettings(max_batch_size=8, batch_threads=1), prepare=prepare)
+    try:
+
+        async def scenario() -> list[Tensors | BaseException]:
+            first = await _hold_first(model, batcher)
+            waiters = [submit(batcher, _x(1, v)) for v in (1, -1, 2, -2, 3)]
+            model.release()
+            await first
+            return list(await asyncio.gather(*waiters, return_exceptions=True))
+
+        results = run(scenario)
+    finally:
+        model.release()
+        batcher.close()
+    for value, result in zip((1, -1, 2, -2, 3), results, strict=True):
+        if value < 0:
+            assert isinstance(result, InvalidArgument) and result.message == "a negative value"
+        else:
+            assert not isinstance(result, BaseException)
+            np.testing.assert_array_equal(result["y"], _x(1, 2 * (value + 1)))
+    assert model.calls == [1, 3]  # the three good requests ran as one batch
+
+
+def test_a_batcher_that_prepares_never_runs_on_the_loop_thread(model: Model) -> None:
+    prepare = Prepared()
+    with _batcher(model, max_batch_size=8, batch_threads=1) as plain:
+        _one_at_a_time(plain, 3)
+    main = threading.current_thread().name
+    assert main in model.threads  # the same calls without a prepare step do run inline
+    model.threads.clear()
+    batcher = Batcher(model.predict, BatchingSettings(max_batch_size=8, batch_threads=1), prepare=prepare)
+    try:
+        results = _one_at_a_time(batcher, 4)
+    finally:
+        batcher.close()
+    for i, out in enumerate(results):
+        np.testing.assert_array_equal(out["y"], _x(1, 2 * (i + 1)))
+    assert main not in model.threads and main not in prepare.threads

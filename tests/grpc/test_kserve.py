@@ -137,12 +137,30 @@ def test_health_and_metadata(stub: service_pb2_grpc.GRPCInferenceServiceStub) ->
     assert stub.ServerMetadata(service_pb2.ServerMetadataRequest()).name == "moorings"
 
 
-def test_stream_infer_is_unimplemented(stub: service_pb2_grpc.GRPCInferenceServiceStub) -> None:
+def test_stream_infer(
+    stub: service_pb2_grpc.GRPCInferenceServiceStub,
+    grpc_server: InProcessServer,
+    grpc_repo: tuple[Path, onnx_models.Mlp],
+) -> None:
+    """grpcio: a model that does not stream answers each request of the stream with its one result,
+    a failing request with its error_message; Moorings' own front end: UNIMPLEMENTED."""
     request = _request("mlp", x=("FP32", [2, 4], {"fp32_contents": X.reshape(-1).tolist()}))
-    with pytest.raises(grpc.RpcError) as error:
-        list(stub.ModelStreamInfer(iter([request]), timeout=10))
-    assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "streaming" in (error.value.details() or "")
+    missing = _request("nosuchmodel", x=("FP32", [2, 4], {"fp32_contents": X.reshape(-1).tolist()}))
+    if grpc_server.front_end == "moorings":
+        with pytest.raises(grpc.RpcError) as error:
+            list(stub.ModelStreamInfer(iter([request]), timeout=10))
+        assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert "streaming" in (error.value.details() or "")
+    else:
+        call = stub.ModelStreamInfer(iter([request, missing, request]), timeout=10)
+        first, failed, again = list(call)
+        assert dict(call.trailing_metadata() or ()).get("x-request-id")
+        for answer in (first, again):
+            assert not answer.error_message
+            (raw,) = answer.infer_response.raw_output_contents
+            got = np.frombuffer(raw, np.float32).reshape(2, 3)
+            np.testing.assert_allclose(got, grpc_repo[1](X), rtol=1e-5)
+        assert "nosuchmodel" in failed.error_message and not failed.HasField("infer_response")
     assert stub.ModelInfer(request, timeout=10).model_name == "mlp"  # the server keeps serving
 
 

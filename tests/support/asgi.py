@@ -27,12 +27,19 @@ class Response:
         return orjson.loads(self.body)
 
 
-def call(app: Any, method: str, path: str, json: Any = None, content: bytes | None = None) -> Response:
+def call(
+    app: Any,
+    method: str,
+    path: str,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     async def go() -> Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             body = content if content is not None else (orjson.dumps(json) if json is not None else None)
-            r = await client.request(method, path, content=body)
+            r = await client.request(method, path, content=body, headers=headers)
             return Response(r.status_code, r.content)
 
     return asyncio.run(go())

@@ -23,6 +23,10 @@ runs the model once, and hands each request its rows of the outputs.
   loop is held up) and recent calls served about one request each. Requests that
   arrive together go to the workers, so the loop keeps reading while a batch runs
   and the next batch can form. Why this path is kept: docs/design.md, "Threads".
+- With a ``prepare`` step (a version whose model.toml declares raw inputs, such as encoded
+  images), each request's inputs are prepared on the batch thread, one request at a time so
+  that a bad image fails only its own request, before the batch is stacked; such a batcher
+  never runs inline, so decoding never holds up the event loop.
 """
 
 from __future__ import annotations
@@ -40,12 +44,15 @@ import numpy as np
 
 from moorings.batch_settings import BatchingSettings
 from moorings.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
+from moorings.observe import metrics, tracing
 from moorings.types import Signature, Tensors
 
 if TYPE_CHECKING:
-    from moorings.observe.metrics import BatchObserver
+    from moorings.observe.metrics import BatchObserver, Observation
 
 Predict = Callable[[Signature, Tensors], Tensors]
+#: turns one request's raw inputs (encoded images) into the model's tensors, on a batch thread
+Prepare = Callable[[Signature, Tensors], Tensors]
 BatchKey = tuple[str, tuple[tuple[str, tuple[int, ...], str], ...]]
 #: calls of at most this many rows count as small: their time decides whether a lone request runs inline
 SMALL_ROWS = 8
@@ -71,6 +78,8 @@ class _Task:
     loop: asyncio.AbstractEventLoop
     #: ``time.perf_counter()`` when it was queued
     enqueued: float
+    #: the request's observation, while spans are made (the batch's times are recorded on it)
+    observation: Observation | None = None
 
     def wanted(self) -> bool:
         """Whether the caller still wants the result (it may have given up, e.g. disconnected)."""
@@ -78,6 +87,18 @@ class _Task:
 
 
 Outcome = tuple[_Task, Tensors | None, BaseException | None]
+
+
+def _note_times(batch: list[_Task], start: float, end: float) -> None:
+    """Record the batch's times on its requests' observations (for their spans)."""
+    rows = sum(t.rows for t in batch)
+    for task in batch:
+        observation = task.observation
+        if observation is not None:
+            observation.queued = task.enqueued
+            observation.model_start = start
+            observation.model_end = end
+            observation.batch_rows = rows
 
 
 class Batcher:
@@ -89,8 +110,10 @@ class Batcher:
         settings: BatchingSettings,
         name: str = "",
         observer: BatchObserver | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self._predict = predict
+        self._prepare = prepare
         self._observer = observer
         self.settings = settings
         self._queue: deque[_Task] = deque()
@@ -138,6 +161,8 @@ class Batcher:
         else:
             key = (signature.name, tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(inputs.items())))
         task = _Task(signature, inputs, rows, key, deadline, loop.create_future(), loop, time.perf_counter())
+        if tracing.switch.enabled:
+            task.observation = metrics.current.get()
         self._enqueue(task, loop)
         return task.waiter
 
@@ -192,7 +217,7 @@ class Batcher:
     def _take_inline(self, loop: asyncio.AbstractEventLoop) -> _Task | None:
         """The queue's only task, if it should run inline now on ``loop`` (the lock is held)."""
         limit = self.settings.inline_micros
-        if not limit or self._running or len(self._queue) != 1 or self._closed:
+        if not limit or self._prepare is not None or self._running or len(self._queue) != 1 or self._closed:
             return None
         if self.settings.batch_timeout_micros:
             return None  # the first request is meant to wait for company
@@ -279,6 +304,11 @@ class Batcher:
         return outcomes
 
     def _run(self, batch: list[_Task]) -> list[Outcome]:
+        failed: list[Outcome] = []
+        if self._prepare is not None:
+            batch, failed = self._prepared(batch)
+            if not batch:
+                return failed
         self.requests_per_call = _moving_average(self.requests_per_call, len(batch))
         signature = batch[0].signature
         start = time.perf_counter()
@@ -294,18 +324,34 @@ class Batcher:
                 }
                 outputs = self._run_padded(signature, inputs, sum(t.rows for t in batch))
         except BaseException as exc:
-            return [(task, None, exc) for task in batch]
+            return [*failed, *((task, None, exc) for task in batch)]
+        end = time.perf_counter()
         observer = self._observer
         if observer is not None:
-            rows = sum(t.rows for t in batch)
-            observer.batch(start, time.perf_counter() - start, rows, [t.enqueued for t in batch])
-        results: list[Outcome] = []
+            observer.batch(start, end - start, sum(t.rows for t in batch), [t.enqueued for t in batch])
+        if tracing.switch.enabled:
+            _note_times(batch, start, end)
+        results: list[Outcome] = failed
         start = 0
         for task in batch:
             end = start + task.rows
             results.append((task, {name: value[start:end] for name, value in outputs.items()}, None))
             start = end
         return results
+
+    def _prepared(self, batch: list[_Task]) -> tuple[list[_Task], list[Outcome]]:
+        """Each task with its inputs prepared, and the outcomes of those whose preparation failed."""
+        assert self._prepare is not None
+        ready: list[_Task] = []
+        failed: list[Outcome] = []
+        for task in batch:
+            try:
+                task.inputs = self._prepare(task.signature, task.inputs)
+            except BaseException as exc:
+                failed.append((task, None, exc))
+            else:
+                ready.append(task)
+        return ready, failed
 
     def _run_padded(self, signature: Signature, inputs: Tensors, rows: int) -> Tensors:
         size = self.settings.padded_size(rows)

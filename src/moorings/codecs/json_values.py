@@ -1,8 +1,9 @@
 """JSON values <-> numpy arrays, checked against a tensor spec.
 
 Shared by the JSON formats (TensorFlow Serving's row and columnar formats).
-Strings travel as UTF-8 text or as ``{"b64": "..."}`` objects; string tensors
-are numpy object arrays of ``bytes``.
+Strings travel as UTF-8 text or as ``{"b64": "..."}`` objects (or as the bytes
+that an input URL's ``{"url": "..."}`` was replaced with, see :mod:`moorings.fetch`);
+string tensors are numpy object arrays of ``bytes``.
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def _walk_strings(value: Any, flat: list[bytes], depth: int, shape: list[int], w
 def decode_string(value: Any, where: str) -> bytes:
     if isinstance(value, str):
         return value.encode()
+    if type(value) is bytes:  # the object of an input URL, fetched (moorings.fetch)
+        return value
     if isinstance(value, dict) and len(value) == 1 and "b64" in value:
         encoded = value["b64"]
         if not isinstance(encoded, str):
@@ -193,6 +196,10 @@ def decode_string(value: Any, where: str) -> bytes:
             return base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidArgument(f"{where}: invalid base64 in b64 value") from None
+    if isinstance(value, dict) and "url" in value:
+        if not isinstance(value["url"], str) or len(value) != 1:
+            raise InvalidArgument(f'{where}: an input URL is {{"url": "<URL string>"}}, with no other key')
+        raise InvalidArgument(f'{where}: an input URL ({{"url": ...}}) is read only as an element of a list')
     raise InvalidArgument(f'{where}: expected strings or {{"b64": ...}} objects, got {type(value).__name__}')
 
 

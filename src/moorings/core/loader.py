@@ -14,6 +14,8 @@ from moorings.core.labels import find_labels
 from moorings.core.servable import Servable
 from moorings.errors import LoadError, MooringsError, hide_paths
 from moorings.observe import metrics
+from moorings.preprocess.limits import InputLimits
+from moorings.preprocess.pipeline import BindContext, build_pipeline
 from moorings.runtimes import detect, runtime_class
 from moorings.types import DEFAULT_SIGNATURE, ClassNames, ServableId
 
@@ -28,10 +30,18 @@ class Loader:
     """Loads model versions found under ``root``; error messages never show file paths."""
 
     def __init__(
-        self, root: Path, allow_unsafe_pickle: bool = False, batching: BatchingSettings | None = None
+        self,
+        root: Path,
+        allow_unsafe_pickle: bool = False,
+        batching: BatchingSettings | None = None,
+        allow_python_models: bool = False,
+        input_limits: InputLimits | None = None,
     ) -> None:
         self.root = root.resolve()
+        #: limits of the raw inputs model.toml declares (``[inputs]``: images)
+        self.input_limits = input_limits or InputLimits()
         self.allow_unsafe_pickle = allow_unsafe_pickle
+        self.allow_python_models = allow_python_models
         self.batching = batching or BatchingSettings()
         #: set by the server once its request runner exists (see ``moorings.warmup``)
         self.warmup: WarmUp | None = None
@@ -41,11 +51,22 @@ class Loader:
         try:
             classes = self._classes(path, config)
             name = config.runtime.name or detect(path)
-            options = dataclasses.replace(config.runtime, allow_unsafe_pickle=self.allow_unsafe_pickle)
+            options = dataclasses.replace(
+                config.runtime,
+                allow_unsafe_pickle=self.allow_unsafe_pickle,
+                allow_python_models=self.allow_python_models,
+            )
             batching = config.batching_settings(self.batching)
             runtime = runtime_class(name)(path, options)
             runtime.load()
-            servable = Servable(servable_id, runtime, batching, classes)
+            try:
+                _check_tables(config, runtime.kind)
+                context = BindContext(path, self.input_limits)
+                pipeline = build_pipeline(config.inputs, runtime.signatures, context)
+            except BaseException:
+                runtime.unload()
+                raise
+            servable = Servable(servable_id, runtime, batching, classes, pipeline)
             if DEFAULT_SIGNATURE not in servable.signatures and not servable.signatures:
                 raise LoadError("the model exposes no signature")
             output = config.classes_output
@@ -85,3 +106,17 @@ class Loader:
     def _scrub(self, message: str) -> str:
         """The message with the repository shown as ``<repository>`` and any other path hidden."""
         return hide_paths(message, str(self.root))
+
+
+def _check_tables(config: ModelConfig, kind: str) -> None:
+    """LoadError for an ``[inputs.<name>]`` table without a ``kind`` on a model that is not a
+    Python model (only a Python model's signature is declared that way)."""
+    if kind == "python":
+        return
+    plain = sorted(name for name, table in config.runtime.inputs.items() if "kind" not in table)
+    if plain or config.runtime.outputs:
+        name = f"inputs.{plain[0]}" if plain else f"outputs.{next(iter(config.runtime.outputs))}"
+        raise LoadError(
+            f"model.toml [{name}] declares a tensor, which only a Python model (model.py) does; "
+            'a raw input needs a kind (kind = "image" or "text")'
+        )

@@ -9,6 +9,10 @@ alive until the last handle on it is released, so in-flight requests finish on
 the version they started on.
 
 The lock guards only bookkeeping; loading and unloading run in a thread pool.
+
+The admin API can pin a model off (:meth:`Manager.unload_model`): its versions
+are unloaded and stay unloaded whatever the repository holds, until
+:meth:`Manager.load_model` lifts the pin. Pins live in memory only.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class Manager:
         #: per model, the configuration error or unserved labels last logged (logged once each)
         self._logged: dict[str, str] = {}
         self.first_poll_done = threading.Event()
+        #: models pinned off through the admin API (see unload_model)
+        self._pinned_off: set[str] = set()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -131,6 +137,9 @@ class Manager:
             if model is None:
                 model = self._models[name] = _Model(name, aspired.config)
             model.config = aspired.config
+            if name in self._pinned_off:
+                self._apply(model, {})
+                continue
             self._warn_unserved_labels(model, aspired)
             self._apply(model, aspired.versions)
         for name in [n for n in self._models if n not in self._aspired]:
@@ -260,6 +269,10 @@ class Manager:
         aspired = self._aspired.get(name)
         if aspired is None:
             return None
+        if name in self._pinned_off:
+            return Unavailable(
+                f"model {name!r} was unloaded through the admin API; it serves again once loaded there"
+            )
         if aspired.config is None:
             return Unavailable(f"model {name!r} is not served: {aspired.config_error}")
         if not aspired.present:
@@ -354,6 +367,62 @@ class Manager:
                 for name, aspired in self._aspired.items()
                 if aspired.config is None
             }
+
+    # -- the admin API (explicit load / unload beside the polling source) ----------------------------
+
+    def unload_model(self, name: str) -> None:
+        """Pin a model of the repository off: unload its versions (requests under way finish on them)."""
+        self.poll_once()
+        with self._lock:
+            self._in_repository(name)
+            self._pinned_off.add(name)
+            self._reconcile()
+
+    def load_model(self, name: str) -> None:
+        """Lift the model's pin and load what the repository holds for it now (a fresh scan)."""
+        with self._lock:
+            self._pinned_off.discard(name)
+        self.poll_once()
+        with self._lock:
+            self._in_repository(name)
+
+    def _in_repository(self, name: str) -> None:
+        if name not in self._aspired:
+            check_model_name(name)
+            raise NotFound(f"model {name!r} is not in the model repository (no such folder)")
+
+    def loading(self, name: str) -> bool:
+        """Whether a version of the model is still loading or waiting to."""
+        with self._lock:
+            model = self._models.get(name)
+            return model is not None and any(
+                r.state in (VersionState.START, VersionState.LOADING) for r in model.versions.values()
+            )
+
+    def index(self) -> list[IndexEntry]:
+        """Every model of the repository and every version tracked, with its state and the reason."""
+        entries: list[IndexEntry] = []
+        with self._lock:
+            for name in sorted(set(self._aspired) | set(self._models)):
+                model = self._models.get(name)
+                versions = sorted(model.versions.values(), key=lambda r: r.version) if model else []
+                for r in versions:
+                    entries.append(IndexEntry(name, r.version, r.state, r.error or ""))
+                if not versions:
+                    problem = self._unservable(name)
+                    reason = problem.message if problem is not None else "no version loaded"
+                    entries.append(IndexEntry(name, None, VersionState.END, reason))
+        return entries
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One line of the repository index: a model version (None: the model has none) and its state."""
+
+    name: str
+    version: int | None
+    state: VersionState
+    reason: str
 
 
 def _unserved_labels(config: ModelConfig, aspired: AspiredModel) -> dict[int, str]:

@@ -10,6 +10,7 @@ from moorings.batch_settings import BatchingSettings
 from moorings.batching.batcher import Batcher, batchable
 from moorings.errors import NotFound
 from moorings.observe.metrics import batch_observer
+from moorings.preprocess.pipeline import InputPipeline
 from moorings.runtimes.base import Runtime
 from moorings.types import (
     DEFAULT_SIGNATURE,
@@ -32,16 +33,29 @@ class Servable:
         runtime: Runtime,
         batching: BatchingSettings | None = None,
         classes: ClassNames | None = None,
+        pipeline: InputPipeline | None = None,
     ) -> None:
         self.id = servable_id
         self.runtime = runtime
         self.classes = classes
-        self.signatures: dict[str, Signature] = dict(runtime.signatures)
-        self._batched = {name for name, sig in self.signatures.items() if batchable(sig)}
+        #: the version's raw inputs (model.toml ``[inputs]``); None: clients send the runtime's tensors
+        self.pipeline = pipeline
+        #: the signatures clients see (a raw input shows as what clients send)
+        self.signatures: dict[str, Signature] = dict(
+            runtime.signatures if pipeline is None else pipeline.signatures
+        )
+        varying = set() if pipeline is None else pipeline.varying  # text padded per request
+        self._batched = {
+            name for name, sig in self.signatures.items() if batchable(sig) and name not in varying
+        }
         self.batcher: Batcher | None = None
         if batching is not None and batching.enabled and self._batched:
             name = f"{servable_id.name}-{servable_id.version}"
-            self.batcher = Batcher(runtime.predict, batching, name=name, observer=batch_observer(servable_id))
+            run, prepare = (
+                (runtime.predict, None) if pipeline is None else (self._run_prepared, pipeline.prepare)
+            )
+            observer = batch_observer(servable_id)
+            self.batcher = Batcher(run, batching, name=name, observer=observer, prepare=prepare)
 
     def submit_async(
         self, signature: Signature, inputs: Tensors, deadline: float | None, rows: int
@@ -63,7 +77,15 @@ class Servable:
             ) from None
 
     def predict(self, signature: Signature, inputs: Tensors) -> Tensors:
-        return self.runtime.predict(signature, inputs)
+        """Run ``signature`` (as clients see it) on a request's inputs, raw ones turned into tensors."""
+        if self.pipeline is None:
+            return self.runtime.predict(signature, inputs)
+        return self._run_prepared(signature, self.pipeline.prepare(signature, inputs))
+
+    def _run_prepared(self, signature: Signature, tensors: Tensors) -> Tensors:
+        """Run the runtime's own signature behind ``signature`` on tensors already prepared."""
+        assert self.pipeline is not None
+        return self.runtime.predict(self.pipeline.runtime_signature(signature), tensors)
 
     def classify(self, signature: Signature, examples: list[Example]) -> ClassifyResult:
         return self.runtime.classify(signature, examples)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from moorings.codecs.classification import name_of, names_for, ranked_output, score_rows
+from moorings.codecs.json_values import to_array
 from moorings.core.servable import Servable
 from moorings.dataplane.inputs import check_inputs
 from moorings.errors import InvalidArgument
@@ -34,6 +35,9 @@ def examples_as_inputs(signature: Signature, examples: list[Example]) -> Tensors
                 takes = ", ".join(sorted(signature.inputs))
                 raise InvalidArgument(f"example {i} lacks feature {name!r} (the model takes: {takes})")
             rows.append(example[name])
+        if spec.dtype.is_string:  # text or {"b64": ...} (an encoded image, say): bytes per row
+            inputs[name] = to_array(rows, spec.dtype, f"feature {name!r}")
+            continue
         try:
             inputs[name] = np.asarray(rows, dtype=spec.dtype.numpy)
         except (ValueError, TypeError, OverflowError):

@@ -5,7 +5,8 @@ request (:mod:`moorings.requests`) and awaits the matching method
 here; it never holds a servable handle or picks a signature itself. One run::
 
     resolve the ModelRef to a counted handle (the version stays loaded until the run ends)
-      -> pick the signature -> choose the outputs -> decode the wire inputs against the signature
+      -> pick the signature -> choose the outputs -> fetch the inputs given by URL (``prepare``)
+      -> decode the wire inputs against the signature
       -> check them -> batch and run (or run on the inference pool) -> the result, typed
 
 Each run names the version it resolved to on the request's metrics observation
@@ -42,6 +43,7 @@ from moorings.core.manager import Manager
 from moorings.core.servable import Servable
 from moorings.dataplane.classify import classify_by_scores, needs_scores_classify
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
+from moorings.dataplane.stream import ResultStream
 from moorings.errors import (
     DeadlineExceeded,
     InvalidArgument,
@@ -50,7 +52,8 @@ from moorings.errors import (
     first_line,
     hide_paths,
 )
-from moorings.observe import metrics
+from moorings.fetch.resolver import InputFetcher
+from moorings.observe import metrics, tracing
 from moorings.observe.metrics import note_servable
 from moorings.requests import (
     ClassifyOutcome,
@@ -77,8 +80,16 @@ T = TypeVar("T")
 
 
 class DataPlane:
-    def __init__(self, manager: Manager, inference_threads: int, max_waiting_calls: int = 64) -> None:
+    def __init__(
+        self,
+        manager: Manager,
+        inference_threads: int,
+        fetcher: InputFetcher | None = None,
+        max_waiting_calls: int = 64,
+    ) -> None:
         self.manager = manager
+        #: reads the inputs that requests give by URL (front ends build ``PredictRequest.prepare`` with it)
+        self.fetcher = fetcher or InputFetcher()
         self.executor = ThreadPoolExecutor(max_workers=inference_threads, thread_name_prefix="moorings-infer")
         #: calls handed to the pool may be running (one per thread) or waiting (at most this many)
         self._max_pending = inference_threads + max_waiting_calls
@@ -128,6 +139,8 @@ class DataPlane:
             wanted = None
             if request.outputs is not None:
                 wanted = select_outputs(signature, request.outputs, request.outputs_field)
+            if request.prepare is not None:  # inputs by URL: fetched off the loop
+                await request.prepare(request.deadline)
             inputs = request.decode(signature)
             lifted = 0
             try:
@@ -139,6 +152,9 @@ class DataPlane:
                 if not lifted:
                     raise
                 check_inputs(signature, inputs, request.same_batch)
+            runtime = servable.runtime
+            if runtime.preprocess is not None:  # a Python model's per-request step
+                inputs = await self._off_loop(runtime.preprocess, inputs)
             # on the servable's batcher when the signature is batched, else on the inference pool
             # (written out here rather than in a helper: one coroutine less per request)
             rows = common_rows(inputs)
@@ -150,6 +166,8 @@ class DataPlane:
                 outputs: Tensors = await self._off_loop(predict, signature, inputs)
             else:
                 outputs = await _model_call(waiter)
+            if runtime.postprocess is not None:
+                outputs = await self._off_loop(runtime.postprocess, outputs)
             servable_id, classes = servable.id, servable.classes
         if not all(type(v) is np.ndarray for v in outputs.values()):
             outputs = {k: np.asarray(v) for k, v in outputs.items()}
@@ -158,6 +176,33 @@ class DataPlane:
         if lifted:
             outputs = drop_trailing_ones(outputs, lifted)
         return PredictResult(servable_id, signature, outputs, classes)
+
+    async def stream(self, request: PredictRequest) -> ResultStream:
+        """Open the stream of ``request``'s partial results (see :mod:`moorings.dataplane.stream`).
+
+        Errors before the first result (no such model, bad inputs) are raised here. A model that
+        does not stream answers a stream of one result, its ``predict``'s. Close what is returned.
+        """
+        handle = self.manager.acquire(request.ref)
+        try:
+            servable = handle.servable
+            note_servable(servable.id)
+            if not servable.runtime.streams:
+                result = await self.predict(request, servable=servable)
+                handle.release()
+                return ResultStream.single(self.executor, servable, result)
+            signature = servable.signature(request.signature_name)
+            wanted = None
+            if request.outputs is not None:
+                wanted = select_outputs(signature, request.outputs, request.outputs_field)
+            inputs = request.decode(signature)
+            check_inputs(signature, inputs, request.same_batch)
+            if servable.runtime.preprocess is not None:
+                inputs = await self._off_loop(servable.runtime.preprocess, inputs)
+        except BaseException:
+            handle.release()
+            raise
+        return ResultStream(self.executor, handle, servable, signature, inputs, wanted, request.deadline)
 
     async def classify(self, request: ExamplesRequest, servable: Servable | None = None) -> ClassifyOutcome:
         with self.manager.acquire(request.ref) if servable is None else nullcontext(servable) as servable:
@@ -204,6 +249,7 @@ class DataPlane:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+        self.fetcher.close()
 
 
 def _pick(servable: Servable, name: str | None, method: str) -> Signature:
@@ -233,7 +279,10 @@ def _unless_expired(fn: Callable[..., T], deadline: float | None) -> Callable[..
 
 
 def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off)."""
+    """``fn`` reporting its duration as a model call of ``servable`` (``fn`` itself when metrics are off),
+    and, while spans are made, recording its times on the request's observation."""
+    if tracing.switch.enabled:
+        return _traced(servable, fn)
     if not metrics.switch.enabled:
         return fn
 
@@ -245,6 +294,26 @@ def _timed(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
             metrics.model_call(servable.id, time.perf_counter() - start)
 
     return timed
+
+
+def _traced(servable: Servable, fn: Callable[..., T]) -> Callable[..., T]:
+    observation = metrics.current.get()  # on the event loop, in the request's context
+    if observation is not None:
+        observation.queued = time.perf_counter()
+
+    def traced(*args: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            end = time.perf_counter()
+            if metrics.switch.enabled:
+                metrics.model_call(servable.id, end - start)
+            if observation is not None:
+                observation.model_start, observation.model_end = start, end
+                observation.batch_rows = 0
+
+    return traced
 
 
 async def _model_call(call: Awaitable[T]) -> T:

@@ -13,8 +13,8 @@ What a call gets: request compression (gzip, deflate) undone, ``grpc-timeout``
 as the context's deadline (a call still running when it passes is cancelled and
 answered DEADLINE_EXCEEDED), a client's cancel reaching the handler as task
 cancellation, the message size limit as RESOURCE_EXHAUSTED, an unknown method
-as UNIMPLEMENTED. Streaming methods are not served by this front end
-(UNIMPLEMENTED); Moorings' own services are all unary. Answers are never
+as UNIMPLEMENTED. Streaming methods (KServe's ModelStreamInfer) are not served
+by this front end: UNIMPLEMENTED as soon as the call's headers arrive. Answers are never
 compressed. No TLS, as with grpcio's insecure port.
 """
 
@@ -49,7 +49,9 @@ class GrpcHttp2Server(HandlerCollector):
         self._max_message = max_message_bytes
         self._reuse_port = reuse_port
         self._sockets: list[Any] = []
-        self._server = Http2Server(self._on_request, Limits(max_body_bytes=max_message_bytes + 5))
+        self._server = Http2Server(
+            self._on_request, Limits(max_body_bytes=max_message_bytes + 5), on_open=self._on_open
+        )
         self._calls: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,6 +88,14 @@ class GrpcHttp2Server(HandlerCollector):
             if method is not None:
                 return method
         return None
+
+    def _on_open(self, stream: Stream) -> None:
+        """A call whose request is still arriving: a streaming method is refused now, not once the
+        client ends its side (a bidirectional client may wait for answers first)."""
+        path = stream.header(b":path")
+        handler = self._method((path or b"").decode("utf-8", "replace"), stream.headers)
+        if handler is not None and (handler.request_streaming or handler.response_streaming):
+            stream.respond_headers(wire.trailers_only(grpc.StatusCode.UNIMPLEMENTED, _streaming(path)))
 
     def _on_request(self, stream: Stream) -> None:
         path = method = content_type = timeout = encoding = None
@@ -124,9 +134,7 @@ class GrpcHttp2Server(HandlerCollector):
         if handler is None:
             raise wire.CallError(grpc.StatusCode.UNIMPLEMENTED, f"unknown method {name}")
         if handler.request_streaming or handler.response_streaming:
-            raise wire.CallError(
-                grpc.StatusCode.UNIMPLEMENTED, f"{name} is a streaming method; this server serves unary calls"
-            )
+            raise wire.CallError(grpc.StatusCode.UNIMPLEMENTED, _streaming(path))
         raw = wire.request_message(stream.body, encoding, self._max_message)
         stream.body.clear()  # the call has its own copy: do not hold a large message twice
         seconds = None if timeout is None else wire.timeout_seconds(timeout)
@@ -199,3 +207,11 @@ class GrpcHttp2Server(HandlerCollector):
 def _expire(task: asyncio.Task[None], context: CallContext) -> None:
     context.expired = True
     task.cancel()
+
+
+def _streaming(path: bytes | None) -> str:
+    name = (path or b"").decode("utf-8", "replace")
+    return (
+        f"{name} is a streaming method; Moorings' own gRPC front end serves unary calls "
+        "(streams are served with --grpc-server grpcio)"
+    )

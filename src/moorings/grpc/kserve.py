@@ -9,7 +9,10 @@ always go back in ``raw_output_contents``, which every V2 client reads.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -22,10 +25,10 @@ from moorings.codecs.shapes import check_shape
 from moorings.codecs.v2_json import cast_inputs, parse_datatype
 from moorings.dataplane import DataPlane
 from moorings.dtypes import DType
-from moorings.errors import InvalidArgument, NotFound, Unavailable
-from moorings.grpc.status import deadline, rpc
+from moorings.errors import InvalidArgument, MooringsError, NotFound, Unavailable
+from moorings.grpc.status import deadline, rpc, rpc_stream
 from moorings.protos.kserve import service_pb2, service_pb2_grpc
-from moorings.requests import PredictRequest
+from moorings.requests import PredictRequest, PredictResult
 from moorings.types import Signature, Tensors
 
 # InferTensorContents field of each datatype (FP16 has none: it travels raw)
@@ -43,6 +46,8 @@ _CONTENTS_FIELD = {
     "FP64": "fp64_contents",
     "BYTES": "bytes_contents",
 }
+
+log = logging.getLogger(__name__)
 
 Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
 
@@ -166,19 +171,61 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
                 ref, partial(decode_for_signature, request), outputs=outputs, deadline=deadline(context)
             )
         )
-        response = service_pb2.ModelInferResponse(
-            model_name=result.servable.name, model_version=str(result.servable.version), id=request.id
+        return _infer_response(result, request.id, ranked)
+
+    @rpc_stream
+    async def ModelStreamInfer(self, requests: AsyncIterator[Any], context: Context) -> None:
+        """Each request of the call in turn: its results as they come (a streaming Python model's
+        partial results, or another model's one result), each as a response; a request that fails
+        is one response with its ``error_message``, and the call goes on with the next request.
+
+        A response is made only once the one before it is sent (grpcio's flow control), so a slow
+        reader holds the model back; a cancelled call closes the model's generator.
+        """
+        async for request in requests:
+            try:
+                await self._stream_one(request, context)
+            except MooringsError as exc:
+                await context.write(service_pb2.ModelStreamInferResponse(error_message=exc.message))
+            except (asyncio.CancelledError, grpc.aio.AbortError):
+                raise
+            except Exception:
+                log.exception("unhandled error in ModelStreamInfer")
+                error = "internal server error; see the server log"
+                await context.write(service_pb2.ModelStreamInferResponse(error_message=error))
+
+    async def _stream_one(self, request: Any, context: Context) -> None:
+        ref = v2_metadata.model_ref(request.model_name, request.model_version)
+        ranked = {o.name: _class_count(o) for o in request.outputs if "classification" in o.parameters}
+        outputs = tuple(o.name for o in request.outputs) or None
+        stream = await self.dataplane.stream(
+            PredictRequest(
+                ref, partial(decode_for_signature, request), outputs=outputs, deadline=deadline(context)
+            )
         )
-        for name, array in result.outputs.items():
-            if name in ranked:
-                names = classification.names_for(result.classes, name)
-                array = classification.triton_strings(array, ranked[name], names, name)
-            tensor = response.outputs.add()
-            tensor.name = name
-            tensor.datatype = dtypes.from_numpy(array.dtype).v2_name
-            tensor.shape.extend(array.shape)
-            response.raw_output_contents.append(v2_binary.to_raw(array))
-        return response
+        try:
+            async for result in stream:
+                response = _infer_response(result, request.id, ranked)
+                await context.write(service_pb2.ModelStreamInferResponse(infer_response=response))
+        finally:
+            await stream.aclose()
+
+
+def _infer_response(result: PredictResult, request_id: str, ranked: dict[str, int]) -> Any:
+    """A ModelInferResponse of ``result``; outputs in ``ranked`` as their top-k class strings."""
+    response = service_pb2.ModelInferResponse(
+        model_name=result.servable.name, model_version=str(result.servable.version), id=request_id
+    )
+    for name, array in result.outputs.items():
+        if name in ranked:
+            names = classification.names_for(result.classes, name)
+            array = classification.triton_strings(array, ranked[name], names, name)
+        tensor = response.outputs.add()
+        tensor.name = name
+        tensor.datatype = dtypes.from_numpy(array.dtype).v2_name
+        tensor.shape.extend(array.shape)
+        response.raw_output_contents.append(v2_binary.to_raw(array))
+    return response
 
 
 def register(dataplane: DataPlane, server: grpc.aio.Server) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 
 import grpc
 
+from moorings.auth.grpc_gate import Gate
+from moorings.auth.tokens import TokenFile
 from moorings.config import ServerSettings
 from moorings.dataplane import DataPlane
 from moorings.grpc.drain import GrpcioServer
@@ -102,10 +104,10 @@ class ProtoServices(grpc.GenericRpcHandler):  # type: ignore[misc]
 def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     """A raw-bytes handler around a generated unary one: parse, call, serialize.
 
-    A streaming method (KServe's ModelStreamInfer) gets a handler of its own kind that answers
-    UNIMPLEMENTED: Moorings' services are unary."""
+    A streaming method (KServe's ModelStreamInfer) is served as generated on grpcio; Moorings'
+    own HTTP/2 front end answers it UNIMPLEMENTED (``grpc/http2_server.py``)."""
     if real.request_streaming or real.response_streaming:
-        return _unimplemented_stream(real, method)
+        return real
     parse, behaviour, serialize = real.request_deserializer, real.unary_unary, real.response_serializer
 
     async def call(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -121,19 +123,6 @@ def _parsing(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     return grpc.unary_unary_rpc_method_handler(call)
 
 
-def _unimplemented_stream(real: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    reason = f"{method} is a streaming method; Moorings serves unary calls only"
-
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, reason)
-
-    if real.request_streaming and real.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse)
-    if real.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(refuse)
-    return grpc.unary_stream_rpc_method_handler(refuse)
-
-
 def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
     size = settings.max_grpc_message_bytes
     return [
@@ -144,11 +133,17 @@ def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
 
 
 def build_grpc_server(
-    dataplane: DataPlane, settings: ServerSettings, extra_services: Sequence[AddService] = ()
+    dataplane: DataPlane,
+    settings: ServerSettings,
+    extra_services: Sequence[AddService] = (),
+    auth: TokenFile | None = None,
+    read_only: str | None = None,
 ) -> tuple[Any, ProtoServices]:
     """The server bound to ``settings.host:settings.grpc_port`` but not started, and the TF Serving handler.
 
     The server is grpcio's, or Moorings' own with ``settings.grpc_server == "moorings"``.
+    With ``auth`` (tokens) or ``read_only`` (where collection writes go instead), every service sits
+    behind one :class:`~moorings.auth.grpc_gate.Gate`.
 
     Call inside the event loop that will run it.
     """
@@ -163,9 +158,15 @@ def build_grpc_server(
         server = GrpcHttp2Server(settings.max_grpc_message_bytes, reuse_port=settings.reuse_port)
     else:
         server = GrpcioServer(grpc_options(settings))
-    for add in extra_services:
-        add(server)
-    server.add_generic_rpc_handlers((kserve, tf_serving))
+    if auth is None and read_only is None:
+        for add in extra_services:
+            add(server)
+        server.add_generic_rpc_handlers((kserve, tf_serving))
+    else:
+        collected = HandlerCollector()
+        for add in extra_services:
+            add(collected)
+        server.add_generic_rpc_handlers((Gate([*collected.handlers, kserve, tf_serving], auth, read_only),))
     address = f"{settings.host}:{settings.grpc_port}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"could not listen for gRPC on {address}")

@@ -10,6 +10,7 @@ one) returned in the trailing metadata, and writes the access log line.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import grpc
 
 from moorings.errors import DeadlineExceeded, MooringsError
-from moorings.observe import logs, metrics
+from moorings.observe import logs, metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,12 @@ def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
 
     @functools.wraps(handler)
     async def wrapped(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
-        rid = _request_id(context)
+        rid, traceparent = _request_id(context)
         set_trailing = getattr(context, "set_trailing_metadata", None)
         if set_trailing is not None:  # before any abort: abort sends the trailing metadata set by then
             set_trailing((("x-request-id", rid),))
         observation = metrics.begin(protocol, kind, rid)
+        observation.traceparent = traceparent
         code = "UNKNOWN"
         try:
             response = await handler(self, request, context)
@@ -76,18 +78,56 @@ def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
     return wrapped
 
 
-def _request_id(context: grpc.aio.ServicerContext) -> str:
+StreamHandler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[None]]
+
+
+def rpc_stream(handler: StreamHandler) -> StreamHandler:
+    """For a streaming method that answers with ``context.write`` and reports errors in its
+    responses (KServe's ModelStreamInfer): the request id in the trailing metadata, and the call
+    counted once, as route kind "stream", with how it ended (OK, CANCELLED, or INTERNAL when it
+    failed unexpectedly: logged, answered without details)."""
+    protocol = PROTOCOLS.get(handler.__module__, "")
+
+    @functools.wraps(handler)
+    async def wrapped(self: Any, requests: Any, context: grpc.aio.ServicerContext) -> None:
+        rid, traceparent = _request_id(context)
+        context.set_trailing_metadata((("x-request-id", rid),))
+        observation = metrics.begin(protocol, "stream", rid)
+        observation.traceparent = traceparent
+        code = "UNKNOWN"
+        try:
+            await handler(self, requests, context)
+            code = "OK"
+        except asyncio.CancelledError:
+            code = "CANCELLED"
+            raise
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            code = "INTERNAL"
+            log.exception("unhandled error in %s", handler.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
+        finally:
+            _finish(observation, code, rid)
+
+    return wrapped
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> tuple[str, bytes | None]:
+    """The call's request id, and its W3C ``traceparent`` (None if it has none)."""
     given = traceparent = None
     for key, value in context.invocation_metadata() or ():
         if key == "x-request-id" and isinstance(value, str):
             given = value.encode("ascii", "replace")
         elif key == "traceparent" and isinstance(value, str):
             traceparent = value.encode("ascii", "replace")
-    return logs.request_id(given, traceparent)
+    return logs.request_id(given, traceparent), traceparent
 
 
 def _finish(observation: metrics.Observation, code: str, rid: str) -> None:
     took = metrics.finish(observation, code)
+    if tracing.switch.enabled:
+        tracing.export(observation, code)
     if logs.access.enabled and observation.protocol:
         servable = observation.servable
         logs.log_access(

@@ -38,7 +38,7 @@ import httptools
 from moorings.http1 import wire
 from moorings.http1.large_body import LARGE_BODY, LargeRequest, end_of_head
 from moorings.http1.limits import Limits
-from moorings.http1.messages import Answer, Body, Headers, Request, Slot
+from moorings.http1.messages import Answer, Body, Headers, Request, Slot, Streamed
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._closing = False  # read no more requests; close once the answers owed are written
         self._draining = False  # the server is stopping: finish the request being read, then close
         self._last_active = loop.time()
+        #: a Streamed answer is being written (see ``_stream``), and what it waits on to write more
+        self._streaming = False
+        self._drained: asyncio.Future[None] | None = None
 
     # asyncio.BufferedProtocol
 
@@ -136,6 +139,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._url = []
         self._headers = []
         self._body = b""
+        self._wake_writer()
+        if self._streaming and self._task is not None:
+            self._task.cancel()  # stop making a streamed answer nobody reads
 
     def pause_writing(self) -> None:
         self._writing_paused = True
@@ -143,6 +149,7 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        self._wake_writer()
         self._maybe_resume_reading()
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -343,7 +350,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         method = raw_method.decode("ascii", "replace")
         url = self._url[0] if len(self._url) == 1 else b"".join(self._url)
         keep_alive = keep_alive and not self._closing and not self._draining
-        slot = Slot(keep_alive, method != "HEAD", keep_alive and http10)
+        slot = Slot(keep_alive, method != "HEAD", http10)
         self._pending.append(slot)
         request = Request(method, wire.path_of(url), self._headers, body)
         if self._task is None:
@@ -372,9 +379,13 @@ class HttpConnection(asyncio.BufferedProtocol):
                     log.exception("unhandled error answering %s %s", request.method, request.shown_path)
                     body = wire.error_body("internal server error; see the server log")
                     status, headers = 500, ERROR_HEADERS
-                slot.data = wire.response(
-                    status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
-                )
+                if isinstance(body, Streamed):
+                    await self._stream(status, headers, body, slot)
+                    slot.data = b""  # written already
+                else:
+                    slot.data = wire.response(
+                        status, headers, body, self._date.line(), slot.keep_alive, slot.with_body, slot.http10
+                    )
                 self._flush()  # may resume reading, and so queue more requests behind this one
                 if not self._waiting:
                     return
@@ -382,6 +393,49 @@ class HttpConnection(asyncio.BufferedProtocol):
                 self._waiting_bytes -= len(request.body)
         finally:
             self._task = None
+
+    async def _stream(self, status: int, headers: Headers, body: Streamed, slot: Slot) -> None:
+        """Write a streamed answer: the head, then each piece once the client has taken the last ones.
+
+        Requests run one at a time, so the answers before this one are written already. An HTTP/1.0
+        client gets the pieces as they are and the connection closes after them.
+        """
+        chunked = not slot.http10
+        if not chunked:
+            slot.keep_alive = False
+        self._streaming = True
+        try:
+            if self._transport is None:
+                return
+            self._transport.write(wire.streamed_head(status, headers, self._date.line(), chunked))
+            if not slot.with_body:
+                return
+            async for piece in body.chunks:
+                if self._writing_paused:
+                    await self._wait_drained()
+                transport = self._transport
+                if transport is None:
+                    return
+                if piece:
+                    transport.write(wire.chunk(piece) if chunked else piece)
+                    self._last_active = self._loop.time()
+            if chunked and self._transport is not None:
+                self._transport.write(wire.LAST_CHUNK)
+        finally:
+            self._streaming = False
+            await body.close()
+
+    async def _wait_drained(self) -> None:
+        """Until the transport's buffer drains below its low-water mark, or the connection is lost."""
+        while self._writing_paused and self._transport is not None:
+            waiter = self._loop.create_future()
+            self._drained = waiter
+            await waiter
+
+    def _wake_writer(self) -> None:
+        waiter, self._drained = self._drained, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _flush(self) -> None:
         pending = self._pending

@@ -8,13 +8,33 @@ the request off the wire.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
 #: a request body: bytes, or a bytearray when the HTTP/1.1 server read a large body into one buffer
 Body = bytes | bytearray
-#: what a route answers: status, body and headers (the server adds content-length)
-Answer = tuple[int, bytes, Headers]
+
+
+class Streamed:
+    """A body sent while it is made (server-sent events): the pieces ``chunks`` yields, each
+    written as soon as the client has taken the ones before it (chunked transfer coding).
+
+    The server awaits ``close()`` once the answer is over, whether every piece was written, the
+    client went away, or nothing could be written at all (the client left before the answer
+    began: ``chunks`` may never have been iterated); it stops whatever makes the pieces.
+    """
+
+    __slots__ = ("chunks", "close")
+
+    def __init__(self, chunks: AsyncIterator[bytes], close: Callable[[], Awaitable[None]]) -> None:
+        self.chunks = chunks
+        self.close = close
+
+
+#: what a route answers: status, body and headers (the server adds content-length, or streams
+#: a ``Streamed`` body)
+Answer = tuple[int, bytes | Streamed, Headers]
 
 
 @dataclass(slots=True)

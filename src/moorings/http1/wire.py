@@ -66,6 +66,23 @@ def response(
     return b"".join(parts)
 
 
+def streamed_head(status: int, headers: Headers, date: bytes, chunked: bool) -> bytes:
+    """The head of a response whose body follows in pieces: chunked, or (HTTP/1.0) until the close."""
+    parts = [status_line(status), date]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"transfer-encoding: chunked\r\n\r\n" if chunked else b"connection: close\r\n\r\n")
+    return b"".join(parts)
+
+
+def chunk(data: bytes) -> bytes:
+    """One piece of a chunked body."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
 def path_of(url: bytes) -> bytes:
     """The path of an origin-form URL (``/a/b?q#f``) or of an absolute-form one (``http://h/a/b``).
 

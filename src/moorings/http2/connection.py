@@ -54,8 +54,12 @@ class Http2Connection(asyncio.Protocol):
         limits: Limits,
         registry: set[Http2Connection],
         loop: asyncio.AbstractEventLoop,
+        on_open: Handler | None = None,
     ) -> None:
         self.limits = limits
+        #: called when a stream opens with a body still to come; it may answer at once (e.g. refuse
+        #: a method it will not serve) instead of waiting for the whole request
+        self._on_open = on_open
         self.closed = False
         self.peer_max_frame = f.DEFAULT_FRAME_SIZE
         self._handler = handler
@@ -294,6 +298,8 @@ class Http2Connection(asyncio.Protocol):
             self._dispatch(stream)
         else:
             self._inbound.opened(stream)
+            if self._on_open is not None:
+                self._on_open(stream)
 
     def _settings(self, flags: int, stream_id: int, payload: bytes) -> None:
         if stream_id:

@@ -28,8 +28,11 @@ def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.s
 class Http2Server:
     """Serve ``handler`` on sockets given to :meth:`start`."""
 
-    def __init__(self, handler: Handler, limits: Limits | None = None) -> None:
+    def __init__(
+        self, handler: Handler, limits: Limits | None = None, on_open: Handler | None = None
+    ) -> None:
         self._handler = handler
+        self._on_open = on_open
         self._limits = limits or Limits()
         self._servers: list[asyncio.Server] = []
         self._connections: set[Http2Connection] = set()
@@ -39,7 +42,7 @@ class Http2Server:
         loop = asyncio.get_running_loop()
 
         def connection() -> Http2Connection:
-            return Http2Connection(self._handler, self._limits, self._connections, loop)
+            return Http2Connection(self._handler, self._limits, self._connections, loop, self._on_open)
 
         for sock in sockets:
             self._servers.append(await loop.create_server(connection, sock=sock, backlog=2048))

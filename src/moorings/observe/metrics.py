@@ -132,7 +132,10 @@ switch = _Switch()
 class Observation:
     """What is known of one request while it runs."""
 
-    __slots__ = ("kind", "protocol", "request_id", "servable", "start")
+    __slots__ = (
+        "batch_rows", "kind", "model_end", "model_start", "protocol", "queued", "request_id", "servable",
+        "start", "traceparent",
+    )  # fmt: skip
 
     def __init__(self, protocol: str, kind: str, request_id: str) -> None:
         self.protocol = protocol
@@ -140,6 +143,13 @@ class Observation:
         self.request_id = request_id
         self.servable: ServableId | None = None
         self.start = time.perf_counter()
+        # recorded only while spans are made (observe/tracing.py); perf_counter() times, 0.0: none
+        self.traceparent: bytes | None = None
+        #: when the request was handed to its model's batching queue or inference pool
+        self.queued = 0.0
+        self.model_start = 0.0
+        self.model_end = 0.0
+        self.batch_rows = 0
 
 
 current: ContextVar[Observation | None] = ContextVar("moorings_observation", default=None)

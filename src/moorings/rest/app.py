@@ -11,14 +11,23 @@ from __future__ import annotations
 import logging
 
 from moorings import __version__
+from moorings.auth.rest import RestGuard
 from moorings.codecs.tfserving_status import models_json
 from moorings.dataplane import DataPlane
-from moorings.errors import MooringsError, NotFound
-from moorings.http1.messages import Answer, Request
-from moorings.observe import logs, metrics
+from moorings.errors import (
+    InvalidArgument,
+    MooringsError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+from moorings.http1.messages import Answer, Request, Streamed
+from moorings.observe import logs, metrics, tracing
 from moorings.observe.exposition import exposition
+from moorings.preprocess.limits import InputLimits
 from moorings.rest import collections as search_routes
-from moorings.rest import tfserving, v2
+from moorings.rest import tfserving, uploads, v2
 from moorings.rest.cors import CorsPolicy
 from moorings.rest.deadline import deadline
 from moorings.rest.encoding import decoded_body
@@ -32,7 +41,9 @@ from moorings.rest.http import (
     path_segments,
     read_asgi_body,
     send_bytes,
+    send_streamed,
 )
+from moorings.rest.multipart import form_boundary
 from moorings.rest.v2_heads import HeadCache
 from moorings.search.service import Collections
 from moorings.types import ModelRef, ModelStatus
@@ -52,14 +63,23 @@ class RestApp:
         collections: Collections | None = None,
         cors_origins: tuple[str, ...] = (),
         request_timeout: float = 0.0,
+        max_part_bytes: int = InputLimits().max_image_bytes,
+        guard: RestGuard | None = None,
+        read_only: str | None = None,
     ) -> None:
         self.dataplane = dataplane
+        #: the token check (``--auth-token-file``); None: no authentication
+        self.guard = guard
+        #: with ``--read-only-data-plane``, where writes go instead (the admin port), said in the 403
+        self.read_only = read_only
         self.max_body_bytes = max_body_bytes
         self.collections = collections
         self.v2_heads = HeadCache()
         self.cors = CorsPolicy(cors_origins) if cors_origins else None
         #: seconds; a REST request's deadline when it names none (0: none), see rest/deadline.py
         self.request_timeout = request_timeout
+        #: the largest part of a multipart/form-data upload (``--max-image-mb``)
+        self.max_part_bytes = max_part_bytes
         #: answer one request; errors become their HTTP status with ``{"error": ...}`` (with CORS
         #: allowed, the answer also carries its headers; without, no extra step per request).
         #: Every answer carries the request's id (``X-Request-Id``); model requests are counted in
@@ -86,12 +106,15 @@ class RestApp:
                 traceparent = value
         rid = logs.request_id(given, traceparent)
         observation = metrics.begin("", "", rid)
+        observation.traceparent = traceparent
         try:
+            segments = path_segments(request.raw_path)
+            observation.protocol, observation.kind = _protocol_and_kind(segments)
+            if self.guard is not None:  # before the body is even decompressed
+                self.guard.check(request, segments)
             coding = request.header(b"content-encoding")
             if coding is not None:
                 request.body = decoded_body(request.body, coding, self.max_body_bytes)
-            segments = path_segments(request.raw_path)
-            observation.protocol, observation.kind = _protocol_and_kind(segments)
             if segments[1:] in METRICS_PATHS and metrics.switch.enabled:
                 allow_method(request.method, "GET")
                 text, content_type = exposition()
@@ -104,7 +127,7 @@ class RestApp:
                 status, body = await self._dispatch(request, segments)
                 answer = (status, body, JSON_HEADERS)
         except MooringsError as exc:
-            answer = (exc.http_status, dump_json({"error": exc.message}), JSON_HEADERS)
+            answer = (exc.http_status, dump_json({"error": exc.message}), _error_headers(exc))
         except Exception:
             log.exception("unhandled error serving %s %s", request.method, request.shown_path)
             answer = (500, dump_json({"error": "internal server error; see the server log"}), JSON_HEADERS)
@@ -113,6 +136,8 @@ class RestApp:
     async def _dispatch(self, request: Request, segments: list[str]) -> tuple[int, bytes]:
         method = request.method
         if len(segments) >= 3 and segments[1] == "v1" and segments[2] == "collections":
+            if self.read_only is not None and search_routes.is_write(method, segments[3:]):
+                raise PermissionDenied(f"collection writes are not served on this port: {self.read_only}")
             status, answer = await search_routes.handle(self.collections, request, segments[3:])
             return status, dump_json(answer)
         if segments[1:] in (["v1", "models"], ["v1", "models", ""]):
@@ -126,7 +151,18 @@ class RestApp:
                 return status, dump_json(answer)
             allow_method(method, "POST")
             until = deadline(request, self.request_timeout)
-            return 200, dump_json(await tfserving.post(self.dataplane, route, request.body, until))
+            body = request.body
+            # a form body starts with its boundary ("--..."), a JSON body never does: JSON
+            # requests do not look at their headers here
+            if body[:2] == b"--" and (boundary := form_boundary(request.header(b"content-type"))):
+                upload = uploads.parse_upload(body, boundary, self.max_part_bytes)
+                return 200, dump_json(
+                    await uploads.post(self.dataplane, route.ref, route.verb, upload, until)
+                )
+            try:
+                return 200, dump_json(await tfserving.post(self.dataplane, route, body, until))
+            except InvalidArgument as exc:
+                raise uploads.with_type_hint(exc, request.header(b"content-type")) from None
         if segments[1:] == ["v2", "health", "live"]:
             allow_method(method, "GET")
             return 200, dump_json({"live": True})
@@ -134,6 +170,10 @@ class RestApp:
             allow_method(method, "GET")
             ready = self.dataplane.is_ready()
             return (200 if ready else 503), dump_json({"ready": ready})
+        if segments[1:3] == ["v2", "repository"]:
+            raise PermissionDenied(
+                "the model repository API is served on the admin port only (--admin-port), with its token"
+            )
         if segments[1:] in ([""], []):
             allow_method(method, "GET")
             return 200, dump_json(
@@ -147,7 +187,7 @@ class RestApp:
         for name in self.dataplane.model_names():
             try:
                 statuses.append(self.dataplane.status(ModelRef(name)))
-            except NotFound:
+            except (NotFound, Unavailable):  # removed meanwhile, or unloaded through the admin API
                 continue
         return statuses
 
@@ -168,20 +208,32 @@ class RestApp:
         headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
         request = Request(scope["method"], raw_path.split(b"?", 1)[0], headers, body)
         status, answer, answer_headers = await self.handle(request)
-        await send_bytes(send, status, answer, answer_headers)
+        if isinstance(answer, Streamed):
+            await send_streamed(send, receive, status, answer, answer_headers)
+        else:
+            await send_bytes(send, status, answer, answer_headers)
+
+
+def _error_headers(exc: MooringsError) -> list[tuple[bytes, bytes]]:
+    if isinstance(exc, Unauthenticated):
+        return [*JSON_HEADERS, (b"www-authenticate", exc.challenge)]
+    return JSON_HEADERS
 
 
 def _observed(observation: metrics.Observation, answer: Answer) -> Answer:
     """Count the answered request, write its access-log line, and add its id to the answer."""
     status, body, headers = answer
-    took = metrics.finish(observation, str(status))
+    code = str(status)
+    took = metrics.finish(observation, code)
+    if tracing.switch.enabled:
+        tracing.export(observation, code)
     rid = observation.request_id
     if logs.access.enabled and observation.protocol:
         servable = observation.servable
         logs.log_access(
             servable.name if servable else "",
             str(servable.version) if servable else "",
-            observation.protocol, observation.kind, str(status), took, rid,
+            observation.protocol, observation.kind, code, took, rid,
         )  # fmt: skip
     return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
 
@@ -199,7 +251,7 @@ def _protocol_and_kind(segments: list[str]) -> tuple[str, str]:
         return "tfserving_rest", "metadata" if last == "metadata" else "status"
     if segments[1] == "v2":
         last = segments[-1]
-        if last == "infer":
+        if last in ("infer", "generate_stream"):
             return "v2_rest", "predict"
         if last in ("ready", "live") or segments[2] == "health":
             return "v2_rest", "status"

@@ -74,6 +74,19 @@ async def handle(collections: Collections | None, request: Request, segments: li
     return 200, await run(api.delete, name, payload)
 
 
+def is_write(method: str, segments: list[str]) -> bool:
+    """Whether a request under ``/v1/collections`` (``segments`` after it) changes stored data:
+    create, drop, upsert, delete."""
+    if not segments or segments == [""]:
+        return method != "GET"
+    if len(segments) != 1:
+        return False
+    _, sep, verb = segments[0].rpartition(":")
+    if not sep:
+        return method == "DELETE"
+    return verb in ("upsert", "delete")
+
+
 def _media_type(request: Request) -> bytes:
     value = request.header(b"content-type") or b""
     return value.split(b";", 1)[0].strip().lower()

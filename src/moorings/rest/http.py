@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import orjson
 
 from moorings.errors import InvalidArgument, MethodNotAllowed, PayloadTooLarge
+from moorings.http1.messages import Headers, Streamed
 
 Scope = dict[str, Any]
 Receive = Any
@@ -123,6 +125,30 @@ async def send_bytes(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_streamed(send: Send, receive: Receive, status: int, body: Streamed, headers: Headers) -> None:
+    """ASGI: send ``body``'s pieces as they come (``send`` waits while the client is slow); the
+    client's disconnect stops them and closes the generator."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def pump() -> None:
+        async for piece in body.chunks:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = {asyncio.ensure_future(pump()), asyncio.ensure_future(watch())}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await body.close()
 
 
 def allow_method(method: str, allowed: str) -> None:

@@ -23,7 +23,7 @@ from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
 from moorings.requests import ExamplesRequest, PredictRequest, PredictResult
 from moorings.rest.http import parse_json
-from moorings.types import ModelRef, VersionState, parse_ref
+from moorings.types import ModelRef, Signature, Tensors, VersionState, parse_ref
 
 VERBS = ("predict", "classify", "regress")
 
@@ -66,6 +66,11 @@ def _parse_route(key: tuple[str, ...]) -> Route:
     raise NotFound("no such route under /v1/models; see the REST API docs")
 
 
+def _decode_fetched(parsed: Any, signature: Signature) -> Tensors:
+    """The inputs of a body whose input URLs were fetched (``"inputs"`` itself may have been one)."""
+    return tfjson.decode_inputs(tfjson.parse_predict_body(parsed), signature)
+
+
 def _top_k(body: Any) -> int | None:
     """The ``top_k`` of a :predict body (a Moorings option; TF Serving defines no such key)."""
     if type(body) is not dict or "top_k" not in body:
@@ -103,13 +108,15 @@ async def post(
         k = _top_k(parsed)
         body = tfjson.parse_predict_body(parsed)
         row_format = body.instances is not None
+        prepare = dataplane.fetcher.prepare(raw, parsed)  # {"url": ...} values, fetched before decode
         request = PredictRequest(
             route.ref,
-            partial(tfjson.decode_inputs, body),
+            partial(tfjson.decode_inputs, body) if prepare is None else partial(_decode_fetched, parsed),
             signature_name=body.signature_name,
             same_batch=row_format,
             lift_trailing_ones=True,
             deadline=deadline,
+            prepare=prepare,
         )
         result = await dataplane.predict(request)
         if k is not None:

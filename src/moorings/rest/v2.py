@@ -4,6 +4,10 @@
     GET  /v2/models/{name}[/versions/{v}]             model metadata
     GET  /v2/models/{name}[/versions/{v}]/ready       200 when the version serves, else 4xx/503
     POST /v2/models/{name}[/versions/{v}]/infer       JSON tensors, or JSON + binary tensor data
+    POST /v2/models/{name}[/versions/{v}]/generate_stream
+                                                      the generate extension: a JSON object of input
+                                                      values in, server-sent events out, one per result
+                                                      (see codecs/generate_json.py and rest/sse.py)
 
 ``/v2/health/live`` and ``/v2/health/ready`` are answered by the app itself.
 Errors are ``{"error": "..."}`` with 400, 404 or 503.
@@ -14,14 +18,16 @@ from __future__ import annotations
 from functools import lru_cache, partial
 from typing import NamedTuple
 
-from moorings.codecs import v2_binary, v2_json, v2_metadata
+from moorings.codecs import generate_json, v2_binary, v2_json, v2_metadata
 from moorings.codecs.v2_json import V2Request
 from moorings.dataplane import DataPlane
 from moorings.errors import InvalidArgument, NotFound
+from moorings.fetch.references import may_hold_references
 from moorings.http1.messages import Answer, Request
 from moorings.requests import PredictRequest
 from moorings.rest.deadline import deadline
-from moorings.rest.http import JSON_HEADERS, allow_method, dump_json
+from moorings.rest.http import JSON_HEADERS, allow_method, dump_json, parse_json
+from moorings.rest.sse import SSE_HEADERS, event_stream
 from moorings.rest.v2_heads import HeadCache
 from moorings.types import ModelRef, Signature, Tensors
 
@@ -54,7 +60,9 @@ def _route(parts: tuple[str, ...]) -> V2Route:
     version = ""
     if rest[:1] == ("versions",) and len(rest) >= 2:
         version, rest = rest[1], rest[2:]
-    what = {(): "model", ("ready",): "ready", ("infer",): "infer"}.get(rest, "")
+    what = {(): "model", ("ready",): "ready", ("infer",): "infer", ("generate_stream",): "stream"}.get(
+        rest, ""
+    )
     return V2Route(what, v2_metadata.model_ref(name, version) if what else None)
 
 
@@ -69,6 +77,9 @@ async def handle(
     if what == "infer" and ref is not None:
         allow_method(request.method, "POST")
         return await _infer(dataplane, heads, request, ref, timeout)
+    if what == "stream" and ref is not None:
+        allow_method(request.method, "POST")
+        return await _generate_stream(dataplane, request, ref, timeout)
     if not what:
         raise NotFound(f"no such route: {request.shown_path}")
     allow_method(request.method, "GET")
@@ -89,12 +100,17 @@ async def _infer(
     head, rest = v2_binary.split_body(http.body, header_length)
     request = heads.parse(head)
     outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
+    prepare = None
+    if may_hold_references(head):  # {"url": ...} elements of BYTES tensors' data, fetched before decode
+        texts = [i.data for i in request.inputs if i.dtype.is_string and type(i.data) is list]
+        prepare = dataplane.fetcher.prepare(head, *texts)
     result = await dataplane.predict(
         PredictRequest(
             ref,
             partial(v2_json.decode_for_signature, request, rest),
             outputs=outputs,
             deadline=deadline(http, timeout, request.parameters.get("timeout")),
+            prepare=prepare,
         )
     )
     response, blobs = v2_json.encode_response(
@@ -105,6 +121,18 @@ async def _infer(
         return 200, payload, JSON_HEADERS
     headers = [*OCTET_HEADERS, (v2_binary.HEADER_LENGTH, str(len(payload)).encode())]
     return 200, b"".join([payload, *blobs]), headers
+
+
+async def _generate_stream(dataplane: DataPlane, http: Request, ref: ModelRef, timeout: float) -> Answer:
+    """The generate extension's stream: the model's results as server-sent events."""
+    body = generate_json.check_body(parse_json(http.body))
+    parameters = body.get("parameters") or {}
+    until = deadline(http, timeout, parameters.get("timeout"))
+    stream = await dataplane.stream(
+        PredictRequest(ref, partial(generate_json.decode_inputs, body), deadline=until)
+    )
+    request_id = body.get("id")
+    return 200, event_stream(stream, partial(generate_json.encode_result, request_id=request_id)), SSE_HEADERS
 
 
 #: how a raw binary request is answered: every output, as binary data

@@ -1,7 +1,9 @@
 """Runtimes, one file each, imported only when a model needs them.
 
 The runtime of a version folder is detected from the files it holds, in this
-order; ``runtime.name`` in model.toml overrides the detection.
+order; ``runtime.name`` in model.toml overrides the detection. A folder with a
+``model.py`` is a Python model whatever else it holds (the other files are its
+assets, e.g. the ONNX file its code runs).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ DETECTION: tuple[tuple[str, str], ...] = (
     ("model.skops", "sklearn"),
     ("model.joblib", "sklearn"),
     ("model.pkl", "sklearn"),
+    ("model.tflite", "tflite"),
+    ("model.pt2", "torch"),
 )
 
 # runtime name -> (module, class)
@@ -28,10 +32,22 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "keras": ("moorings.runtimes.keras", "KerasRuntime"),
     "onnx": ("moorings.runtimes.onnx", "OnnxRuntime"),
     "sklearn": ("moorings.runtimes.sklearn", "SklearnRuntime"),
+    "python": ("moorings.runtimes.python_model", "PythonModelRuntime"),
+    "tflite": ("moorings.runtimes.tflite", "TfliteRuntime"),
+    "torch": ("moorings.runtimes.torch_export", "TorchExportRuntime"),
 }
 
+#: the file of a Python model (``runtimes/python_model.py``)
+PYTHON_MODEL_FILE = "model.py"
+
 # runtime name -> the pip extra that installs what it needs
-EXTRAS: dict[str, str] = {"keras": "tensorflow", "tensorflow": "tensorflow", "sklearn": "sklearn"}
+EXTRAS: dict[str, str] = {
+    "keras": "tensorflow",
+    "tensorflow": "tensorflow",
+    "sklearn": "sklearn",
+    "tflite": "tflite",
+    "torch": "torch",
+}
 
 
 def detect(path: Path) -> str:
@@ -40,6 +56,8 @@ def detect(path: Path) -> str:
     A folder holding the files of more than one runtime is refused: which one
     to serve is said in model.toml (``[runtime] name``), never guessed.
     """
+    if (path / PYTHON_MODEL_FILE).is_file():
+        return "python"
     found: dict[str, list[str]] = {}
     for marker, name in DETECTION:
         if (path / marker).is_file():
@@ -53,7 +71,7 @@ def detect(path: Path) -> str:
             f"the version folder holds model files for more than one runtime ({files}); "
             f"say which to serve in model.toml: [runtime] name = {choices}"
         )
-    markers = ", ".join(m for m, _ in DETECTION)
+    markers = ", ".join([*(m for m, _ in DETECTION), PYTHON_MODEL_FILE])
     raise LoadError(
         f"the version folder holds no model file Moorings recognises (expected one of: {markers})"
     )

@@ -9,6 +9,7 @@ signature, and returns one numpy array per requested output.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from moorings.config import RuntimeOptions
@@ -21,6 +22,12 @@ class Runtime(ABC):
 
     #: the name used in model.toml's ``runtime.name`` and in logs
     kind: str = ""
+    #: per-request steps around a batched ``predict`` (Python models): one request's tensors in
+    #: and out, run on the inference pool; None: none
+    preprocess: Callable[[Tensors], Tensors] | None = None
+    postprocess: Callable[[Tensors], Tensors] | None = None
+    #: True when ``stream`` yields partial results (else a stream answers ``predict``'s one result)
+    streams: bool = False
 
     def __init__(self, path: Path, options: RuntimeOptions) -> None:
         self.path = path
@@ -44,6 +51,10 @@ class Runtime(ABC):
 
     def regress(self, signature: Signature, examples: list[Example]) -> list[float]:
         raise Unimplemented(f"the {self.kind} runtime has no regress method")
+
+    def stream(self, signature: Signature, inputs: Tensors) -> Iterator[Tensors]:
+        """Partial results of one request, each as it is made (called on inference threads)."""
+        raise Unimplemented(f"the {self.kind} runtime does not stream")
 
     def unload(self) -> None:  # noqa: B027 - most runtimes free by dropping references
         """Free what ``load()`` took; the default drops nothing explicitly."""

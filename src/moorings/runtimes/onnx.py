@@ -10,6 +10,7 @@ from moorings import dtypes
 from moorings.config import RuntimeOptions, available_cores
 from moorings.errors import InvalidArgument, LoadError, first_line
 from moorings.runtimes.base import Runtime
+from moorings.runtimes.onnx_external import check_external_data
 from moorings.types import DEFAULT_SIGNATURE, Signature, Tensors, TensorSpec
 
 MODEL_FILE = "model.onnx"
@@ -40,6 +41,7 @@ class OnnxRuntime(Runtime):
         import onnxruntime as ort
 
         file = self.path / MODEL_FILE
+        check_external_data(file)  # before ONNX Runtime reads any of it
         so = ort.SessionOptions()
         threads = self.options.intra_op_threads
         so.intra_op_num_threads = threads if threads else available_cores()

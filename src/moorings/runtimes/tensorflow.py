@@ -25,6 +25,7 @@ from moorings.errors import FailedPrecondition, InvalidArgument, LoadError, firs
 from moorings.runtimes import native_stderr
 from moorings.runtimes.base import Runtime
 from moorings.runtimes.tensorflow_session import SessionModel
+from moorings.runtimes.tf_ops import check_ops
 from moorings.types import (
     CLASSIFY_METHOD,
     PREDICT_METHOD,
@@ -135,8 +136,8 @@ def _clean_tf_line(raw: str) -> str:
     return line.strip()
 
 
-def read_signature_defs(path: Path) -> dict[str, Signature]:
-    """The ``serve`` meta graph's signatures from ``saved_model.pb``."""
+def read_serve_graph(path: Path) -> Any:
+    """The ``serve`` meta graph of ``saved_model.pb`` (a MetaGraphDef)."""
     import_tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -148,8 +149,13 @@ def read_signature_defs(path: Path) -> dict[str, Signature]:
     graphs = [g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags]
     if not graphs:
         raise LoadError("the SavedModel has no meta graph tagged 'serve'")
+    return graphs[0]
+
+
+def read_signature_defs(graph: Any) -> dict[str, Signature]:
+    """The signatures of a ``serve`` meta graph (see :func:`read_serve_graph`)."""
     signatures = {}
-    for key, sig in graphs[0].signature_def.items():
+    for key, sig in graph.signature_def.items():
         if key.startswith("__"):
             continue
         signatures[key] = Signature(
@@ -187,7 +193,9 @@ class TensorFlowRuntime(Runtime):
         self._session: SessionModel | None = None
 
     def load(self) -> None:
-        signatures = read_signature_defs(self.path)
+        graph = read_serve_graph(self.path)
+        check_ops(graph, self.options.allowed_ops)  # before TensorFlow runs anything of the graph
+        signatures = read_signature_defs(graph)
         tf = import_tensorflow()
         threads = configure_threads(tf, self.options.intra_op_threads, self.path)
         self._tf = tf

@@ -17,7 +17,9 @@ from moorings.errors import (
     MooringsError,
     NotFound,
     PayloadTooLarge,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
     Unimplemented,
 )
@@ -36,19 +38,25 @@ _BY_STATUS: dict[int, type[MooringsError]] = {
         Unimplemented,
         Unavailable,
         DeadlineExceeded,
+        Unauthenticated,
+        PermissionDenied,
     )
 }
 
 
 class RemoteCollections:
-    def __init__(self, url: str, timeout: float = 300) -> None:
+    def __init__(self, url: str, timeout: float = 300, token: str | None = None) -> None:
         self.base = url.rstrip("/") + "/v1/collections"
         self.timeout = timeout
+        #: sent as ``Authorization: Bearer`` (a server with --auth-token-file, or its admin port)
+        self.token = token
 
     def _call(self, method: str, path: str = "", body: Any = None) -> Any:
         data = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("content-type", "application/json")
+        if self.token is not None:
+            request.add_header("authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 return orjson.loads(answer.read())

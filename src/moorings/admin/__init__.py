@@ -1,0 +1,1 @@
+"""The management API, on its own port (``--admin-port``): see ``app``."""
