@@ -11,7 +11,7 @@ SHELL := /bin/bash
 # the build backend warns that ext-modules is experimental, once per build step: not the user's concern
 QUIET_BUILD := PYTHONWARNINGS=ignore:::setuptools.config.pyprojecttoml
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test reliability lint typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# the reliability suite at full length (30 s of load per test, 5,000 fuzz cases, a 10-minute soak:
+# about 15 minutes); `make test` runs the same tests short
+reliability: $(STAMP)
+	MOORINGS_RELIABILITY=full nice -n 10 $(BIN)/python -m pytest tests/reliability -m reliability -v -s --timeout 1800
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

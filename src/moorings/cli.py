@@ -200,7 +200,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--max-enqueued-batches",
         type=positive_int,
         default=64,
-        help="queue bound in batches; beyond it requests get 429 / RESOURCE_EXHAUSTED (64)",
+        help="queue bound in batches; beyond it requests get 429 / RESOURCE_EXHAUSTED; also the bound on "
+        "unbatched calls waiting for the inference threads (64)",
     )
     b.add_argument(
         "--batch-threads",

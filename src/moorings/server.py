@@ -76,7 +76,13 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     manager = build_manager(settings)
     if settings.metrics:
         metrics.refreshers.append(lambda: metrics.model_states(model_states(manager)))
-    dataplane = DataPlane(manager, settings.inference_threads, InputFetcher(settings.input_urls))
+        metrics.refreshers.append(lambda: metrics.model_config_errors(set(manager.config_errors())))
+    dataplane = DataPlane(
+        manager,
+        settings.inference_threads,
+        InputFetcher(settings.input_urls),
+        max_waiting_calls=settings.batching.max_enqueued_batches,
+    )
     manager.loader.warmup = WarmUp(dataplane, seconds=settings.warmup_seconds)
     collections = open_collections(settings.search_store, settings.data_dir, settings.search_backend)
     auth = TokenFile(settings.auth_token_file) if settings.auth_token_file is not None else None

@@ -116,3 +116,5 @@ class VersionStatus:
 class ModelStatus:
     name: str
     versions: list[VersionStatus] = field(default_factory=list)
+    #: why the model's model.toml cannot be used (its versions stay as they were); None when it can
+    config_error: str | None = None

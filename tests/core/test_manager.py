@@ -125,6 +125,21 @@ def test_invalid_model_toml_keeps_current_versions(manager: Manager, repo: Path)
     assert _states(manager, "mlp") == {1: VersionState.AVAILABLE}
 
 
+def test_an_invalid_model_toml_is_named_in_the_status_until_fixed(manager: Manager, repo: Path) -> None:
+    _poll(manager)
+    assert manager.status(ModelRef("mlp")).config_error is None
+    assert manager.config_errors() == {}
+    (repo / "mlp" / "model.toml").write_text("[versions\n")
+    _poll(manager)
+    error = manager.status(ModelRef("mlp")).config_error
+    assert error is not None and "model.toml is not valid TOML" in error
+    assert manager.config_errors() == {"mlp": error}
+    (repo / "mlp" / "model.toml").write_text("[versions]\nlatest = 1\n")
+    _poll(manager)
+    assert manager.status(ModelRef("mlp")).config_error is None
+    assert manager.config_errors() == {}
+
+
 def test_ignored_folders_and_names(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "mlp" / ".tmp-5", seed=5)
     onnx_models.write_mlp(repo / "mlp" / "6.partial", seed=6)

@@ -13,6 +13,15 @@ MAX_DIMS = 64
 MAX_ELEMENTS = 1 << 31
 
 
+def too_many_elements(shape: Sequence[int]) -> bool:
+    """Whether the dimensions other than 0 multiply past ``MAX_ELEMENTS``.
+
+    A zero dimension makes the element count 0, but numpy still refuses (ValueError) a shape
+    whose other dimensions multiply past its index range, so those are bounded too.
+    """
+    return math.prod(d for d in shape if d) > MAX_ELEMENTS
+
+
 def check_shape(shape: Sequence[int], where: str) -> tuple[int, ...]:
     """``shape`` as a tuple when its rank, dimensions and element count are within bounds."""
     if len(shape) > MAX_DIMS:
@@ -21,6 +30,6 @@ def check_shape(shape: Sequence[int], where: str) -> tuple[int, ...]:
         )
     if any(d < 0 for d in shape):
         raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
-    if math.prod(shape) > MAX_ELEMENTS:
+    if too_many_elements(shape):
         raise InvalidArgument(f"{where}: shape {list(shape)} has too many elements")
     return tuple(shape)

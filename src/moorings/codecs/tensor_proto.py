@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from moorings import dtypes
-from moorings.codecs.shapes import MAX_DIMS, MAX_ELEMENTS
+from moorings.codecs.shapes import MAX_DIMS, too_many_elements
 from moorings.dtypes import DType
 from moorings.errors import InvalidArgument
 
@@ -68,7 +68,7 @@ def proto_shape(proto: Any, where: str) -> tuple[int, ...]:
     shape = tuple(int(d.size) for d in dims)
     if any(d < 0 for d in shape):
         raise InvalidArgument(f"{where}: tensor_shape has a negative dimension {list(shape)}")
-    if math.prod(shape) > MAX_ELEMENTS:
+    if too_many_elements(shape):
         raise InvalidArgument(f"{where}: tensor_shape {list(shape)} has too many elements")
     return shape
 

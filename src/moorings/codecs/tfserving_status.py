@@ -8,7 +8,8 @@ from moorings.types import ModelStatus, ServableId, Signature, TensorSpec
 
 
 def status_json(status: ModelStatus) -> dict[str, Any]:
-    return {
+    """The status body; ``model_config_error`` (Moorings' own field) only while model.toml is unusable."""
+    body: dict[str, Any] = {
         "model_version_status": [
             {
                 "version": str(v.version),
@@ -21,6 +22,9 @@ def status_json(status: ModelStatus) -> dict[str, Any]:
             for v in status.versions
         ]
     }
+    if status.config_error is not None:
+        body["model_config_error"] = status.config_error
+    return body
 
 
 def models_json(statuses: list[ModelStatus]) -> dict[str, Any]:

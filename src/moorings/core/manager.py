@@ -342,6 +342,7 @@ class Manager:
             model = self._model(ref.name)
             statuses = [VersionStatus(r.version, r.state, r.error) for r in model.versions.values()]
             aspired = self._aspired.get(model.name)
+            config_error = aspired.config_error if aspired is not None and aspired.config is None else None
             if aspired is not None and aspired.config is not None:
                 for version, message in _unserved_labels(model.config, aspired).items():
                     if version not in model.versions:
@@ -352,11 +353,20 @@ class Manager:
                 statuses = [s for s in statuses if s.version == version]
                 if not statuses:
                     raise NotFound(f"model {model.name!r} has no version {version}")
-            return ModelStatus(model.name, statuses)
+            return ModelStatus(model.name, statuses, config_error)
 
     def model_names(self) -> list[str]:
         with self._lock:
             return sorted(self._models)
+
+    def config_errors(self) -> dict[str, str]:
+        """Per model folder whose model.toml cannot be used, why (served or not)."""
+        with self._lock:
+            return {
+                name: aspired.config_error or "invalid model.toml"
+                for name, aspired in self._aspired.items()
+                if aspired.config is None
+            }
 
     # -- the admin API (explicit load / unload beside the polling source) ----------------------------
 

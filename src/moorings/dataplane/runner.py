@@ -19,14 +19,16 @@ chains. Errors are :class:`~moorings.errors.MooringsError` subclasses; the REST
 app and the gRPC ``rpc`` wrapper each map them to their status codes in one place.
 
 Threads: unbatched calls (classify, regress, signatures that are not batched)
-run on this runner's inference pool; batched calls go to their servable's
-batcher. Nothing here blocks the event loop except the batcher's inline path
-(see :mod:`moorings.batching.batcher`).
+run on this runner's inference pool, at most ``max_waiting_calls`` of them waiting
+for a thread (beyond that: 429 / RESOURCE_EXHAUSTED, as a full batching queue);
+batched calls go to their servable's batcher. Nothing here blocks the event loop
+except the batcher's inline path (see :mod:`moorings.batching.batcher`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +44,14 @@ from moorings.core.servable import Servable
 from moorings.dataplane.classify import classify_by_scores, needs_scores_classify
 from moorings.dataplane.inputs import check_inputs, drop_trailing_ones, lift_trailing_ones, select_outputs
 from moorings.dataplane.stream import ResultStream
-from moorings.errors import DeadlineExceeded, InvalidArgument, MooringsError, first_line, hide_paths
+from moorings.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    MooringsError,
+    ResourceExhausted,
+    first_line,
+    hide_paths,
+)
 from moorings.fetch.resolver import InputFetcher
 from moorings.observe import metrics, tracing
 from moorings.observe.metrics import note_servable
@@ -71,11 +80,21 @@ T = TypeVar("T")
 
 
 class DataPlane:
-    def __init__(self, manager: Manager, inference_threads: int, fetcher: InputFetcher | None = None) -> None:
+    def __init__(
+        self,
+        manager: Manager,
+        inference_threads: int,
+        fetcher: InputFetcher | None = None,
+        max_waiting_calls: int = 64,
+    ) -> None:
         self.manager = manager
         #: reads the inputs that requests give by URL (front ends build ``PredictRequest.prepare`` with it)
         self.fetcher = fetcher or InputFetcher()
         self.executor = ThreadPoolExecutor(max_workers=inference_threads, thread_name_prefix="moorings-infer")
+        #: calls handed to the pool may be running (one per thread) or waiting (at most this many)
+        self._max_pending = inference_threads + max_waiting_calls
+        self._pending = 0  # handed to the pool, not yet finished or cancelled
+        self._pending_lock = threading.Lock()  # warm-up runs requests on a loop of its own thread
         #: more conditions for readiness, e.g. a protocol front end still starting
         self.readiness_checks: list[Callable[[], bool]] = []
 
@@ -210,8 +229,23 @@ class DataPlane:
             return RegressOutcome(servable.id, signature, values)
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await _model_call(loop.run_in_executor(self.executor, fn, *args))
+        with self._pending_lock:
+            if self._pending >= self._max_pending:
+                raise ResourceExhausted(
+                    f"the inference queue is full ({self._pending} calls under way or waiting); retry later"
+                )
+            self._pending += 1
+        try:
+            future = self.executor.submit(fn, *args)
+        except BaseException:
+            self._call_done(None)
+            raise
+        future.add_done_callback(self._call_done)  # finished, failed, or cancelled before it ran
+        return await _model_call(asyncio.wrap_future(future))
+
+    def _call_done(self, _: object) -> None:
+        with self._pending_lock:
+            self._pending -= 1
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -96,6 +96,12 @@ MODEL_STATE = Gauge(
     ["model", "version", "state"],
     multiprocess_mode="max",
 )
+CONFIG_ERROR = Gauge(
+    "moorings_model_config_error",
+    "1 while a model's model.toml cannot be used (the versions loaded stay as they were), else 0",
+    ["model"],
+    multiprocess_mode="max",
+)
 SEARCH_REQUESTS = Counter(
     "moorings_search_requests_total",
     "Searches run on a collection, by outcome (ok, error)",
@@ -296,6 +302,19 @@ def model_states(states: dict[tuple[str, str], str]) -> None:
         if _states.get(key) != state:
             _set_state(key, state)
             _states[key] = state
+
+
+_config_errors: set[str] = set()
+
+
+def model_config_errors(models: set[str]) -> None:
+    """Set the config-error gauge: 1 for the models named, 0 for those named before and not now."""
+    for name in _config_errors - models:
+        CONFIG_ERROR.labels(name).set(0)
+    for name in models - _config_errors:
+        CONFIG_ERROR.labels(name).set(1)
+    _config_errors.clear()
+    _config_errors.update(models)
 
 
 def _set_state(key: tuple[str, str], state: str) -> None:

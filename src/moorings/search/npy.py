@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,8 @@ DTYPES: dict[str, np.dtype[np.floating[Any]]] = {
     "<f8": np.dtype(np.float64),
 }
 HEADER_KEYS = {"descr", "fortran_order", "shape"}
+#: the most elements a query array may declare (its dimensions other than 0 are bounded too)
+MAX_ELEMENTS = 1 << 31
 
 
 def read_npy(data: bytes | bytearray, what: str = "the .npy body") -> npt.NDArray[Any]:
@@ -98,6 +101,8 @@ def _layout(header: dict[str, Any], what: str) -> tuple[np.dtype[np.floating[Any
             f"{what}: the shape must be (dim,) for one query or (queries, dim) for a batch, "
             f"got {str(shape)[:60]}"
         )
+    if math.prod(n for n in shape if n) > MAX_ELEMENTS:  # numpy refuses such shapes, even with a 0
+        raise InvalidArgument(f"{what}: shape {str(shape)[:60]} has too many elements")
     return DTYPES[descr], shape
 
 
