@@ -200,6 +200,9 @@ def configurations(only: set[str], quick: bool) -> list[Server]:
                 extra=("--allow-python-models",), suffix="-python",
             )  # fmt: skip
             out.append(python)
+        # LitServe running the same ONNX session in its LitAPI (issue 18: >= 10x its throughput)
+        peer = peers("mlp", model_dir("mlp") / "model.onnx", "mlp-peer", "mlp-v2")
+        out += [s for s in peer if s.server == "litserve"]
     if "mlp-tf" in only:
         for batching in (True, False):
             out.append(moorings("mlp-tf", "tfs-rows", batching, "mlp-rows", tf_path))

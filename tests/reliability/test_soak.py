@@ -1,7 +1,7 @@
 """Soak: a new version published every period under steady load; what the process holds stays bounded.
 
 Full (``make reliability``): 10 minutes, a new version every minute, 50 req/s. Short (``make
-test``): 60 s, a new version every 10 s. Each new version (a different MLP) must go live and
+test``): 120 s, a new version every 20 s. Each new version (a different MLP) must go live and
 every request be answered. The server's resident memory, open file descriptors and threads
 are sampled every second; from the first sample (taken once the load runs, before the first
 publish) to the end, threads may grow by at most 4, descriptors by at most 8, and resident
@@ -36,7 +36,7 @@ RSS_GROWTH_MIB = 24.0
 
 
 def test_soak_with_a_new_version_every_period(tmp_path: Path) -> None:
-    seconds, period = pick(60, 600), pick(10, 60)
+    seconds, period = pick(120, 600), pick(20, 60)
     repo = tmp_path / "repo"
     onnx_models.write_mlp(repo / "mlp" / "1", seed=1)
     body = json.dumps({"instances": X.tolist()}).encode()
