@@ -214,14 +214,15 @@ def test_https_is_verified_at_the_pinned_address(
 
 def test_a_stalled_object_store_times_out_and_a_closed_one_is_a_502(s3: S3Server) -> None:
     def stall(handler: Any) -> None:
-        time.sleep(3)
+        time.sleep(10)
 
     with http_server(stall) as store:
         slow = InputFetcher(FetchSettings(("s3://inputs",), s3_endpoint_url=store.url, timeout_seconds=0.5))
         start = time.monotonic()
         with pytest.raises(DeadlineExceeded, match="s3://inputs"):
             resolve(slow, {"inputs": [{"url": "s3://inputs/k"}]})
-        assert time.monotonic() - start < 2.5
+        # well before the store would answer; the slack is for a first boto3 client on a busy machine
+        assert time.monotonic() - start < 6
         assert store.requests == ["/inputs/k"]  # path-style, as an S3-compatible store takes it
         closed_url = store.url
     closed = InputFetcher(FetchSettings(("s3://inputs",), s3_endpoint_url=closed_url, timeout_seconds=2))
