@@ -85,6 +85,31 @@ def test_tritonclient_grpc_needs_the_token(server: RunningServer) -> None:
     )
 
 
+def test_a_stream_without_the_token_is_refused(server: RunningServer) -> None:
+    """ModelStreamInfer (a bidirectional stream) is behind the gate on grpcio: UNAUTHENTICATED
+    before any request of the stream is read, served with the token. The own front end answers
+    every stream UNIMPLEMENTED as it opens, token or not."""
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    request = service_pb2.ModelInferRequest(model_name="mlp")
+    request.inputs.add(name="x", datatype="FP32", shape=list(X.shape))
+    request.raw_input_contents.append(X.tobytes())
+    args = list(server.process.args)  # type: ignore[arg-type]
+    on_grpcio = args[args.index("--grpc-server") + 1] == "grpcio"
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.ModelStreamInfer(iter([request]), timeout=10))
+        if not on_grpcio:
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            return
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "requires a token" in (caught.value.details() or "")
+        token = [("authorization", f"Bearer {TOKEN}")]
+        answers = list(stub.ModelStreamInfer(iter([request]), metadata=token, timeout=10))
+        assert [a.error_message for a in answers] == [""]
+
+
 def test_tritonclient_http_needs_the_token(server: RunningServer) -> None:
     client = th.InferenceServerClient(f"127.0.0.1:{server.rest_port}")
     assert client.is_server_live()

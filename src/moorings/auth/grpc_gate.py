@@ -63,15 +63,25 @@ class Gate(grpc.GenericRpcHandler):  # type: ignore[misc]
 
 
 def _refusing(real: grpc.RpcMethodHandler, code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler:
-    """A handler of ``real``'s kind that answers ``code`` (the request is not parsed)."""
+    """A handler of ``real``'s kind that answers ``code`` (the request is not parsed).
 
-    async def refuse(request: Any, context: Any) -> Any:
-        await context.abort(code, details)
+    It sets the status rather than calling ``context.abort``, whose exception grpcio keeps in a
+    reference cycle with the call: a flood of refused calls would become garbage-collector pauses
+    for every call (see ``grpc/status.rpc``). The empty answer of a unary call is never sent.
+    """
+
+    async def refuse_stream(request: Any, context: Any) -> None:
+        context.set_code(code)
+        context.set_details(details)
+
+    async def refuse(request: Any, context: Any) -> bytes:
+        await refuse_stream(request, context)
+        return b""
 
     if real.request_streaming and real.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse)
+        return grpc.stream_stream_rpc_method_handler(refuse_stream)
     if real.request_streaming:
         return grpc.stream_unary_rpc_method_handler(refuse)
     if real.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(refuse)
+        return grpc.unary_stream_rpc_method_handler(refuse_stream)
     return grpc.unary_unary_rpc_method_handler(refuse)

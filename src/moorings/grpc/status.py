@@ -15,9 +15,10 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
+from google.protobuf import empty_pb2
 
 from moorings.errors import DeadlineExceeded, MooringsError
 from moorings.observe import logs, metrics, tracing
@@ -44,6 +45,10 @@ KINDS = {
 }  # fmt: skip
 
 
+#: what a failed unary call returns with its status set (see ``rpc``)
+_NO_RESPONSE = empty_pb2.Empty()
+
+
 def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
     """Translate errors raised by a servicer method into the gRPC status the client sees."""
     protocol = PROTOCOLS.get(handler.__module__, "")
@@ -63,17 +68,28 @@ def rpc(handler: Handler[Request, Response]) -> Handler[Request, Response]:
             code = "OK"
             return response
         except MooringsError as exc:
+            # A status, not context.abort: grpcio keeps the AbortError that abort raises on the
+            # call's state, whose traceback holds this frame and so the call: a reference cycle
+            # per refused call (~50 objects) left to the garbage collector, whose pauses reached
+            # 100-180 ms for every call on the server at 3x overload. Dropping the traceback frees
+            # the frames it holds at once. The empty message stands in for the response, which
+            # grpcio serializes but a client of a failed unary call never sees (the own front end
+            # does not serialize it).
             code = exc.grpc_code
-            await context.abort(status_code(exc), exc.message)
+            exc.__traceback__ = None
+            context.set_code(status_code(exc))
+            context.set_details(exc.message)
+            return cast(Response, _NO_RESPONSE)
         except grpc.aio.AbortError:
             raise
         except Exception:
             code = "INTERNAL"
             log.exception("unhandled error in %s", handler.__qualname__)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
+            context.set_code(grpc.StatusCode.INTERNAL)
+            context.set_details("internal server error; see the server log")
+            return cast(Response, _NO_RESPONSE)
         finally:
             _finish(observation, code, rid)
-        raise AssertionError("context.abort returned")  # pragma: no cover
 
     return wrapped
 
