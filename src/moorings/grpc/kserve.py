@@ -163,14 +163,8 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
 
     @rpc
     async def ModelInfer(self, request: Any, context: Context) -> Any:
-        ref = v2_metadata.model_ref(request.model_name, request.model_version)
-        ranked = {o.name: _class_count(o) for o in request.outputs if "classification" in o.parameters}
-        outputs = tuple(o.name for o in request.outputs) or None
-        result = await self.dataplane.predict(
-            PredictRequest(
-                ref, partial(decode_for_signature, request), outputs=outputs, deadline=deadline(context)
-            )
-        )
+        predict, ranked = _predict_request(request, context)
+        result = await self.dataplane.predict(predict)
         return _infer_response(result, request.id, ranked)
 
     @rpc_stream
@@ -195,20 +189,24 @@ class KServeService(service_pb2_grpc.GRPCInferenceServiceServicer):  # type: ign
                 await context.write(service_pb2.ModelStreamInferResponse(error_message=error))
 
     async def _stream_one(self, request: Any, context: Context) -> None:
-        ref = v2_metadata.model_ref(request.model_name, request.model_version)
-        ranked = {o.name: _class_count(o) for o in request.outputs if "classification" in o.parameters}
-        outputs = tuple(o.name for o in request.outputs) or None
-        stream = await self.dataplane.stream(
-            PredictRequest(
-                ref, partial(decode_for_signature, request), outputs=outputs, deadline=deadline(context)
-            )
-        )
+        predict, ranked = _predict_request(request, context)
+        stream = await self.dataplane.stream(predict)
         try:
             async for result in stream:
                 response = _infer_response(result, request.id, ranked)
                 await context.write(service_pb2.ModelStreamInferResponse(infer_response=response))
         finally:
             await stream.aclose()
+
+
+def _predict_request(request: Any, context: Context) -> tuple[PredictRequest, dict[str, int]]:
+    """The runner's request for a ModelInferRequest, and the outputs asked for as classes (name ->
+    how many)."""
+    ref = v2_metadata.model_ref(request.model_name, request.model_version)
+    ranked = {o.name: _class_count(o) for o in request.outputs if "classification" in o.parameters}
+    outputs = tuple(o.name for o in request.outputs) or None
+    decode = partial(decode_for_signature, request)
+    return PredictRequest(ref, decode, outputs=outputs, deadline=deadline(context)), ranked
 
 
 def _infer_response(result: PredictResult, request_id: str, ranked: dict[str, int]) -> Any:
