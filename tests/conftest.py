@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+#: fixtures shared by modules in several folders (``repo``, ``manager``)
+pytest_plugins = ["tests.support.managed"]
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 

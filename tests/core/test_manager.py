@@ -4,12 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.errors import InvalidArgument, NotFound, Unavailable
-from moorings.repository.source import LocalSource
 from moorings.types import ModelRef, VersionState
 from tests.support import onnx_models
+from tests.support.managed import poll
 
 X = np.ones((1, 4), np.float32)
 
@@ -18,18 +17,6 @@ X = np.ones((1, 4), np.float32)
 def repo(tmp_path: Path) -> Path:
     onnx_models.write_mlp(tmp_path / "mlp" / "1", seed=1)
     return tmp_path
-
-
-@pytest.fixture
-def manager(repo: Path):  # type: ignore[no-untyped-def]
-    m = Manager(LocalSource(repo), Loader(repo))
-    yield m
-    m.stop()
-
-
-def _poll(m: Manager) -> None:
-    m.poll_once()
-    assert m.wait_until_idle(30)
 
 
 def _states(m: Manager, name: str) -> dict[int, VersionState]:
@@ -43,10 +30,10 @@ def _predict(m: Manager, ref: ModelRef) -> tuple[int, np.ndarray]:
 
 
 def test_new_version_replaces_old_after_it_is_available(manager: Manager, repo: Path) -> None:
-    _poll(manager)
+    poll(manager)
     assert _states(manager, "mlp") == {1: VersionState.AVAILABLE}
     mlp2 = onnx_models.write_mlp(repo / "mlp" / "2", seed=2)
-    _poll(manager)
+    poll(manager)
     version, out = _predict(manager, ModelRef("mlp"))
     assert version == 2
     np.testing.assert_allclose(out, mlp2(X), rtol=1e-5)
@@ -54,10 +41,10 @@ def test_new_version_replaces_old_after_it_is_available(manager: Manager, repo: 
 
 
 def test_broken_version_never_replaces_a_good_one(manager: Manager, repo: Path) -> None:
-    _poll(manager)
+    poll(manager)
     (repo / "mlp" / "2").mkdir()
     (repo / "mlp" / "2" / "model.onnx").write_bytes(b"not a model")
-    _poll(manager)
+    poll(manager)
     states = manager.status(ModelRef("mlp")).versions
     assert [(s.version, s.state) for s in states] == [(2, VersionState.END), (1, VersionState.AVAILABLE)]
     assert states[0].error and "ONNX Runtime" in states[0].error
@@ -68,15 +55,15 @@ def test_broken_version_never_replaces_a_good_one(manager: Manager, repo: Path) 
     # fixing the files retries the load
     shutil.rmtree(repo / "mlp" / "2")
     onnx_models.write_mlp(repo / "mlp" / "2", seed=2)
-    _poll(manager)
+    poll(manager)
     assert _states(manager, "mlp") == {2: VersionState.AVAILABLE}
 
 
 def test_in_flight_handle_keeps_the_old_version_alive(manager: Manager, repo: Path) -> None:
-    _poll(manager)
+    poll(manager)
     handle = manager.acquire(ModelRef("mlp"))
     onnx_models.write_mlp(repo / "mlp" / "2", seed=2)
-    _poll(manager)
+    poll(manager)
     assert _states(manager, "mlp")[1] is VersionState.UNLOADING
     servable = handle.servable
     servable.predict(servable.signature(None), {"x": X})  # still usable
@@ -92,7 +79,7 @@ def test_policy_labels_and_removal(manager: Manager, repo: Path) -> None:
     (repo / "mlp" / "model.toml").write_text(
         '[versions]\npolicy = "specific"\nspecific = [1, 3]\n[labels]\nstable = 1\ncanary = 3\n'
     )
-    _poll(manager)
+    poll(manager)
     assert _states(manager, "mlp") == {3: VersionState.AVAILABLE, 1: VersionState.AVAILABLE}
     assert _predict(manager, ModelRef("mlp", label="stable"))[0] == 1
     assert _predict(manager, ModelRef("mlp", label="canary"))[0] == 3
@@ -101,7 +88,7 @@ def test_policy_labels_and_removal(manager: Manager, repo: Path) -> None:
     with pytest.raises(NotFound, match="no version 2"):
         manager.acquire(ModelRef("mlp", version=2))
     shutil.rmtree(repo / "mlp")
-    _poll(manager)
+    poll(manager)
     with pytest.raises(NotFound, match="not served"):
         manager.status(ModelRef("mlp"))
 
@@ -110,32 +97,32 @@ def test_all_versions_policy_and_latest_n(manager: Manager, repo: Path) -> None:
     for v in (2, 3):
         onnx_models.write_mlp(repo / "mlp" / str(v), seed=v)
     (repo / "mlp" / "model.toml").write_text("[versions]\nlatest = 2\n")
-    _poll(manager)
+    poll(manager)
     assert set(_states(manager, "mlp")) == {2, 3}
     (repo / "mlp" / "model.toml").write_text('[versions]\npolicy = "all"\n')
-    _poll(manager)
+    poll(manager)
     assert set(_states(manager, "mlp")) == {1, 2, 3}
 
 
 def test_invalid_model_toml_keeps_current_versions(manager: Manager, repo: Path) -> None:
-    _poll(manager)
+    poll(manager)
     (repo / "mlp" / "model.toml").write_text("[versions\n")
     onnx_models.write_mlp(repo / "mlp" / "2", seed=2)
-    _poll(manager)
+    poll(manager)
     assert _states(manager, "mlp") == {1: VersionState.AVAILABLE}
 
 
 def test_an_invalid_model_toml_is_named_in_the_status_until_fixed(manager: Manager, repo: Path) -> None:
-    _poll(manager)
+    poll(manager)
     assert manager.status(ModelRef("mlp")).config_error is None
     assert manager.config_errors() == {}
     (repo / "mlp" / "model.toml").write_text("[versions\n")
-    _poll(manager)
+    poll(manager)
     error = manager.status(ModelRef("mlp")).config_error
     assert error is not None and "model.toml is not valid TOML" in error
     assert manager.config_errors() == {"mlp": error}
     (repo / "mlp" / "model.toml").write_text("[versions]\nlatest = 1\n")
-    _poll(manager)
+    poll(manager)
     assert manager.status(ModelRef("mlp")).config_error is None
     assert manager.config_errors() == {}
 
@@ -145,7 +132,7 @@ def test_ignored_folders_and_names(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "mlp" / "6.partial", seed=6)
     onnx_models.write_mlp(repo / "bad name" / "1")
     onnx_models.write_mlp(repo / ".hidden" / "1")
-    _poll(manager)
+    poll(manager)
     assert manager.model_names() == ["mlp"]
     assert _states(manager, "mlp") == {1: VersionState.AVAILABLE}
     with pytest.raises(InvalidArgument, match="invalid model name"):
@@ -157,7 +144,7 @@ def test_symlink_leaving_the_repository_is_ignored(manager: Manager, repo: Path,
     onnx_models.write_mlp(outside / "1")
     (repo / "escape").symlink_to(outside)
     (repo / "mlp" / "7").symlink_to(outside / "1")
-    _poll(manager)
+    poll(manager)
     assert manager.model_names() == ["mlp"]
     assert _states(manager, "mlp") == {1: VersionState.AVAILABLE}
 
@@ -165,7 +152,7 @@ def test_symlink_leaving_the_repository_is_ignored(manager: Manager, repo: Path,
 def test_unknown_model_file_is_a_load_error(manager: Manager, repo: Path) -> None:
     (repo / "empty" / "1").mkdir(parents=True)
     (repo / "empty" / "1" / "README").write_text("nothing")
-    _poll(manager)
+    poll(manager)
     (status,) = manager.status(ModelRef("empty")).versions
     assert status.state is VersionState.END
     assert status.error and "no model file" in status.error

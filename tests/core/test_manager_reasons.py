@@ -2,38 +2,17 @@
 
 import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
-from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.errors import NotFound, Unavailable
-from moorings.repository.source import LocalSource
 from moorings.types import ModelRef, VersionState, VersionStatus
 from tests.support import onnx_models, sklearn_models
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def manager(repo: Path) -> Iterator[Manager]:
-    m = Manager(LocalSource(repo), Loader(repo))
-    yield m
-    m.stop()
-
-
-def _poll(m: Manager) -> None:
-    m.poll_once()
-    assert m.wait_until_idle(30)
+from tests.support.managed import poll
 
 
 def _statuses(m: Manager, name: str) -> list[VersionStatus]:
@@ -44,12 +23,12 @@ def test_fixing_trusted_types_in_model_toml_retries_the_failed_load(manager: Man
     x, y = load_iris(return_X_y=True)
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y)
     sklearn_models.write_skops(forest, repo / "rf" / "1")
-    _poll(manager)
+    poll(manager)
     (status,) = _statuses(manager, "rf")
     assert status.state is VersionState.END
     assert status.error and "sklearn.tree._tree.Tree" in status.error and "trusted_types" in status.error
     (repo / "rf" / "model.toml").write_text('[runtime]\ntrusted_types = ["sklearn.tree._tree.Tree"]\n')
-    _poll(manager)
+    poll(manager)
     assert [(s.version, s.state) for s in _statuses(manager, "rf")] == [(1, VersionState.AVAILABLE)]
     with manager.acquire(ModelRef("rf")) as servable:
         assert servable.id.version == 1
@@ -58,7 +37,7 @@ def test_fixing_trusted_types_in_model_toml_retries_the_failed_load(manager: Man
 def test_a_model_without_integer_folders_says_it_has_no_version_folder(manager: Manager, repo: Path) -> None:
     for name in ("v1", "1.0", "latest"):
         onnx_models.write_mlp(repo / "m" / name)
-    _poll(manager)
+    poll(manager)
     expected = (
         "model 'm' has no version folder: a version is a folder named by an integer, e.g. m/1/; "
         "ignored: '1.0', 'latest', 'v1'"
@@ -72,14 +51,14 @@ def test_a_model_without_integer_folders_says_it_has_no_version_folder(manager: 
     assert manager.is_ready()
     # renaming a folder to an integer serves it
     (repo / "m" / "v1").rename(repo / "m" / "1")
-    _poll(manager)
+    poll(manager)
     assert [(s.version, s.state) for s in _statuses(manager, "m")] == [(1, VersionState.AVAILABLE)]
 
 
 def test_a_policy_that_selects_nothing_says_so(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "m" / "1")
     (repo / "m" / "model.toml").write_text('[versions]\npolicy = "specific"\nspecific = [5]\n')
-    _poll(manager)
+    poll(manager)
     with pytest.raises(NotFound, match=r"selects none of the versions present \(1\)"):
         manager.acquire(ModelRef("m"))
 
@@ -87,14 +66,14 @@ def test_a_policy_that_selects_nothing_says_so(manager: Manager, repo: Path) -> 
 def test_an_invalid_model_toml_on_a_new_model_is_reported(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "badtoml" / "1")
     (repo / "badtoml" / "model.toml").write_text('[versions]\npolicy = "newest"\n')
-    _poll(manager)
+    poll(manager)
     expected = "model 'badtoml' is not served: versions.policy must be latest, all or specific, got 'newest'"
     for call in (manager.acquire, manager.status):
         with pytest.raises(Unavailable) as info:
             call(ModelRef("badtoml"))
         assert info.value.message == expected
     (repo / "badtoml" / "model.toml").write_text('[versions]\npolicy = "all"\n')
-    _poll(manager)
+    poll(manager)
     assert [(s.version, s.state) for s in _statuses(manager, "badtoml")] == [(1, VersionState.AVAILABLE)]
 
 
@@ -105,8 +84,8 @@ def test_a_label_on_an_unserved_version_is_logged_and_in_the_status(
         onnx_models.write_mlp(repo / "mlp" / str(v), seed=v)
     (repo / "mlp" / "model.toml").write_text("[labels]\nstable = 1\ncanary = 2\n")
     with caplog.at_level(logging.WARNING, logger="moorings.core.manager"):
-        _poll(manager)
-        _poll(manager)
+        poll(manager)
+        poll(manager)
     expected = (
         "label 'stable' points at version 1, which is not served (the version policy serves: 2); "
         'to keep a version for rollback, serve it with [versions] latest = N, policy = "all" or '
@@ -124,7 +103,7 @@ def test_a_label_on_an_unserved_version_is_logged_and_in_the_status(
         manager.acquire(ModelRef("mlp", label="stable"))
     # label-based rollback: keep the previous version served
     (repo / "mlp" / "model.toml").write_text("[versions]\nlatest = 2\n[labels]\nstable = 1\ncanary = 2\n")
-    _poll(manager)
+    poll(manager)
     with manager.acquire(ModelRef("mlp", label="stable")) as servable:
         assert servable.id.version == 1
 
@@ -132,12 +111,12 @@ def test_a_label_on_an_unserved_version_is_logged_and_in_the_status(
 def test_a_folder_with_two_runtimes_model_files_is_refused(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "mlp" / "1")
     shutil.copy(repo / "mlp" / "1" / "model.onnx", repo / "mlp" / "1" / "model.keras")
-    _poll(manager)
+    poll(manager)
     (status,) = _statuses(manager, "mlp")
     assert status.error == (
         "the version folder holds model files for more than one runtime (model.keras, model.onnx); "
         'say which to serve in model.toml: [runtime] name = "keras" or "onnx"'
     )
     (repo / "mlp" / "model.toml").write_text('[runtime]\nname = "onnx"\n')
-    _poll(manager)
+    poll(manager)
     assert [s.state for s in _statuses(manager, "mlp")] == [VersionState.AVAILABLE]

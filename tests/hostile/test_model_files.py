@@ -2,31 +2,14 @@
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from moorings.core.loader import Loader
 from moorings.core.manager import Manager
 from moorings.errors import Unavailable
-from moorings.repository.source import LocalSource
 from moorings.types import ModelRef, VersionState, VersionStatus
 from tests.support import onnx_models
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def manager(repo: Path) -> Iterator[Manager]:
-    m = Manager(LocalSource(repo), Loader(repo))
-    yield m
-    m.stop()
 
 
 def _statuses(m: Manager, name: str) -> list[VersionStatus]:

@@ -3,7 +3,6 @@ models): what clients see, and the load errors that name the model.toml key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +14,7 @@ from moorings.errors import Unavailable
 from moorings.repository.source import LocalSource
 from moorings.types import ModelRef, VersionState
 from tests.support import images, onnx_models
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def manager(repo: Path) -> Iterator[Manager]:
-    m = Manager(LocalSource(repo), Loader(repo))
-    yield m
-    m.stop()
-
-
-def _poll(m: Manager) -> None:
-    m.poll_once()
-    assert m.wait_until_idle(30)
+from tests.support.managed import poll
 
 
 def _error(m: Manager, name: str) -> str:
@@ -45,7 +26,7 @@ def _error(m: Manager, name: str) -> str:
 def test_a_declared_image_input_shows_as_bytes_and_runs_as_pixels(manager: Manager, repo: Path) -> None:
     model = images.write_image_model(repo / "photos" / "1")
     (repo / "photos" / "model.toml").write_text(images.image_toml())
-    _poll(manager)
+    poll(manager)
     with manager.acquire(ModelRef("photos")) as servable:
         signature = servable.signature(None)
         assert signature.inputs["image"].dtype.name == "string"
@@ -79,14 +60,14 @@ def test_a_declaration_that_does_not_fit_fails_the_load_naming_it(
 ) -> None:
     images.write_image_model(repo / "photos" / "1")
     (repo / "photos" / "model.toml").write_text(toml)
-    _poll(manager)
+    poll(manager)
     assert message in _error(manager, "photos")
 
 
 def test_an_invalid_declaration_is_a_model_toml_error(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "mlp" / "1")
     (repo / "mlp" / "model.toml").write_text('[inputs.x]\nkind = "image"\nresize = "squash"\n')
-    _poll(manager)
+    poll(manager)
     with pytest.raises(Unavailable) as info:
         manager.status(ModelRef("mlp"))
     assert "model 'mlp' is not served: inputs.x.resize must be one of 'stretch'" in info.value.message
@@ -95,7 +76,7 @@ def test_an_invalid_declaration_is_a_model_toml_error(manager: Manager, repo: Pa
 def test_a_number_input_cannot_be_an_image(manager: Manager, repo: Path) -> None:
     onnx_models.write_mlp(repo / "mlp" / "1")
     (repo / "mlp" / "model.toml").write_text('[inputs.x]\nkind = "image"\n')
-    _poll(manager)
+    poll(manager)
     assert "has shape [-1, 4]; an image input has 4 dimensions" in _error(manager, "mlp")
 
 
@@ -104,7 +85,7 @@ def test_a_table_without_a_kind_is_refused_on_a_model_that_is_not_python(
 ) -> None:
     onnx_models.write_mlp(repo / "mlp" / "1")
     (repo / "mlp" / "model.toml").write_text('[inputs.x]\ndtype = "float32"\nshape = [-1, 4]\n')
-    _poll(manager)
+    poll(manager)
     error = _error(manager, "mlp")
     assert "model.toml [inputs.x] declares a tensor, which only a Python model (model.py) does" in error
 
@@ -126,7 +107,7 @@ def test_a_python_model_gets_decoded_images(tmp_path: Path) -> None:
     )
     manager = Manager(LocalSource(repo), Loader(repo, allow_python_models=True))
     try:
-        _poll(manager)
+        poll(manager)
         with manager.acquire(ModelRef("pixels")) as servable:
             signature = servable.signature(None)
             assert signature.inputs["image"].dtype.name == "string"
