@@ -105,7 +105,7 @@ async def post(
 ) -> Any:
     if route.verb == "predict":
         parsed = parse_json(raw, parse_leading_array)
-        k = _top_k(parsed)
+        k = _top_k(parsed) if type(parsed) is not dict or "top_k" in parsed else None
         body = tfjson.parse_predict_body(parsed)
         row_format = body.instances is not None
         prepare = dataplane.fetcher.prepare(raw, parsed)  # {"url": ...} values, fetched before decode
