@@ -79,8 +79,11 @@ def parse_datatype(value: Any, where: str) -> DType:
 
 
 def _shape(value: Any, where: str) -> tuple[int, ...]:
-    if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):  # bool is not int
+    if type(value) is not list:
         raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
+    for d in value:  # a loop, not all(): no generator per request
+        if type(d) is not int or d < 0:  # bool is not int
+            raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
     return check_shape(value, where)
 
 
