@@ -256,7 +256,7 @@ enum { EL_EXACT = 0, EL_UNSURE = 1, EL_OVERFLOW = 2 };
  * representable value, including a power of two, changes nothing). Values too
  * large give EL_OVERFLOW; too small ones give 0 or a subnormal, rounded the same way.
  */
-static int eisel_lemire(uint64_t w, int64_t q, uint64_t *bits) {
+static HOT_INLINE int eisel_lemire(uint64_t w, int64_t q, uint64_t *bits) {
     const Pow5 *t;
     uint64_t a_hi, a_lo, b_hi, b_lo, z_hi, z_lo, m, below, below_mask;
     int shift, upper, round_pos, round;
