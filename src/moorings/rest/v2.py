@@ -111,8 +111,10 @@ async def _infer(
     request = heads.parse(head)
     outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
     prepare = None
-    if may_hold_references(head):  # {"url": ...} elements of BYTES tensors' data, fetched before decode
-        texts = [i.data for i in request.inputs if i.dtype.is_string and type(i.data) is list]
+    # {"url": ...} elements of BYTES tensors' JSON data, fetched before decode: the raw bytes are
+    # searched only when some input has such data (numbers never hold one)
+    texts = [i.data for i in request.inputs if i.dtype.is_string and type(i.data) is list]
+    if texts and may_hold_references(head):
         prepare = dataplane.fetcher.prepare(head, *texts)
     result = await dataplane.predict(
         PredictRequest(
