@@ -178,7 +178,9 @@ class HttpConnection(asyncio.BufferedProtocol):
             self._fill_large(large, 0, nbytes)
 
     def _feed(self, start: int, end: int) -> None:
-        """Parse bytes ``start:end`` of the read buffer, ``PARSE_SLICE`` bytes at a time.
+        """Parse bytes ``start:end`` of the read buffer, ``PARSE_SLICE`` bytes at a time (the head of a
+        request whose method starts with P, up to its blank line, as a slice of its own; then a body
+        of declared length as one slice).
 
         Between slices: once the connection must wait (too many answers owed, or the client not
         reading them) the rest is kept, and parsed when it may go on; once it is closing, dropped.
