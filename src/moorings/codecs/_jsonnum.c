@@ -57,6 +57,7 @@ typedef struct {
     double *out;
     Py_ssize_t n;
     Py_ssize_t cap;
+    int nul_ended; /* a NUL byte follows end (see nul_ended()): a byte past the last may be read */
 } Scan;
 
 static inline const char *skip_spaces(const char *p, const char *end) {
@@ -510,7 +511,7 @@ static HOT_INLINE const char *scan_digits(const char *p, const char *end, uint64
  * more significant digits is read again by parse_number_long, which keeps the first 19. The
  * conversion is parse_number_long's: zero, Clinger's fast path, Eisel-Lemire, slow_number.
  */
-static HOT_INLINE const char *parse_number(const char *p, const char *end, double *value) {
+static HOT_INLINE const char *parse_number(const char *p, const char *end, double *value, const int nul) {
     const char *start = p;
     const char *first; /* where the digits that count start: the integer's, or the fraction's after "0" */
     uint64_t w = 0;    /* the digits read, as an integer (exact while there are at most 19 of them) */
@@ -518,11 +519,13 @@ static HOT_INLINE const char *parse_number(const char *p, const char *end, doubl
     int negative = 0;
     int integer = 1; /* no fraction and no exponent */
 
-    if (p < end && *p == '-') {
+    /* nul: the byte at end is a NUL, which none of these single-byte tests takes, so they need not
+     * check p < end first (a compile-time constant once inlined) */
+    if ((nul || p < end) && *p == '-') {
         negative = 1;
         p++;
     }
-    if (p >= end || !is_digit(*p)) {
+    if ((!nul && p >= end) || !is_digit(*p)) {
         return NULL;
     }
     if (*p == '0') {
@@ -532,7 +535,7 @@ static HOT_INLINE const char *parse_number(const char *p, const char *end, doubl
         first = p;
         p = scan_digits(p, end, &w);
     }
-    if (p < end && *p == '.') {
+    if ((nul || p < end) && *p == '.') {
         const char *fraction = ++p;
         integer = 0;
         if (first == fraction - 1) {
@@ -553,7 +556,7 @@ static HOT_INLINE const char *parse_number(const char *p, const char *end, doubl
             return parse_number_long(start, end, value); /* w overflowed, or may have */
         }
     }
-    if (p < end && (*p | 0x20) == 'e') {
+    if ((nul || p < end) && (*p | 0x20) == 'e') {
         int64_t e = 0;
         int sign = 1;
         integer = 0;
@@ -642,7 +645,7 @@ static COLD int grow(Scan *s) {
 static COLD const char *parse_spaced_number(const char *p, const char *end, double *value) {
     if (p < end && (unsigned char)*p <= ' ') {
         p = skip_spaces(p, end);
-        return parse_number(p, end, value);
+        return parse_number(p, end, value, 0);
     }
     return NULL;
 }
@@ -652,7 +655,7 @@ static COLD const char *parse_spaced_number(const char *p, const char *end, doub
  * there are, or -1. The loop keeps the position in a local, and takes ", " (what json.dumps writes)
  * and "," at once; other spaces go the long way round.
  */
-static Py_ssize_t parse_numbers(Scan *s) {
+static HOT_INLINE Py_ssize_t parse_numbers_in(Scan *s, const int nul) {
     const char *p = s->p;
     const char *end = s->end;
     Py_ssize_t first = s->n;
@@ -665,7 +668,7 @@ static Py_ssize_t parse_numbers(Scan *s) {
                 return -1;
             }
         }
-        next = parse_number(p, end, &s->out[n]);
+        next = parse_number(p, end, &s->out[n], nul);
         if (next == NULL) {
             next = parse_spaced_number(p, end, &s->out[n]);
             if (next == NULL) {
@@ -674,9 +677,9 @@ static Py_ssize_t parse_numbers(Scan *s) {
         }
         p = next;
         n++;
-        if (p < end && *p == ',') {
+        if ((nul || p < end) && *p == ',') {
             p++;
-            if (p < end && *p == ' ') {
+            if ((nul || p < end) && *p == ' ') {
                 p++;
             }
             continue;
@@ -694,6 +697,11 @@ static Py_ssize_t parse_numbers(Scan *s) {
         return -1;
     }
 }
+
+/* parse_numbers_in for a buffer with a NUL after its end, and for any other. */
+static Py_ssize_t parse_numbers_nul(Scan *s) { return parse_numbers_in(s, 1); }
+
+static Py_ssize_t parse_numbers(Scan *s) { return parse_numbers_in(s, 0); }
 
 /* The array at s->p (which is '['), at nesting `level`: arrays all the way down to one level of numbers. */
 static int parse_array(Scan *s, int level) {
@@ -713,7 +721,7 @@ static int parse_array(Scan *s, int level) {
         } else if (s->leaf != level) {
             return -1;
         }
-        count = parse_numbers(s);
+        count = s->nul_ended ? parse_numbers_nul(s) : parse_numbers(s);
         if (count < 0) {
             return -1;
         }
@@ -754,9 +762,10 @@ static int parse_array(Scan *s, int level) {
 }
 
 /* Parse the array at buf[pos]; 1 with s filled, 0 when it is not accepted, -1 on a Python error. */
-static int scan_array(Scan *s, const char *buf, Py_ssize_t len, Py_ssize_t pos) {
+static int scan_array(Scan *s, const char *buf, Py_ssize_t len, Py_ssize_t pos, int nul) {
     Py_ssize_t total = 1;
     int ok;
+    s->nul_ended = nul;
     s->p = buf + pos;
     s->end = buf + len;
     s->leaf = -1;
@@ -784,6 +793,21 @@ static int scan_array(Scan *s, const char *buf, Py_ssize_t len, Py_ssize_t pos) 
         return PyErr_Occurred() ? -1 : 0;
     }
     return 1;
+}
+
+/*
+ * Whether the buffer is a whole bytes or bytearray object, whose byte after the last is always a NUL
+ * (CPython keeps one there for C strings; a bytearray cannot be resized while its buffer is held).
+ */
+static int nul_ended(const Py_buffer *buffer) {
+    PyObject *obj = buffer->obj;
+    if (obj != NULL && PyBytes_CheckExact(obj)) {
+        return buffer->buf == PyBytes_AS_STRING(obj) && buffer->len == PyBytes_GET_SIZE(obj);
+    }
+    if (obj != NULL && PyByteArray_CheckExact(obj)) {
+        return buffer->buf == PyByteArray_AS_STRING(obj) && buffer->len == PyByteArray_GET_SIZE(obj);
+    }
+    return 0;
 }
 
 /* (bytearray, shape) of a scanned array; frees its buffer. */
@@ -825,7 +849,7 @@ static PyObject *jsonnum_parse(PyObject *module, PyObject *args) {
         PyBuffer_Release(&buffer);
         Py_RETURN_NONE;
     }
-    found = scan_array(&s, (const char *)buffer.buf, buffer.len, pos);
+    found = scan_array(&s, (const char *)buffer.buf, buffer.len, pos, nul_ended(&buffer));
     if (found <= 0) {
         PyBuffer_Release(&buffer);
         if (found < 0) {
@@ -846,11 +870,13 @@ static PyObject *jsonnum_find_data(PyObject *module, PyObject *args) {
     Py_buffer buffer;
     const char *buf, *p, *end;
     PyObject *found = NULL;
+    int nul;
 
     if (!PyArg_ParseTuple(args, "y*", &buffer)) {
         return NULL;
     }
     buf = (const char *)buffer.buf;
+    nul = nul_ended(&buffer);
     p = buf;
     end = buf + buffer.len;
     found = PyList_New(0);
@@ -883,7 +909,7 @@ static PyObject *jsonnum_find_data(PyObject *module, PyObject *args) {
         if (r >= end || *r != '[') {
             continue;
         }
-        ok = scan_array(&s, buf, buffer.len, r - buf);
+        ok = scan_array(&s, buf, buffer.len, r - buf, nul);
         if (ok < 0) {
             Py_CLEAR(found);
             break;
