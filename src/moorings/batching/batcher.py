@@ -118,7 +118,10 @@ class Batcher:
         self.settings = settings
         self._queue: deque[_Task] = deque()
         self._queued_rows = 0
-        self._cond = threading.Condition()
+        #: guards the queue and the counts; ``with self._lock`` is the C lock's own context manager,
+        #: where ``with self._cond`` would run two Python-level methods per request
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._closed = False
         self._wake_pending = False
         #: batches being run now (by workers or inline); inline runs only when this is 0
@@ -168,7 +171,7 @@ class Batcher:
 
     def _enqueue(self, task: _Task, loop: asyncio.AbstractEventLoop) -> None:
         rows = task.rows
-        with self._cond:
+        with self._lock:
             if self._closed:
                 raise ResourceExhausted("the model version is shutting down; retry")
             if self._queued_rows + rows > self.settings.max_enqueued_rows and self._queue:
@@ -192,7 +195,7 @@ class Batcher:
 
     def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the event loop, once per iteration: run a lone small request here, else wake a worker."""
-        with self._cond:
+        with self._lock:
             self._wake_pending = False
             self.arrivals_per_iteration = _moving_average(self.arrivals_per_iteration, self._arrivals)
             self._arrivals = 0
@@ -209,7 +212,7 @@ class Batcher:
         try:
             _resolve(self._serve([task]))
         finally:
-            with self._cond:
+            with self._lock:
                 self._running -= 1
                 if self._queue:
                     self._cond.notify()
@@ -238,7 +241,7 @@ class Batcher:
     def _take_batch(self) -> list[_Task] | None:
         """Block for the next batch; None once closed and drained."""
         limit = self.settings.max_batch_size
-        with self._cond:
+        with self._lock:
             while not self._queue:
                 if self._closed:
                     return None
@@ -280,7 +283,7 @@ class Batcher:
             try:
                 outcomes = self._serve(batch)
             finally:
-                with self._cond:
+                with self._lock:
                     self._running -= 1
             _deliver(outcomes)
 
@@ -386,7 +389,7 @@ class Batcher:
 
     def close(self) -> None:
         """Finish what is queued, then stop the workers."""
-        with self._cond:
+        with self._lock:
             self._closed = True
             self._cond.notify_all()
         for thread in self._threads:

@@ -146,6 +146,16 @@ def _rest_of_object(body: bytes | bytearray, end: int) -> dict[str, Any] | None:
 _MARKER = "\x00moorings-array-" + os.urandom(8).hex() + "-"
 
 
+def _marker(i: int) -> tuple[str, bytes]:
+    """The marker of the ``i``-th array, and its JSON text."""
+    marker = f"{_MARKER}{i}"
+    return marker, orjson.dumps(marker)
+
+
+#: the first few markers, made once
+_MARKERS = [_marker(i) for i in range(16)]
+
+
 def parse_v2_data_arrays(body: bytes | bytearray | memoryview) -> dict[str, Any] | None:
     """A KServe V2 JSON request whose numeric ``inputs[*].data`` arrays are float64 arrays; else None.
 
@@ -164,8 +174,8 @@ def parse_v2_data_arrays(body: bytes | bytearray | memoryview) -> dict[str, Any]
     arrays: dict[str, np.ndarray] = {}
     previous = 0
     for i, (start, end, data, shape) in enumerate(spans):
-        marker = f"{_MARKER}{i}"
-        parts += (body[previous:start], orjson.dumps(marker))
+        marker, dumped = _MARKERS[i] if i < len(_MARKERS) else _marker(i)
+        parts += (body[previous:start], dumped)
         arrays[marker] = _array(data, shape)
         previous = end
     parts.append(body[previous:])

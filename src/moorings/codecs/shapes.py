@@ -28,8 +28,12 @@ def check_shape(shape: Sequence[int], where: str) -> tuple[int, ...]:
         raise InvalidArgument(
             f"{where}: the shape has {len(shape)} dimensions; at most {MAX_DIMS} are served"
         )
-    if any(d < 0 for d in shape):
-        raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
-    if too_many_elements(shape):
+    count = 1  # too_many_elements, in the same loop (no generator per request)
+    for d in shape:
+        if d < 0:
+            raise InvalidArgument(f"{where}: shape {list(shape)} has a negative dimension")
+        if d:
+            count *= d
+    if count > MAX_ELEMENTS:
         raise InvalidArgument(f"{where}: shape {list(shape)} has too many elements")
     return tuple(shape)

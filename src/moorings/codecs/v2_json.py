@@ -79,8 +79,11 @@ def parse_datatype(value: Any, where: str) -> DType:
 
 
 def _shape(value: Any, where: str) -> tuple[int, ...]:
-    if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):  # bool is not int
+    if type(value) is not list:
         raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
+    for d in value:  # a loop, not all(): no generator per request
+        if type(d) is not int or d < 0:  # bool is not int
+            raise InvalidArgument(f"{where}: 'shape' must be a list of non-negative integers")
     return check_shape(value, where)
 
 
@@ -101,7 +104,7 @@ def parse_request(body: Any) -> V2Request:
     raw_inputs = body.get("inputs")
     if type(raw_inputs) is not list or not raw_inputs:
         raise InvalidArgument("'inputs' must be a non-empty list of tensors")
-    inputs = tuple(_parse_input(i, item) for i, item in enumerate(raw_inputs))
+    inputs = tuple([_parse_input(i, item) for i, item in enumerate(raw_inputs)])
     if len(inputs) > 1:
         seen: set[str] = set()
         for item in inputs:
@@ -114,8 +117,12 @@ def parse_request(body: Any) -> V2Request:
         if type(raw_outputs) is not list:
             raise InvalidArgument("'outputs' must be a list of {\"name\": ...} objects")
         outputs = tuple(_parse_output(i, item) for i, item in enumerate(raw_outputs))
-    sizes = [item.binary_size for item in inputs]
-    binary_bytes = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+    binary_bytes: int | None = 0
+    for item in inputs:  # the sum of the binary sizes; None unless every input has one
+        if item.binary_size is None:
+            binary_bytes = None
+            break
+        binary_bytes += item.binary_size  # type: ignore[operator]
     parameters = _parameters(body.get("parameters"), "the request")
     return V2Request(request_id, inputs, outputs, parameters, binary_bytes)
 

@@ -125,4 +125,6 @@ class ServableHandle:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.release()
+        release, self._release = self._release, None  # release(), written out: once per request
+        if release is not None:
+            release()

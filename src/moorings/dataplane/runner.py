@@ -165,12 +165,21 @@ class DataPlane:
                 predict = _timed(servable, _unless_expired(servable.predict, request.deadline))
                 outputs: Tensors = await self._off_loop(predict, signature, inputs)
             else:
-                outputs = await _model_call(waiter)
+                try:  # _model_call, written out: one coroutine less per request
+                    outputs = await waiter
+                except MooringsError:
+                    raise
+                except (ValueError, TypeError) as exc:
+                    raise InvalidArgument(
+                        f"the model rejected the input: {hide_paths(first_line(exc))}"
+                    ) from None
             if runtime.postprocess is not None:
                 outputs = await self._off_loop(runtime.postprocess, outputs)
             servable_id, classes = servable.id, servable.classes
-        if not all(type(v) is np.ndarray for v in outputs.values()):
-            outputs = {k: np.asarray(v) for k, v in outputs.items()}
+        for value in outputs.values():  # a loop, not all(): no generator per request
+            if type(value) is not np.ndarray:
+                outputs = {k: np.asarray(v) for k, v in outputs.items()}
+                break
         if wanted is not None:
             outputs = {name: outputs[name] for name in wanted}
         if lifted:

@@ -49,6 +49,7 @@ PARSE_SLICE = 2048
 
 Handler = Callable[[Request], Awaitable[Answer]]
 ERROR_HEADERS: Headers = [(b"content-type", b"application/json")]
+_P = ord("P")
 
 
 class _Rejected(Exception):
@@ -177,16 +178,27 @@ class HttpConnection(asyncio.BufferedProtocol):
             self._fill_large(large, 0, nbytes)
 
     def _feed(self, start: int, end: int) -> None:
-        """Parse bytes ``start:end`` of the read buffer, ``PARSE_SLICE`` bytes at a time.
+        """Parse bytes ``start:end`` of the read buffer, ``PARSE_SLICE`` bytes at a time (the head of a
+        request whose method starts with P, up to its blank line, as a slice of its own; then a body
+        of declared length as one slice).
 
         Between slices: once the connection must wait (too many answers owed, or the client not
         reading them) the rest is kept, and parsed when it may go on; once it is closing, dropped.
         So one read of many small pipelined requests makes at most a slice's worth of them at once.
         """
         while start < end:
-            # inside a body of known length the bytes make no new request: parse that body at once
-            body_left = self._declared - self._body_size if self._reading and self._declared > 0 else 0
-            stop = min(end, start + max(PARSE_SLICE, body_left))
+            if self._reading:
+                # inside a body of known length the bytes make no new request: parse that body at once
+                body_left = self._declared - self._body_size if self._declared > 0 else 0
+                stop = min(end, start + max(PARSE_SLICE, body_left))
+            else:
+                stop = min(end, start + PARSE_SLICE)
+                if self._buffer[start] == _P:
+                    # POST, PUT, PATCH: parse the head on its own, so that the body, whose length it
+                    # declares, arrives in one piece in the next slice (no second piece to append)
+                    head_end = self._buffer.find(b"\r\n\r\n", start, stop)
+                    if head_end >= 0:
+                        stop = head_end + 4
             if not self._parse(start, stop, end):
                 return
             start = stop
@@ -254,9 +266,15 @@ class HttpConnection(asyncio.BufferedProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
         headers.append((name.lower(), value))
-        self._grow_head(len(name) + len(value) + 4)
-        if len(headers) > self._limits.max_headers:
-            self._stop(431, f"the request has more than {self._limits.max_headers} header fields")
+        # _grow_head, written out: this runs for every header of every request
+        size = self._head_size + len(name) + len(value) + 4
+        self._head_size = size
+        limits = self._limits
+        limit = limits.max_head_bytes
+        if size > limit:
+            self._stop(431, f"the request line and headers are over the limit of {limit} bytes")
+        if len(headers) > limits.max_headers:
+            self._stop(431, f"the request has more than {limits.max_headers} header fields")
 
     def on_headers_complete(self) -> None:
         limit = self._limits.max_body_bytes

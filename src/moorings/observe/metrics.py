@@ -176,7 +176,7 @@ class _RequestTally:
 
 _in_flight = 0
 #: touched only on the event loop's thread (requests are begun and finished there, and flushed there)
-_tallies: dict[tuple[ServableId | None, str, str, str], _RequestTally] = {}
+_tallies: dict[tuple[str, int, str, str, str], _RequestTally] = {}
 
 
 def begin(protocol: str, kind: str, request_id: str = "") -> Observation:
@@ -201,10 +201,16 @@ def finish(observation: Observation, code: str) -> float:
     _in_flight -= 1
     took = time.perf_counter() - observation.start
     if switch.enabled and observation.protocol:
-        key = (observation.servable, observation.protocol, observation.kind, code)
+        servable = observation.servable
+        # keyed by plain values: a ServableId in the key would hash through its Python __hash__
+        key = (
+            (servable.name, servable.version, observation.protocol, observation.kind, code)
+            if servable is not None
+            else ("", -1, observation.protocol, observation.kind, code)
+        )
         tally = _tallies.get(key)
         if tally is None:
-            tally = _tallies[key] = _RequestTally(key)
+            tally = _tallies[key] = _RequestTally((servable, observation.protocol, observation.kind, code))
         tally.count += 1
         tally.latency.observe(took)
     return took

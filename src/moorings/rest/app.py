@@ -9,6 +9,7 @@ runs under uvicorn (``--http-server uvicorn``) or mounted in another ASGI app.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from moorings import __version__
 from moorings.auth.rest import RestGuard
@@ -98,21 +99,21 @@ class RestApp:
         return status, body, headers
 
     async def _answer(self, request: Request) -> Answer:
-        given = traceparent = None
-        for key, value in request.headers:
+        given = traceparent = coding = None
+        for key, value in request.headers:  # one pass for the headers every request looks at
             if key == logs.REQUEST_ID_HEADER:
                 given = value
             elif key == logs.TRACEPARENT_HEADER:
                 traceparent = value
+            elif key == b"content-encoding" and coding is None:
+                coding = value
         rid = logs.request_id(given, traceparent)
         observation = metrics.begin("", "", rid)
         observation.traceparent = traceparent
         try:
-            segments = path_segments(request.raw_path)
-            observation.protocol, observation.kind = _protocol_and_kind(segments)
+            segments, observation.protocol, observation.kind = _route_of(request.raw_path)
             if self.guard is not None:  # before the body is even decompressed
                 self.guard.check(request, segments)
-            coding = request.header(b"content-encoding")
             if coding is not None:
                 request.body = decoded_body(request.body, coding, self.max_body_bytes)
             if segments[1:] in METRICS_PATHS and metrics.switch.enabled:
@@ -236,6 +237,19 @@ def _observed(observation: metrics.Observation, answer: Answer) -> Answer:
             observation.protocol, observation.kind, code, took, rid,
         )  # fmt: skip
     return status, body, [*headers, (logs.REQUEST_ID_HEADER, rid.encode())]
+
+
+def _route_of(raw_path: bytes) -> tuple[list[str], str, str]:
+    """The path's segments (a list of its own), and the protocol and route kind it is counted under."""
+    segments, protocol, kind = _cached_route(raw_path)
+    return list(segments), protocol, kind
+
+
+@lru_cache(maxsize=4096)
+def _cached_route(raw_path: bytes) -> tuple[tuple[str, ...], str, str]:
+    """Cached as ``path_segments`` is: both depend on the path alone (bad paths raise, uncached)."""
+    segments = path_segments(raw_path)
+    return tuple(segments), *_protocol_and_kind(segments)
 
 
 def _protocol_and_kind(segments: list[str]) -> tuple[str, str]:

@@ -24,8 +24,10 @@ MAX_SECONDS = 86_400.0
 
 def deadline(request: Request, default: float = 0.0, v2_timeout: Any = None) -> float | None:
     """The ``time.monotonic()`` deadline of ``request``; None when neither it nor the server sets one."""
-    timeouts = [default] if default > 0 else []
     raw = request.header(HEADER)
+    if raw is None and v2_timeout is None:  # the usual request: no list to build
+        return time.monotonic() + default if default > 0 else None
+    timeouts = [default] if default > 0 else []
     if raw is not None:
         timeouts.append(_header_seconds(raw))
     if v2_timeout is not None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
+import numpy as np
+
 from moorings.codecs import classification
 from moorings.codecs import tfserving_json as tfjson
 from moorings.codecs.json_fast import parse_leading_array
@@ -105,10 +107,13 @@ async def post(
 ) -> Any:
     if route.verb == "predict":
         parsed = parse_json(raw, parse_leading_array)
-        k = _top_k(parsed)
+        k = _top_k(parsed) if type(parsed) is not dict or "top_k" in parsed else None
         body = tfjson.parse_predict_body(parsed)
         row_format = body.instances is not None
-        prepare = dataplane.fetcher.prepare(raw, parsed)  # {"url": ...} values, fetched before decode
+        # {"url": ...} values, fetched before decode; a body that is one array of numbers, read
+        # straight into an ndarray (json_fast), holds none: its raw bytes need no scan
+        only_numbers = len(parsed) == 1 and type(body.instances) is np.ndarray
+        prepare = None if only_numbers else dataplane.fetcher.prepare(raw, parsed)
         request = PredictRequest(
             route.ref,
             partial(tfjson.decode_inputs, body) if prepare is None else partial(_decode_fetched, parsed),

@@ -15,6 +15,7 @@ Errors are ``{"error": "..."}`` with 400, 404 or 503.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from functools import lru_cache, partial
 from typing import NamedTuple
 
@@ -66,17 +67,26 @@ def _route(parts: tuple[str, ...]) -> V2Route:
     return V2Route(what, v2_metadata.model_ref(name, version) if what else None)
 
 
-async def handle(
+def handle(
     dataplane: DataPlane, heads: HeadCache, request: Request, segments: list[str], timeout: float = 0.0
-) -> Answer:
+) -> Awaitable[Answer]:
     """Answer one request under ``/v2``: status, body and headers (errors are raised).
 
     ``timeout``: the server's default request timeout in seconds (0: none), see rest/deadline.py.
+    An inference request's answer is ``_infer``'s coroutine itself (one coroutine less per request);
+    errors in the route or the method are raised here, before anything is awaited.
     """
     what, ref = _route(tuple(segments[2:]))
     if what == "infer" and ref is not None:
         allow_method(request.method, "POST")
-        return await _infer(dataplane, heads, request, ref, timeout)
+        return _infer(dataplane, heads, request, ref, timeout)
+    return _other(dataplane, request, what, ref, timeout)
+
+
+async def _other(
+    dataplane: DataPlane, request: Request, what: str, ref: ModelRef | None, timeout: float
+) -> Answer:
+    """The routes under ``/v2`` other than inference."""
     if what == "stream" and ref is not None:
         allow_method(request.method, "POST")
         return await _generate_stream(dataplane, request, ref, timeout)
@@ -101,8 +111,10 @@ async def _infer(
     request = heads.parse(head)
     outputs = None if request.outputs is None else tuple(o.name for o in request.outputs)
     prepare = None
-    if may_hold_references(head):  # {"url": ...} elements of BYTES tensors' data, fetched before decode
-        texts = [i.data for i in request.inputs if i.dtype.is_string and type(i.data) is list]
+    # {"url": ...} elements of BYTES tensors' JSON data, fetched before decode: the raw bytes are
+    # searched only when some input has such data (numbers never hold one)
+    texts = [i.data for i in request.inputs if i.dtype.is_string and type(i.data) is list]
+    if texts and may_hold_references(head):
         prepare = dataplane.fetcher.prepare(head, *texts)
     result = await dataplane.predict(
         PredictRequest(
