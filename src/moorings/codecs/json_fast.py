@@ -77,7 +77,7 @@ def parse_leading_array(body: bytes | bytearray) -> dict[str, Any] | None:
     if parsed is None:
         return None
     data, shape, end = parsed
-    rest = _rest_of_object(body, end)
+    rest = rest_of_object(body, end)
     key = match.group(1).decode()
     if rest is None or key in rest:
         return None
@@ -115,7 +115,7 @@ def _named_inputs(body: bytes | bytearray, pos: int) -> dict[str, Any] | None:
         pos = after.end()
         if after.group(1) == b"}":
             break
-    rest = _rest_of_object(body, pos)
+    rest = rest_of_object(body, pos)
     if rest is None or "inputs" in rest:
         return None
     rest["inputs"] = inputs
@@ -127,9 +127,9 @@ def _array(data: bytearray, shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(data, dtype=np.float64).reshape(shape)
 
 
-def _rest_of_object(body: bytes | bytearray, end: int) -> dict[str, Any] | None:
-    """The members after the leading one (which ends at ``end``), parsed; None when the body is not
-    a well-formed object there."""
+def rest_of_object(body: bytes | bytearray, end: int) -> dict[str, Any] | None:
+    """The members of an object after its leading one (which ends at ``end``), parsed; None when
+    the body is not a well-formed object there. Shared with the search service's batch reader."""
     tail = body[end:].lstrip(_WS)
     if tail[:1] == b"}":
         return {} if not tail[1:].strip(_WS) else None

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
+
+from moorings.codecs.json_fast import rest_of_object
 
 try:
     from moorings.codecs import _jsonnum
@@ -33,7 +34,6 @@ _FIRST = re.compile(_WS + rb"\{" + _WS + rb'"vector"' + _WS + rb":" + _WS + rb"\
 _NEXT = re.compile(
     _WS + rb"\}" + _WS + rb"(?:(,)" + _WS + rb"\{" + _WS + rb'"vector"' + _WS + rb":" + _WS + rb"\[|\])"
 )
-_SPACES = b" \t\r\n"
 
 
 def read_vector_queries(body: bytes | bytearray | memoryview) -> dict[str, Any] | None:
@@ -65,7 +65,7 @@ def read_vector_queries(body: bytes | bytearray | memoryview) -> dict[str, Any] 
         if after.group(1) is None:  # the list ended
             break
         start = after.end() - 1
-    rest = _rest_of_object(data, after.end())
+    rest = rest_of_object(data, after.end())
     if rest is None or "queries" in rest:
         return None
     rest["queries"] = _matrix(parts, dim)
@@ -74,18 +74,3 @@ def read_vector_queries(body: bytes | bytearray | memoryview) -> dict[str, Any] 
 
 def _matrix(parts: list[bytearray], dim: int) -> npt.NDArray[np.float64]:
     return np.frombuffer(b"".join(parts), dtype=np.float64).reshape(len(parts), dim)
-
-
-def _rest_of_object(body: bytes | bytearray, pos: int) -> dict[str, Any] | None:
-    """The members after ``queries`` (whose list ends before ``pos``), parsed; None when the body is
-    not a well-formed object there."""
-    tail = body[pos:].lstrip(_SPACES)
-    if tail[:1] == b"}":
-        return {} if not tail[1:].strip(_SPACES) else None
-    if tail[:1] != b"," or tail[1:].lstrip(_SPACES)[:1] != b'"':  # a member must follow the comma
-        return None
-    try:
-        rest = orjson.loads(b"{" + tail[1:])
-    except orjson.JSONDecodeError:
-        return None
-    return rest if isinstance(rest, dict) else None
