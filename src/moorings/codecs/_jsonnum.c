@@ -165,6 +165,28 @@ static COLD const char *read_long_digits(const char *p, const char *end, Decimal
     return p;
 }
 
+/* An exponent's sign and digits (p is just past the 'e' or 'E'), added to *exp10; NULL when no
+ * digit follows. Past 1e5 the value is 0 or infinite anyway, so larger exponents stop growing. */
+static inline const char *read_exponent(const char *p, const char *end, int64_t *exp10) {
+    int64_t e = 0;
+    int sign = 1;
+    if (p < end && (*p == '+' || *p == '-')) {
+        sign = *p == '-' ? -1 : 1;
+        p++;
+    }
+    if (p >= end || !is_digit(*p)) {
+        return NULL;
+    }
+    while (p < end && is_digit(*p)) {
+        if (e < 100000) {
+            e = e * 10 + (*p - '0');
+        }
+        p++;
+    }
+    *exp10 += sign * e;
+    return p;
+}
+
 /*
  * The digits at p (up to end), added to d: up to eight at a time while the
  * mantissa has room (a fraction digit also lowers exp10), the rest by
@@ -386,24 +408,11 @@ static COLD const char *parse_number_long(const char *p, const char *end, double
         }
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
-        int64_t e = 0;
-        int sign = 1;
         integer = 0;
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            sign = *p == '-' ? -1 : 1;
-            p++;
-        }
-        if (p >= end || !is_digit(*p)) {
+        p = read_exponent(p + 1, end, &d.exp10);
+        if (p == NULL) {
             return NULL;
         }
-        while (p < end && is_digit(*p)) {
-            if (e < 100000) {
-                e = e * 10 + (*p - '0'); /* past 1e5 the value is 0 or infinite anyway */
-            }
-            p++;
-        }
-        d.exp10 += sign * e;
     }
     if (integer && (d.digits > 15 || d.exp10 != 0)) {
         return NULL; /* an integer that may not survive a double: the general parser keeps it exact */
@@ -559,24 +568,11 @@ static HOT_INLINE const char *parse_number(const char *p, const char *end, doubl
         }
     }
     if ((nul || p < end) && (*p | 0x20) == 'e') {
-        int64_t e = 0;
-        int sign = 1;
         integer = 0;
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            sign = *p == '-' ? -1 : 1;
-            p++;
-        }
-        if (p >= end || !is_digit(*p)) {
+        p = read_exponent(p + 1, end, &exp10);
+        if (p == NULL) {
             return NULL;
         }
-        while (p < end && is_digit(*p)) {
-            if (e < 100000) {
-                e = e * 10 + (*p - '0'); /* past 1e5 the value is 0 or infinite anyway */
-            }
-            p++;
-        }
-        exp10 += sign * e;
     }
     if (integer && p - first > 15) {
         return NULL; /* an integer that may not survive a double: the general parser keeps it exact */
