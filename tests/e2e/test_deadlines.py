@@ -41,10 +41,27 @@ async def _behind_a_slow_request(
     """(the slow request's answer, the answer to ``body`` sent while the slow one runs)."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         slow = asyncio.create_task(client.post("/v1/models/slow:predict", json=BIG))
-        await asyncio.sleep(0.15)
+        await _until_answering_another(client)
+        await asyncio.sleep(0.3)  # its body read and decoded, its batch on the model
         assert not slow.done(), "the slow request must still be running"
         answer = await client.post(path, json=body, headers=headers)
         return await slow, answer
+
+
+async def _until_answering_another(client: httpx.AsyncClient) -> None:
+    """Wait until the server has a request in hand besides the scrape asking (on a busy machine the
+    slow request may take a while to arrive; sent behind it, the other request must not overtake)."""
+    for _ in range(200):
+        metrics = (await client.get("/metrics")).text
+        counts = [
+            line.split()[-1]
+            for line in metrics.splitlines()
+            if line.startswith("moorings_requests_in_flight")
+        ]
+        if counts and float(counts[0]) >= 2:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the slow request never reached the server")
 
 
 def test_a_queued_request_past_its_request_timeout_gets_504(server: RunningServer) -> None:
