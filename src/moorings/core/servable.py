@@ -125,6 +125,4 @@ class ServableHandle:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        release, self._release = self._release, None  # release(), written out: once per request
-        if release is not None:
-            release()
+        self.release()

@@ -165,14 +165,7 @@ class DataPlane:
                 predict = _timed(servable, _unless_expired(servable.predict, request.deadline))
                 outputs: Tensors = await self._off_loop(predict, signature, inputs)
             else:
-                try:  # _model_call, written out: one coroutine less per request
-                    outputs = await waiter
-                except MooringsError:
-                    raise
-                except (ValueError, TypeError) as exc:
-                    raise InvalidArgument(
-                        f"the model rejected the input: {hide_paths(first_line(exc))}"
-                    ) from None
+                outputs = await _model_call(waiter)
             if runtime.postprocess is not None:
                 outputs = await self._off_loop(runtime.postprocess, outputs)
             servable_id, classes = servable.id, servable.classes

@@ -266,15 +266,9 @@ class HttpConnection(asyncio.BufferedProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         headers = self._headers
         headers.append((name.lower(), value))
-        # _grow_head, written out: this runs for every header of every request
-        size = self._head_size + len(name) + len(value) + 4
-        self._head_size = size
-        limits = self._limits
-        limit = limits.max_head_bytes
-        if size > limit:
-            self._stop(431, f"the request line and headers are over the limit of {limit} bytes")
-        if len(headers) > limits.max_headers:
-            self._stop(431, f"the request has more than {limits.max_headers} header fields")
+        self._grow_head(len(name) + len(value) + 4)
+        if len(headers) > self._limits.max_headers:
+            self._stop(431, f"the request has more than {self._limits.max_headers} header fields")
 
     def on_headers_complete(self) -> None:
         limit = self._limits.max_body_bytes
