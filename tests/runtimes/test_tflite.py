@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from moorings.runtimes import detect, runtime_class
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from moorings.runtimes.tflite import TfliteRuntime  # noqa: E402
+from tests.support.concurrent_calls import assert_concurrent_answers  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tflite"
 EXPECTED = dict(np.load(FIXTURES / "expected.npz"))
@@ -99,23 +99,7 @@ def test_concurrent_calls_get_their_own_answers(tmp_path: Path) -> None:
         for n in (1, 2, 3, 5, 8, 13, 1, 4) * 4
     ]
     want = [direct(folder / "model.tflite", **call) for call in calls]
-    got: list[dict[str, np.ndarray] | None] = [None] * len(calls)
-    start = threading.Barrier(8)
-
-    def worker(first: int) -> None:
-        start.wait()
-        for i in range(first, len(calls), 8):
-            got[i] = runtime.predict(signature, calls[i])
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for expected, answer in zip(want, got, strict=True):
-        assert answer is not None
-        for name in expected:
-            np.testing.assert_array_equal(answer[name], expected[name])
+    assert_concurrent_answers(runtime, signature, calls, want, threads=8)
 
 
 def test_wrong_input_type_is_invalid_argument(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from moorings.runtimes.row_range import RowRange
 torch = pytest.importorskip("torch")
 from moorings.runtimes.torch_export import TorchExportRuntime  # noqa: E402
 from tests.support import torch_models  # noqa: E402
+from tests.support.concurrent_calls import assert_concurrent_answers  # noqa: E402
 
 TRUSTED = RuntimeOptions(allow_unsafe_pickle=True)
 
@@ -139,23 +139,7 @@ def test_concurrent_calls_get_their_own_answers(two_heads: tuple[Path, torch.nn.
     signature = runtime.signatures["serving_default"]
     calls = [inputs(n, seed=i) for i, n in enumerate((1, 3, 5, 8) * 6)]
     want = [module_answer(module, call) for call in calls]
-    got: list[dict[str, np.ndarray] | None] = [None] * len(calls)
-    start = threading.Barrier(6)
-
-    def worker(first: int) -> None:
-        start.wait()
-        for i in range(first, len(calls), 6):
-            got[i] = runtime.predict(signature, calls[i])
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for expected, answer in zip(want, got, strict=True):
-        assert answer is not None
-        for name in expected:
-            np.testing.assert_array_equal(answer[name], expected[name])
+    assert_concurrent_answers(runtime, signature, calls, want, threads=6)
 
 
 def test_truncated_archive_is_a_load_error(two_heads: tuple[Path, torch.nn.Module], tmp_path: Path) -> None:
